@@ -1,0 +1,220 @@
+/*
+ * ocikp: one key provider binary for OCIcrypt.
+ *
+ * Without a command it speaks the exec protocol: one request on stdin, one
+ * answer on stdout.  Every failure prints exactly one line on stderr and
+ * nothing on stdout.  See ocikp(1).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "ocikp.h"
+
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/lib/ocikp"
+#endif
+
+static const char usage_text[] =
+	"usage: ocikp [OPTIONS]                 answer one OCIcrypt request on stdin\n"
+	"       ocikp [OPTIONS] list            show backends, modules and drop-ins\n"
+	"       ocikp [OPTIONS] inspect [ANN]   describe an annotation (base64 or JSON;\n"
+	"                                       an argument, a file, or stdin)\n"
+	"       ocikp [OPTIONS] BACKEND CMD...  a backend's own command\n"
+	"                                       (e.g. ocikp sample keygen FILE)\n"
+	"options:\n"
+	"  --provider=NAME    read Parameters[NAME] (default: ocikp)\n"
+	"  --config-dir=DIRS  drop-in directories, ':'-separated (env OCIKP_CONFIG_DIR)\n"
+	"  --plugin-dir=DIR   backend modules (env OCIKP_PLUGIN_DIR; default " PKGLIBDIR ")\n"
+	"  --tpmPath=P --adc=F --kmsURI=U   accepted for existing ocicrypt.json files\n"
+	"  --help, --version\n"
+	"exit codes:\n"
+	"  0 success          1 internal error     2 usage\n"
+	"  3 bad input        4 no key opens it    5 backend unavailable (device, keyring, server)\n"
+	"  6 configuration or module refused\n";
+
+/* Flags of the single-purpose providers, so an admin swaps only the binary
+ * path in ocicrypt.json.  Each becomes a backend option. */
+static const struct {
+	const char *flag, *option;
+} compat_flags[] = {
+	{ "--tpmPath=", "tpm.tpm_path" },
+	{ "--adc=", "gcpkms.adc" },
+	{ "--kmsURI=", "gcpkms.kms_uri" },
+};
+
+struct options {
+	const char *provider;
+	char *config_dirs;
+	const char *plugin_dir;
+	const char *compat[sizeof(compat_flags) / sizeof(compat_flags[0])];
+	int first_arg;
+};
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	int i;
+	size_t k;
+
+	o->provider = "ocikp";
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_text, stdout);
+			exit(EXIT_OK);
+		} else if (!strcmp(a, "--version")) {
+			printf("ocikp %s (backend ABI %u)\n", PACKAGE_VERSION, OCIKP_BACKEND_ABI);
+			exit(EXIT_OK);
+		} else if (!strncmp(a, "--provider=", 11)) {
+			o->provider = a + 11;
+		} else if (!strncmp(a, "--config-dir=", 13)) {
+			o->config_dirs = (char *)a + 13;
+		} else if (!strncmp(a, "--plugin-dir=", 13)) {
+			o->plugin_dir = a + 13;
+		} else if ((!strcmp(a, "--provider") || !strcmp(a, "--config-dir") ||
+			    !strcmp(a, "--plugin-dir")) && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (a[2] == 'p' && a[3] == 'r')
+				o->provider = v;
+			else if (a[2] == 'c')
+				o->config_dirs = (char *)v;
+			else
+				o->plugin_dir = v;
+		} else {
+			for (k = 0; k < sizeof(compat_flags) / sizeof(compat_flags[0]); k++)
+				if (!strncmp(a, compat_flags[k].flag, strlen(compat_flags[k].flag)))
+					break;
+			if (k == sizeof(compat_flags) / sizeof(compat_flags[0])) {
+				fprintf(stderr, "ocikp: unknown option '%s' (see ocikp --help)\n", a);
+				return EXIT_USAGE;
+			}
+			o->compat[k] = a + strlen(compat_flags[k].flag);
+		}
+	}
+	if (!o->provider[0]) {
+		fprintf(stderr, "ocikp: --provider needs a name\n");
+		return EXIT_USAGE;
+	}
+	if (!o->config_dirs)
+		o->config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
+	if (!o->plugin_dir)
+		o->plugin_dir = secure_getenv("OCIKP_PLUGIN_DIR");
+	if (!o->plugin_dir || !o->plugin_dir[0])
+		o->plugin_dir = PKGLIBDIR;
+	o->first_arg = i;
+	return EXIT_OK;
+}
+
+static int load_config(struct host *h, struct ocikp_ctx *ctx, struct options *o)
+{
+	const char *dirs[16];
+	const char *const *list = conf_default_dirs();
+	char *save = NULL, *p;
+	size_t n = 0, k;
+	int rc;
+
+	if (o->config_dirs && o->config_dirs[0]) {
+		for (p = strtok_r(o->config_dirs, ":", &save); p && n < 15;
+		     p = strtok_r(NULL, ":", &save))
+			dirs[n++] = p;
+		dirs[n] = NULL;
+		list = dirs;
+	}
+	rc = conf_load(ctx, list, &h->conf);
+	if (rc == OCIKP_OK)
+		rc = conf_add_builtin(&h->conf);
+	for (k = 0; rc == OCIKP_OK && k < sizeof(compat_flags) / sizeof(compat_flags[0]); k++)
+		if (o->compat[k])
+			rc = conf_set_option(&h->conf, compat_flags[k].option, o->compat[k],
+					     compat_flags[k].flag);
+	return rc;
+}
+
+/* Exec protocol: request on stdin, answer on stdout. */
+static int serve_request(struct host *h, struct ocikp_ctx *ctx, const char *provider,
+			 struct ocikp_buf *answer)
+{
+	struct ocikp_buf raw = { 0 }, payload = { 0 };
+	struct request req;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	rc = request_read(ctx, 0, &raw);
+	if (rc == OCIKP_OK)
+		rc = request_parse(ctx, provider, &raw, &req);
+	buf_free(&raw);
+	if (rc == OCIKP_OK && req.op == OP_WRAP)
+		rc = route_wrap(h, ctx, &req, &payload);
+	else if (rc == OCIKP_OK)
+		rc = route_unwrap(h, ctx, &req, &payload);
+	if (rc == OCIKP_OK)
+		rc = response_build(req.op, &payload, answer);
+	request_free(&req);
+	buf_free(&payload);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct host h;
+	struct backend_ctx root;	/* the host's own context */
+	struct ocikp_ctx *ctx = &root.pub;
+	struct options o;
+	struct ocikp_buf out = { 0 };
+	int rc, code;
+
+	/* Key material must not end up in a core dump, and a closed stdout
+	 * must be an error we report, not a silent death. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	memset(&o, 0, sizeof(o));
+	memset(&h, 0, sizeof(h));
+	code = parse_options(argc, argv, &o);
+	if (code != EXIT_OK)
+		return code;
+	h.plugin_dir = o.plugin_dir;
+	host_ctx_init(ctx, &h, NULL);
+
+	rc = load_config(&h, ctx, &o);
+	if (rc != OCIKP_OK) {
+		/* reported below */
+	} else if (o.first_arg >= argc) {
+		rc = serve_request(&h, ctx, o.provider, &out);
+	} else if (!strcmp(argv[o.first_arg], "list")) {
+		rc = admin_list(&h, ctx, &out);
+	} else if (!strcmp(argv[o.first_arg], "inspect")) {
+		rc = argc - o.first_arg > 2 ? -EXIT_USAGE
+		   : admin_inspect(&h, ctx, argv[o.first_arg + 1], &out);
+		if (rc == -EXIT_USAGE)
+			err_set(ctx, "inspect takes at most one argument");
+	} else {
+		rc = admin_backend_command(&h, ctx, argv[o.first_arg], argc - o.first_arg - 1,
+					   argv + o.first_arg + 1, &out);
+	}
+
+	if (rc == OCIKP_OK && write_all(1, out.data, out.len) != 0) {
+		err_set(ctx, "cannot write the answer: %m");
+		rc = OCIKP_INTERNAL;
+	}
+	code = rc < 0 ? -rc : ocikp_status_exit(rc);
+	if (rc != OCIKP_OK) {
+		if (!h.err.msg[0])
+			snprintf(h.err.msg, sizeof(h.err.msg), "%s",
+				 rc == OCIKP_INTERNAL ? "out of memory or internal error" : "failed");
+		if (h.err.who)
+			fprintf(stderr, "ocikp: %s: %s\n", h.err.who, h.err.msg);
+		else
+			fprintf(stderr, "ocikp: %s\n", h.err.msg);
+	}
+	buf_free(&out);
+	conf_free(&h.conf);
+	return code;
+}

@@ -1,0 +1,184 @@
+/*
+ * Internal interfaces of the ocikp host.  Backends see only
+ * include/ocikp/backend.h.
+ */
+#ifndef OCIKP_HOST_H
+#define OCIKP_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ocikp/backend.h"
+
+/* Exit codes (documented in ocikp --help and ocikp(1)). */
+enum ocikp_exit {
+	EXIT_OK = 0,
+	EXIT_INTERNAL = 1,
+	EXIT_USAGE = 2,
+	EXIT_BAD_INPUT = 3,
+	EXIT_NO_KEY = 4,
+	EXIT_UNAVAILABLE = 5,
+	EXIT_CONFIG = 6
+};
+
+#define OCIKP_MAX_INPUT (1024 * 1024)	/* stdin cap: optsdata is a few hundred bytes */
+#define OCIKP_ERR_MAX 512
+
+int ocikp_status_exit(int status);
+
+/* ---- secbuf.c: cleansing buffers and allocator -------------------------- */
+int buf_append(struct ocikp_buf *buf, const void *data, size_t n);
+unsigned char *buf_extend(struct ocikp_buf *buf, size_t n);
+void buf_free(struct ocikp_buf *buf);
+int buf_printf(struct ocikp_buf *buf, const char *fmt, ...) OCIKP_PRINTF(2, 3);
+void *secure_malloc(size_t n);
+void *secure_realloc(void *p, size_t n);
+void secure_free(void *p);
+char *secure_strndup(const char *s, size_t n);
+
+/* ---- err.c: the one error line --------------------------------------------- */
+struct errctx {
+	char msg[OCIKP_ERR_MAX];
+	const char *who;	/* prefix after "ocikp: ", e.g. a backend or "config" */
+};
+void err_set(struct ocikp_ctx *ctx, const char *fmt, ...) OCIKP_PRINTF(2, 3);
+void err_vset(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+void warn_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+
+/* ---- b64.c ----------------------------------------------------------------- */
+int b64_decode(struct ocikp_ctx *ctx, const char *what, const char *in, size_t len,
+	       int url, struct ocikp_buf *out);
+int b64_encode(const void *data, size_t len, int url, struct ocikp_buf *out);
+
+/* ---- aead.c ---------------------------------------------------------------- */
+int aes256gcm_seal(struct ocikp_ctx *ctx, const unsigned char key[32], const void *plain,
+		   size_t len, struct ocikp_buf *out);
+int aes256gcm_open(struct ocikp_ctx *ctx, const unsigned char key[32], const void *sealed,
+		   size_t len, struct ocikp_buf *out);
+
+/* ---- json.c ---------------------------------------------------------------- */
+int json_parse(struct ocikp_ctx *ctx, const char *what, const void *text, size_t len,
+	       ocikp_json **out);
+void json_free(ocikp_json *doc);
+enum ocikp_json_type json_type(const ocikp_json *node);
+const ocikp_json *json_get(const ocikp_json *object, const char *key);
+const char *json_string(const ocikp_json *node);
+size_t json_string_len(const ocikp_json *node);
+const char *json_number(const ocikp_json *node);
+size_t json_array_len(const ocikp_json *node);
+const ocikp_json *json_array_at(const ocikp_json *node, size_t i);
+size_t json_object_len(const ocikp_json *node);
+const char *json_object_key_at(const ocikp_json *node, size_t i);
+const ocikp_json *json_object_value_at(const ocikp_json *node, size_t i);
+ocikp_jgen *jgen_new(void);
+void jgen_map_open(ocikp_jgen *g);
+void jgen_map_close(ocikp_jgen *g);
+void jgen_array_open(ocikp_jgen *g);
+void jgen_array_close(ocikp_jgen *g);
+void jgen_key(ocikp_jgen *g, const char *key);
+void jgen_string(ocikp_jgen *g, const char *s, size_t len);
+void jgen_b64(ocikp_jgen *g, const void *data, size_t len);
+void jgen_int(ocikp_jgen *g, long long v);
+void jgen_value(ocikp_jgen *g, const ocikp_json *node);
+int jgen_finish(ocikp_jgen *g, struct ocikp_buf *out);
+
+/* ---- url.c ----------------------------------------------------------------- */
+bool scheme_valid(const char *s, size_t len);
+int key_scheme(const char *url, char *scheme, size_t size);
+int url_query_get(struct ocikp_ctx *ctx, const char *url, const char *name,
+		  struct ocikp_buf *out);
+
+/* ---- conf.c: drop-ins ------------------------------------------------------ */
+struct conf_option {
+	char *key;	/* "tpm.tcti" */
+	char *value;
+	char *origin;	/* "file:line" */
+};
+struct conf_backend {
+	char *name;
+	char *module;
+	char **schemes;	/* NULL-terminated */
+	bool enabled;
+	char *origin;	/* "file:line" of its `backend =` */
+};
+struct conf {
+	struct conf_backend *backends;
+	size_t n_backends;
+	struct conf_option *options;
+	size_t n_options;
+	char **files;	/* files read, in order, for `ocikp list` */
+	size_t n_files;
+};
+int conf_load(struct ocikp_ctx *ctx, const char *const *dirs, struct conf *conf);
+void conf_free(struct conf *conf);
+int conf_set_option(struct conf *conf, const char *key, const char *value,
+		    const char *origin);
+const struct conf_backend *conf_backend_for_scheme(const struct conf *conf,
+						   const char *scheme);
+const struct conf_backend *conf_backend_named(const struct conf *conf, const char *name);
+const char *conf_option(const struct conf *conf, const char *backend, const char *key);
+const char *const *conf_default_dirs(void);
+int conf_add_builtin(struct conf *conf);
+
+/* ---- loader.c ---------------------------------------------------------------- */
+struct module {
+	const struct ocikp_backend *desc;
+	void *handle;	/* lt_dlhandle */
+	int fd;		/* kept open while loaded: its /proc path is the dlopen name */
+	char *path;
+};
+int loader_resolve(struct ocikp_ctx *ctx, const char *plugin_dir, const char *module,
+		   char **path_out);
+int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *module,
+		struct module *out);
+void loader_close(struct module *m);
+
+/* ---- host.c: contexts and the service table -------------------------------- */
+struct host {
+	struct conf conf;
+	const char *plugin_dir;
+	struct errctx err;	/* the last error, printed by main */
+};
+struct backend_ctx {
+	struct ocikp_ctx pub;	/* first: backends see only this */
+	struct host *host;
+	const struct conf_backend *cb;
+	struct module mod;
+	bool loaded, inited;
+};
+extern const struct ocikp_host host_services;
+void host_ctx_init(struct ocikp_ctx *ctx, struct host *h, const char *who);
+struct host *host_of(struct ocikp_ctx *ctx);
+int backend_open(struct host *h, const struct conf_backend *cb, struct backend_ctx **out);
+void backend_close(struct backend_ctx *b);
+
+/* ---- request.c / response.c ------------------------------------------------ */
+enum op { OP_WRAP, OP_UNWRAP };
+struct request {
+	ocikp_json *doc;
+	enum op op;
+	char **params;		/* decoded Parameters[NAME] (ec for wrap, dc for unwrap) */
+	size_t n_params;
+	struct ocikp_buf optsdata;	/* wrap: decoded optsdata (secret) */
+	struct ocikp_buf annotation;	/* unwrap: decoded annotation */
+};
+int request_read(struct ocikp_ctx *ctx, int fd, struct ocikp_buf *raw);
+int request_parse(struct ocikp_ctx *ctx, const char *provider, const struct ocikp_buf *raw,
+		  struct request *req);
+void request_free(struct request *req);
+int response_build(enum op op, const struct ocikp_buf *payload, struct ocikp_buf *out);
+int write_all(int fd, const void *data, size_t len);
+
+/* ---- route.c: wrap and unwrap over one or many recipients ------------------- */
+int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
+	       struct ocikp_buf *annotation);
+int route_unwrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
+		 struct ocikp_buf *optsdata);
+const char *annotation_key_url(const ocikp_json *ann);
+
+/* ---- admin.c --------------------------------------------------------------- */
+int admin_list(struct host *h, struct ocikp_ctx *ctx, struct ocikp_buf *out);
+int admin_inspect(struct host *h, struct ocikp_ctx *ctx, const char *arg, struct ocikp_buf *out);
+int admin_backend_command(struct host *h, struct ocikp_ctx *ctx, const char *name,
+			  int argc, char *const argv[], struct ocikp_buf *out);
+
+#endif

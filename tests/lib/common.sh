@@ -1,0 +1,120 @@
+# Shared helpers for ocikp's shell tests.  Source it; every test prints TAP.
+#
+# The Makefile exports:
+#   OCIKP          the built ocikp binary
+#   OCIKP_MODULES  the built backend modules (.so), space separated
+#   top_srcdir, abs_top_builddir
+#   OCIKP_SHARED   ../shared (fixtures), may be absent outside CI
+set -u
+
+T_NUM=0
+T_FAILED=0
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ocikp-test.XXXXXX")
+chmod 755 "$T_TMP"
+trap 't_cleanup' EXIT
+T_CLEANUPS=()
+
+t_cleanup() {
+	local c
+	for c in "${T_CLEANUPS[@]+"${T_CLEANUPS[@]}"}"; do eval "$c" || true; done
+	rm -rf "$T_TMP"
+}
+
+# Register a command to run at exit (e.g. killing a server).
+t_at_exit() { T_CLEANUPS+=("$1"); }
+
+t_plan() { echo "1..$1"; }
+t_done() { echo "1..$T_NUM"; }
+
+t_ok() {	# t_ok COND-STATUS DESCRIPTION
+	T_NUM=$((T_NUM + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $T_NUM - $2"
+	else echo "not ok $T_NUM - $2"; T_FAILED=$((T_FAILED + 1)); fi
+}
+
+t_skip() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $1 # SKIP ${2:-}"; }
+
+t_diag() { printf '# %s\n' "$@" >&2; }
+
+# A fresh plugin dir holding copies of the built modules, mode 0755 files in
+# a 0755 dir, as the loader demands.  Prints its path.
+t_plugin_dir() {
+	local d m
+	d=$(mktemp -d "$T_TMP/plugins.XXXXXX")
+	chmod 755 "$d"
+	for m in $OCIKP_MODULES; do
+		[ -f "$m" ] && install -m 0755 "$m" "$d/"
+	done
+	echo "$d"
+}
+
+# A fresh, empty drop-in dir.  Prints its path.
+t_conf_dir() {
+	local d
+	d=$(mktemp -d "$T_TMP/conf.XXXXXX")
+	chmod 755 "$d"
+	echo "$d"
+}
+
+# A sample key file (32 random bytes, mode 0600).  Prints its path.
+t_sample_key() {
+	local f="$T_TMP/sample-$RANDOM$RANDOM.key"
+	head -c 32 /dev/urandom > "$f"
+	chmod 600 "$f"
+	echo "$f"
+}
+
+b64() { base64 -w0; }
+
+# Protocol requests as ocicrypt writes them.
+t_wrap_request() {	# t_wrap_request PROVIDER OPTSDATA PARAM...
+	local name=$1 opts=$2 p list="" sep=""
+	shift 2
+	for p in "$@"; do list="$list$sep\"$(printf '%s' "$p" | b64)\""; sep=","; done
+	printf '{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"%s":[%s]},"DecryptConfig":{"Parameters":{}}},"optsdata":"%s"},"keyunwrapparams":{"dc":null,"annotation":null}}' \
+		"$name" "$list" "$(printf '%s' "$opts" | b64)"
+}
+
+t_unwrap_request() {	# t_unwrap_request PROVIDER ANNOTATION-B64 [DCPARAM...]
+	local name=$1 ann=$2 p list="" sep=""
+	shift 2
+	for p in "$@"; do list="$list$sep\"$(printf '%s' "$p" | b64)\""; sep=","; done
+	printf '{"op":"keyunwrap","keywrapparams":{"ec":null,"optsdata":null},"keyunwrapparams":{"dc":{"Parameters":{"%s":[%s]}},"annotation":"%s"}}' \
+		"$name" "$list" "$ann"
+}
+
+# t_run STDIN-TEXT ARGS... : runs ocikp, sets T_RC, T_OUT, T_ERR.
+t_run() {
+	local input=$1
+	shift
+	printf '%s' "$input" > "$T_TMP/stdin"
+	"$OCIKP" "$@" < "$T_TMP/stdin" > "$T_TMP/stdout" 2> "$T_TMP/stderr"
+	T_RC=$?
+	T_OUT=$(cat "$T_TMP/stdout")
+	T_ERR=$(cat "$T_TMP/stderr")
+}
+
+# Extract a JSON string field with python3 (tests only).
+t_json_field() {	# t_json_field PATH.TO.FIELD < json
+	python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k]
+print(v)' "$1"
+}
+
+# t_expect_fail DESC EXIT-CODE STDERR-ERE STDIN ARGS...
+# Asserts: that exit code, empty stdout, exactly one stderr line matching.
+t_expect_fail() {
+	local desc=$1 code=$2 re=$3 input=$4 lines
+	shift 4
+	t_run "$input" "$@"
+	lines=$(printf '%s' "$T_ERR" | grep -c '' || true)
+	if [ "$T_RC" -eq "$code" ] && [ -z "$T_OUT" ] && [ "$lines" -eq 1 ] &&
+	   printf '%s' "$T_ERR" | grep -Eq -- "$re"; then
+		t_ok 0 "$desc"
+	else
+		t_ok 1 "$desc"
+		t_diag "want exit $code, stderr /$re/, empty stdout" \
+		       "got exit $T_RC, stdout [${T_OUT:0:200}]" "stderr [$T_ERR]"
+	fi
+}

@@ -1,0 +1,59 @@
+# Tests: every test prints TAP.  `make check` runs them all.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+TEST_EXTENSIONS = .sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+
+# The built modules as .so paths, for the tests' plugin directories.
+OCIKP_MODULE_PATHS = $(foreach m,$(OCIKP_TEST_MODULES),$(abs_top_builddir)/$(dir $(m)).libs/$(notdir $(m:.la=.so)))
+AM_TESTS_ENVIRONMENT = \
+	OCIKP='$(abs_top_builddir)/ocikp'; export OCIKP; \
+	OCIKP_MODULES='$(OCIKP_MODULE_PATHS)'; export OCIKP_MODULES; \
+	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
+	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir; \
+	OCIKP_SHARED="$${OCIKP_SHARED:-$(abs_top_srcdir)/../shared}"; export OCIKP_SHARED; \
+	unset OCIKP_CONFIG_DIR OCIKP_PLUGIN_DIR;
+
+# A mock backend and broken variants of it, built only for the tests.
+MOCK_LDFLAGS = $(MODULE_LDFLAGS) -rpath /nowhere
+MOCK_LDFLAGS_ANY = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES += tests/mock/ocikp-mock.la tests/mock/ocikp-mock-badabi.la \
+	tests/mock/ocikp-mock-small.la tests/mock/ocikp-mock-nosym.la
+tests_mock_ocikp_mock_la_SOURCES = tests/mock/ocikp-mock.c
+tests_mock_ocikp_mock_la_CFLAGS = $(MODULE_CFLAGS)
+tests_mock_ocikp_mock_la_LDFLAGS = $(MOCK_LDFLAGS)
+tests_mock_ocikp_mock_badabi_la_SOURCES = tests/mock/ocikp-mock.c
+tests_mock_ocikp_mock_badabi_la_CFLAGS = $(MODULE_CFLAGS) -DMOCK_ABI=99
+tests_mock_ocikp_mock_badabi_la_LDFLAGS = $(MOCK_LDFLAGS)
+tests_mock_ocikp_mock_small_la_SOURCES = tests/mock/ocikp-mock.c
+tests_mock_ocikp_mock_small_la_CFLAGS = $(MODULE_CFLAGS) -DMOCK_SIZE=16
+tests_mock_ocikp_mock_small_la_LDFLAGS = $(MOCK_LDFLAGS)
+tests_mock_ocikp_mock_nosym_la_SOURCES = tests/mock/ocikp-mock.c
+tests_mock_ocikp_mock_nosym_la_CFLAGS = $(MODULE_CFLAGS) -DMOCK_NO_SYMBOL
+tests_mock_ocikp_mock_nosym_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)
+OCIKP_TEST_MODULES += tests/mock/ocikp-mock.la tests/mock/ocikp-mock-badabi.la \
+	tests/mock/ocikp-mock-small.la tests/mock/ocikp-mock-nosym.la
+
+# Unit tests of host files (C, TAP).
+UNIT_LDADD = $(HOST_LIBS)
+UNIT_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS) $(CRYPTO_CFLAGS)
+unit_tests = tests/unit/test-b64 tests/unit/test-json tests/unit/test-url \
+	tests/unit/test-conf tests/unit/test-request
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+tests_unit_test_b64_LDADD = $(UNIT_LDADD)
+tests_unit_test_b64_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_json_LDADD = $(UNIT_LDADD)
+tests_unit_test_json_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_url_LDADD = $(UNIT_LDADD)
+tests_unit_test_url_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_conf_LDADD = $(UNIT_LDADD)
+tests_unit_test_conf_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_request_LDADD = $(UNIT_LDADD)
+tests_unit_test_request_CFLAGS = $(UNIT_CFLAGS)
+EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh
+
+# Shell tests of the whole binary.
+host_tests = tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh \
+	tests/envelope.sh tests/admin.sh
+TESTS += $(host_tests)
+EXTRA_DIST += $(host_tests)
