@@ -35,15 +35,14 @@ static bool coco_params(const char *s)
 /* The routing scheme of a recipient or key URL.  OCIKP_BAD_INPUT if none. */
 int key_scheme(const char *url, char *scheme, size_t size)
 {
-	const char *sep = strstr(url, "://");
+	const char *sep;
 	size_t len;
 
-	if (!sep) {
-		if (!coco_params(url))
-			return OCIKP_BAD_INPUT;
-		sep = url + 3;
-		url = "kbs";
-	}
+	if (coco_params(url))
+		url = "kbs://";
+	sep = strstr(url, "://");
+	if (!sep)
+		return OCIKP_BAD_INPUT;
 	len = (size_t)(sep - url);
 	if (len >= size || !scheme_valid(url, len))
 		return OCIKP_BAD_INPUT;

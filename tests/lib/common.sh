@@ -118,3 +118,31 @@ t_expect_fail() {
 		       "got exit $T_RC, stdout [${T_OUT:0:200}]" "stderr [$T_ERR]"
 	fi
 }
+
+# A ready environment: plugin dir P, drop-in dir C with the sample backend
+# (key K) and the mock backend, exported as OCIKP_PLUGIN_DIR/OCIKP_CONFIG_DIR.
+t_setup() {
+	P=$(t_plugin_dir)
+	C=$(t_conf_dir)
+	K=$(t_sample_key)
+	printf 'backend = sample\nmodule = ocikp-sample.so\nschemes = sample\nsample.key_file = %s\n' \
+		"$K" > "$C/50-sample.conf"
+	printf 'backend = mock\nmodule = ocikp-mock.so\nschemes = mock\n' > "$C/50-mock.conf"
+	export OCIKP_PLUGIN_DIR="$P" OCIKP_CONFIG_DIR="$C"
+}
+
+# Wrap OPTSDATA for PARAM...; prints the base64 annotation (empty on failure).
+t_wrap() {
+	local opts=$1
+	shift
+	t_run "$(t_wrap_request ocikp "$opts" "$@")"
+	[ "$T_RC" -eq 0 ] && printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation
+}
+
+# Unwrap ANNOTATION-B64 with DCPARAM...; prints the decoded optsdata.
+t_unwrap() {
+	local ann=$1
+	shift
+	t_run "$(t_unwrap_request ocikp "$ann" "$@")"
+	[ "$T_RC" -eq 0 ] && printf '%s' "$T_OUT" | t_json_field keyunwrapresults.optsdata | base64 -d
+}
