@@ -41,6 +41,20 @@ static int open_cached(struct host *h, struct opened *o, const struct conf_backe
 	return rc;
 }
 
+/* The open backend for `scheme`; `missing` is the status when no drop-in
+ * routes it (bad input on wrap, not mine on unwrap). */
+static int backend_for(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
+		       const char *scheme, int missing, struct backend_ctx **out)
+{
+	const struct conf_backend *cb = conf_backend_for_scheme(&h->conf, scheme);
+
+	if (!cb) {
+		err_set(ctx, "no backend for scheme '%s'", scheme);
+		return missing;
+	}
+	return open_cached(h, o, cb, out);
+}
+
 static void close_all(struct opened *o)
 {
 	size_t i;
@@ -84,7 +98,6 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		    const char *param, const struct ocikp_buf *optsdata, struct ocikp_buf *out)
 {
 	char scheme[SCHEME_MAX];
-	const struct conf_backend *cb;
 	struct backend_ctx *b;
 	int rc;
 
@@ -92,12 +105,7 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		err_set(ctx, "recipient is not a key URL (expected scheme://...)");
 		return OCIKP_BAD_INPUT;
 	}
-	cb = conf_backend_for_scheme(&h->conf, scheme);
-	if (!cb) {
-		err_set(ctx, "no backend for scheme '%s'", scheme);
-		return OCIKP_BAD_INPUT;
-	}
-	rc = open_cached(h, o, cb, &b);
+	rc = backend_for(h, ctx, o, scheme, OCIKP_BAD_INPUT, &b);
 	if (rc != OCIKP_OK)
 		return rc;
 	rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
@@ -172,7 +180,6 @@ static int unwrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		      const struct request *req, const ocikp_json *ann, struct ocikp_buf *out)
 {
 	char scheme[SCHEME_MAX];
-	const struct conf_backend *cb;
 	struct backend_ctx *b;
 	const char **params;
 	int rc;
@@ -185,15 +192,10 @@ static int unwrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		err_set(ctx, "annotation: no key URL with a valid scheme (key_url, KeyUrl or kid)");
 		return OCIKP_BAD_INPUT;
 	}
-	cb = conf_backend_for_scheme(&h->conf, scheme);
-	if (!cb) {
-		err_set(ctx, "no backend for scheme '%s'", scheme);
-		return OCIKP_NOT_MINE;
-	}
-	rc = open_cached(h, o, cb, &b);
+	rc = backend_for(h, ctx, o, scheme, OCIKP_NOT_MINE, &b);
 	if (rc != OCIKP_OK)
 		return rc;
-	params = params_for(h, req, cb);
+	params = params_for(h, req, b->cb);
 	if (!params)
 		return OCIKP_INTERNAL;
 	rc = b->mod.desc->unwrap(&b->pub, ann, params, out);
