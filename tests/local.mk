@@ -37,7 +37,8 @@ OCIKP_TEST_MODULES += tests/mock/ocikp-mock.la tests/mock/ocikp-mock-badabi.la \
 UNIT_LDADD = $(HOST_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS) $(CRYPTO_CFLAGS)
 unit_tests = tests/unit/test-b64 tests/unit/test-json tests/unit/test-url \
-	tests/unit/test-conf tests/unit/test-request
+	tests/unit/test-conf tests/unit/test-request tests/unit/test-loader \
+	tests/unit/test-secbuf
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 tests_unit_test_b64_LDADD = $(UNIT_LDADD)
@@ -50,6 +51,10 @@ tests_unit_test_conf_LDADD = $(UNIT_LDADD)
 tests_unit_test_conf_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_request_LDADD = $(UNIT_LDADD)
 tests_unit_test_request_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_loader_LDADD = $(UNIT_LDADD)
+tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_secbuf_LDADD = $(UNIT_LDADD)
+tests_unit_test_secbuf_CFLAGS = $(UNIT_CFLAGS)
 EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh
 
 # Shell tests of the whole binary.
