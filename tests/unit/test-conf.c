@@ -124,5 +124,8 @@ int main(void)
 	ok(load_one("tpm.a = b\n") == OCIKP_CONFIG && strstr(h.err.msg, "writable by group or others"),
 	   "world-writable drop-in refused: %s", h.err.msg);
 	unlink(path);
+	snprintf(path, sizeof(path), "rm -rf '%s'", top);
+	if (system(path) != 0)
+		return 1;
 	return tap_done();
 }
