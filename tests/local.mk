@@ -55,10 +55,11 @@ tests_unit_test_loader_LDADD = $(UNIT_LDADD)
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_secbuf_LDADD = $(UNIT_LDADD)
 tests_unit_test_secbuf_CFLAGS = $(UNIT_CFLAGS)
-EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh
+EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh tests/go/build.sh \
+	tests/go/src/ocikp-e2e/main.go
 
 # Shell tests of the whole binary.
 host_tests = tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh \
-	tests/envelope.sh tests/admin.sh
+	tests/envelope.sh tests/admin.sh tests/e2e-ocicrypt.sh
 TESTS += $(host_tests)
 EXTRA_DIST += $(host_tests)

@@ -146,3 +146,33 @@ t_unwrap() {
 	t_run "$(t_unwrap_request ocikp "$ann" "$@")"
 	[ "$T_RC" -eq 0 ] && printf '%s' "$T_OUT" | t_json_field keyunwrapresults.optsdata | base64 -d
 }
+
+# The Go ocicrypt client (tests/go), built once per build tree; parallel tests
+# wait on a lock.  Sets E2E to its path, or returns 77 with T_E2E_WHY set.
+t_e2e_client() {
+	local dir="$abs_top_builddir/tests/go/bin" rc=0
+	mkdir -p "$dir"
+	exec 9> "$dir/.lock"
+	flock 9
+	if [ ! -x "$dir/ocikp-e2e" ]; then
+		T_E2E_WHY=$("$top_srcdir/tests/go/build.sh" "$dir" 2>&1) || rc=$?
+	fi
+	exec 9>&-
+	E2E="$dir/ocikp-e2e"
+	[ "$rc" -eq 0 ] && return 0
+	[ "$rc" -eq 77 ] && return 77
+	T_E2E_WHY="build failed: $T_E2E_WHY"
+	return 1
+}
+
+# An ocicrypt.json naming ocikp under each NAME given, with extra args.
+# t_keyprovider_config FILE "ARGS" NAME...
+t_keyprovider_config() {
+	local file=$1 args=$2 name sep="" json=""
+	shift 2
+	for name in "$@"; do
+		json="$json$sep\"$name\":{\"cmd\":{\"path\":\"$OCIKP\",\"args\":[\"--provider=$name\"$args]}}"
+		sep=","
+	done
+	printf '{"key-providers":{%s}}\n' "$json" > "$file"
+}
