@@ -1,0 +1,453 @@
+/*
+ * Opening an ImportBlob on the local TPM with ESAPI (SPEC.md §3 tpm):
+ *
+ *   EK (persistent 0x81010001 RSA / 0x81010016 ECC if it matches the TCG
+ *   template, else CreatePrimary) → PolicySecret(endorsement) → Import
+ *   → PolicySecret again → Load → Unseal (PolicyPCR, or empty auth)
+ *
+ * Every handle and session is flushed on every path: a TPM has only a few
+ * slots, and a leak would break the next exec.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+#include "tpm.h"
+
+#define EK_RSA_HANDLE 0x81010001
+#define EK_ECC_HANDLE 0x81010016
+
+struct tpm {
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	char tcti_conf[512];
+	ESYS_TR ek;
+	bool ek_transient;
+};
+
+/* The TPM error without its layer, so it compares with TPM2_RC_* values. */
+static TSS2_RC rc_base(TSS2_RC rc)
+{
+	rc &= 0xFFFF;
+	if (rc & TPM2_RC_FMT1)
+		return rc & (TPM2_RC_FMT1 | 0x3F);
+	return rc;
+}
+
+static bool rc_busy(TSS2_RC rc)
+{
+	TSS2_RC b = rc_base(rc);
+
+	return b == TPM2_RC_RETRY || b == TPM2_RC_YIELDED || b == TPM2_RC_TESTING ||
+	       b == TPM2_RC_OBJECT_MEMORY || b == TPM2_RC_SESSION_MEMORY ||
+	       b == TPM2_RC_MEMORY || b == TPM2_RC_OBJECT_HANDLES || b == TPM2_RC_SESSION_HANDLES;
+}
+
+/* A failure of a TPM command: busy is retryable, the rest says what failed. */
+static int tpm_fail(struct ocikp_ctx *ctx, const char *what, TSS2_RC rc, int status)
+{
+	if (rc_busy(rc)) {
+		ocikp_errorf(ctx, "TPM busy during %s (%s); retry", what, Tss2_RC_Decode(rc));
+		return OCIKP_UNAVAILABLE;
+	}
+	ocikp_errorf(ctx, "%s failed: %s", what, Tss2_RC_Decode(rc));
+	return status;
+}
+
+static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t)
+{
+	const char *path = ocikp_conf(ctx, "tpm_path"), *conf = ocikp_conf(ctx, "tcti");
+	TSS2_RC rc;
+
+	memset(t, 0, sizeof(*t));
+	t->ek = ESYS_TR_NONE;
+	if (path)	/* --tpmPath= of ocicrypt-tpm-keyprovider */
+		snprintf(t->tcti_conf, sizeof(t->tcti_conf), "device:%s", path);
+	else
+		snprintf(t->tcti_conf, sizeof(t->tcti_conf), "%s", conf ? conf : "device:/dev/tpmrm0");
+	/* tpm2-tss logs to stderr by default; ocikp reports one line itself. */
+	setenv("TSS2_LOG", "all+NONE", 0);
+	rc = Tss2_TctiLdr_Initialize(t->tcti_conf, &t->tcti);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", t->tcti_conf, Tss2_RC_Decode(rc));
+		if (t->tcti)
+			Tss2_TctiLdr_Finalize(&t->tcti);
+		return OCIKP_UNAVAILABLE;
+	}
+	return OCIKP_OK;
+}
+
+static void tpm_close(struct tpm *t)
+{
+	if (t->esys && t->ek != ESYS_TR_NONE) {
+		if (t->ek_transient)
+			Esys_FlushContext(t->esys, t->ek);
+		else
+			Esys_TR_Close(t->esys, &t->ek);
+	}
+	if (t->esys)
+		Esys_Finalize(&t->esys);
+	if (t->tcti)
+		Tss2_TctiLdr_Finalize(&t->tcti);
+}
+
+static void flush(struct tpm *t, ESYS_TR *h)
+{
+	if (*h != ESYS_TR_NONE)
+		Esys_FlushContext(t->esys, *h);
+	*h = ESYS_TR_NONE;
+}
+
+/* The TCG EK Credential Profile default templates (L-1 RSA 2048, L-2 P-256). */
+static void ek_template(bool ecc, TPM2B_PUBLIC *tpl)
+{
+	static const unsigned char policy[32] = {
+		0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc, 0x8d, 0x46, 0xa5, 0xd7, 0x24,
+		0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52, 0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa
+	};
+	TPMT_PUBLIC *p = &tpl->publicArea;
+
+	memset(tpl, 0, sizeof(*tpl));
+	p->nameAlg = TPM2_ALG_SHA256;
+	p->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+			      TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+			      TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+	p->authPolicy.size = 32;
+	memcpy(p->authPolicy.buffer, policy, 32);
+	if (ecc) {
+		p->type = TPM2_ALG_ECC;
+		p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+		p->parameters.eccDetail.symmetric.keyBits.aes = 128;
+		p->parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+		p->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+		p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+		p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+		p->unique.ecc.x.size = 32;
+		p->unique.ecc.y.size = 32;
+	} else {
+		p->type = TPM2_ALG_RSA;
+		p->parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
+		p->parameters.rsaDetail.symmetric.keyBits.aes = 128;
+		p->parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+		p->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+		p->parameters.rsaDetail.keyBits = 2048;
+		p->unique.rsa.size = 256;
+	}
+}
+
+/* Does a persistent key have the template's shape (all but unique)? */
+static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
+{
+	return have->type == want->type && have->nameAlg == want->nameAlg &&
+	       have->objectAttributes == want->objectAttributes &&
+	       have->authPolicy.size == want->authPolicy.size &&
+	       !memcmp(have->authPolicy.buffer, want->authPolicy.buffer, want->authPolicy.size) &&
+	       (have->type == TPM2_ALG_RSA
+		? have->parameters.rsaDetail.keyBits == 2048 &&
+		  have->parameters.rsaDetail.symmetric.algorithm == TPM2_ALG_AES
+		: have->parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 &&
+		  have->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES);
+}
+
+/* The EK: the persistent one if it matches the template, else a new primary. */
+static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC **pub_out)
+{
+	TPM2B_PUBLIC tpl, *pub = NULL;
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_DATA outside;
+	TPML_PCR_SELECTION none;
+	TSS2_RC rc;
+
+	ek_template(ecc, &tpl);
+	rc = Esys_TR_FromTPMPublic(t->esys, ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, ESYS_TR_NONE, &t->ek);
+	if (rc == TSS2_RC_SUCCESS) {
+		rc = Esys_ReadPublic(t->esys, t->ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				     &pub, NULL, NULL);
+		if (rc == TSS2_RC_SUCCESS && matches_template(&pub->publicArea, &tpl.publicArea)) {
+			if (pub_out)
+				*pub_out = pub;
+			else
+				Esys_Free(pub);
+			return OCIKP_OK;
+		}
+		Esys_Free(pub);
+		pub = NULL;
+		Esys_TR_Close(t->esys, &t->ek);
+	}
+	t->ek = ESYS_TR_NONE;
+	memset(&sens, 0, sizeof(sens));
+	memset(&outside, 0, sizeof(outside));
+	memset(&none, 0, sizeof(none));
+	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE, &sens, &tpl, &outside, &none, &t->ek, &pub, NULL,
+				NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		t->ek = ESYS_TR_NONE;
+		return tpm_fail(ctx, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
+	}
+	t->ek_transient = true;
+	if (pub_out)
+		*pub_out = pub;
+	else
+		Esys_Free(pub);
+	return OCIKP_OK;
+}
+
+/* A policy session satisfied by the endorsement hierarchy's (empty) auth,
+ * which is what the EK's authPolicy demands. */
+static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, ESYS_TR *session)
+{
+	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	TSS2_RC rc;
+
+	rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
+				   TPM2_ALG_SHA256, session);
+	if (rc != TSS2_RC_SUCCESS) {
+		*session = ESYS_TR_NONE;
+		return tpm_fail(ctx, "starting a policy session", rc, OCIKP_UNAVAILABLE);
+	}
+	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *session, ESYS_TR_PASSWORD,
+			       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(ctx, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
+	return OCIKP_OK;
+}
+
+static bool read_pcr(struct tpm *t, unsigned index, unsigned char value[32])
+{
+	TPML_PCR_SELECTION sel, *sel_out = NULL;
+	TPML_DIGEST *values = NULL;
+	struct import_blob one = { .pcr_mask = 1u << index };
+	bool ok;
+
+	pcr_selection(&one, &sel);
+	ok = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL,
+			   &sel_out, &values) == TSS2_RC_SUCCESS &&
+	     values->count == 1 && values->digests[0].size == 32;
+	if (ok)
+		memcpy(value, values->digests[0].buffer, 32);
+	Esys_Free(sel_out);
+	Esys_Free(values);
+	return ok;
+}
+
+/* Name the PCRs whose current value is not the one in the policy. */
+static int pcr_mismatch(struct ocikp_ctx *ctx, struct tpm *t, const struct import_blob *b)
+{
+	char which[128] = "";
+	size_t off = 0;
+	unsigned i;
+	unsigned char now[32];
+
+	for (i = 0; i < TPM_MAX_PCRS; i++)
+		if ((b->pcr_mask & (1u << i)) &&
+		    (!read_pcr(t, i, now) || memcmp(now, b->pcr_values[i], 32) != 0))
+			off += (size_t)snprintf(which + off, sizeof(which) - off, "%s%u",
+						off ? ", " : "", i);
+	ocikp_errorf(ctx, "PCR values differ from the policy (PCR %s)", off ? which : "?");
+	return OCIKP_WRONG_KEY;
+}
+
+int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char key[TPM_KEY_LEN])
+{
+	struct tpm t;
+	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
+	TPM2B_PUBLIC object_public;
+	TPM2B_PRIVATE duplicate, *imported = NULL;
+	TPM2B_ENCRYPTED_SECRET seed;
+	TPM2B_DATA no_key = { .size = 0 };
+	TPMT_SYM_DEF_OBJECT no_sym = { .algorithm = TPM2_ALG_NULL };
+	TPM2B_SENSITIVE_DATA *data = NULL;
+	size_t off = 0;
+	bool ecc = b->encrypted_seed.len == 68;	/* TPMS_ECC_POINT of P-256; RSA: 256 */
+	TSS2_RC rc;
+	int st;
+
+	memset(&object_public, 0, sizeof(object_public));
+	if (Tss2_MU_TPMT_PUBLIC_Unmarshal(b->public_area.data, b->public_area.len, &off,
+					  &object_public.publicArea) != TSS2_RC_SUCCESS ||
+	    off != b->public_area.len || object_public.publicArea.type != TPM2_ALG_KEYEDHASH) {
+		ocikp_errorf(ctx, "session_key: public_area is not a sealed-data TPMT_PUBLIC");
+		return OCIKP_BAD_INPUT;
+	}
+	if (b->duplicate.len > sizeof(duplicate.buffer) || b->encrypted_seed.len > sizeof(seed.secret) ||
+	    (!ecc && b->encrypted_seed.len != 256)) {
+		ocikp_errorf(ctx, "session_key: duplicate or encrypted_seed has a wrong size");
+		return OCIKP_BAD_INPUT;
+	}
+	duplicate.size = (UINT16)b->duplicate.len;
+	memcpy(duplicate.buffer, b->duplicate.data, b->duplicate.len);
+	seed.size = (UINT16)b->encrypted_seed.len;
+	memcpy(seed.secret, b->encrypted_seed.data, b->encrypted_seed.len);
+
+	st = tpm_open(ctx, &t);
+	if (st != OCIKP_OK)
+		return st;
+	st = ek_get(ctx, &t, ecc, NULL);
+	if (st == OCIKP_OK)
+		st = ek_session(ctx, &t, &session);
+	if (st == OCIKP_OK) {
+		rc = Esys_Import(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
+				 &object_public, &duplicate, &seed, &no_sym, &imported);
+		if (rc != TSS2_RC_SUCCESS) {
+			st = rc_busy(rc) ? tpm_fail(ctx, "TPM2_Import", rc, OCIKP_UNAVAILABLE) : OCIKP_WRONG_KEY;
+			if (st == OCIKP_WRONG_KEY)
+				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
+					     Tss2_RC_Decode(rc));
+		}
+	}
+	flush(&t, &session);
+	if (st == OCIKP_OK)
+		st = ek_session(ctx, &t, &session);
+	if (st == OCIKP_OK) {
+		rc = Esys_Load(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
+			       &object_public, &object);
+		if (rc != TSS2_RC_SUCCESS) {
+			object = ESYS_TR_NONE;
+			st = tpm_fail(ctx, "TPM2_Load", rc, OCIKP_WRONG_KEY);
+		}
+	}
+	flush(&t, &session);
+	if (st == OCIKP_OK && b->pcr_mask) {
+		TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+		TPML_PCR_SELECTION sel;
+		TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
+
+		pcr_selection(b, &sel);
+		rc = Esys_StartAuthSession(t.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
+					   TPM2_ALG_SHA256, &session);
+		if (rc != TSS2_RC_SUCCESS)
+			session = ESYS_TR_NONE;
+		if (rc == TSS2_RC_SUCCESS)
+			rc = Esys_PolicyPCR(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					    &current, &sel);
+		if (rc == TSS2_RC_SUCCESS)
+			rc = Esys_Unseal(t.esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+	} else if (st == OCIKP_OK) {
+		rc = Esys_Unseal(t.esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+	}
+	if (st == OCIKP_OK && rc != TSS2_RC_SUCCESS)
+		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, &t, b)
+						      : tpm_fail(ctx, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
+	if (st == OCIKP_OK && data->size != TPM_KEY_LEN) {
+		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data->size, TPM_KEY_LEN);
+		st = OCIKP_BAD_INPUT;
+	}
+	if (st == OCIKP_OK)
+		memcpy(key, data->buffer, TPM_KEY_LEN);
+	if (data)
+		OPENSSL_cleanse(data, sizeof(*data));
+	Esys_Free(data);
+	Esys_Free(imported);
+	flush(&t, &session);
+	flush(&t, &object);
+	tpm_close(&t);
+	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
+	return st;
+}
+
+/* The EK public key as PEM, for `ocikp tpm ekpub`. */
+int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
+{
+	struct tpm t;
+	TPM2B_PUBLIC *pub = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	BIO *bio = NULL;
+	char *text;
+	long len;
+	int st;
+
+	st = tpm_open(ctx, &t);
+	if (st == OCIKP_OK)
+		st = ek_get(ctx, &t, ecc, &pub);
+	if (st == OCIKP_OK) {
+		bool ok;
+		if (ecc) {
+			unsigned char point[65];
+			const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
+			point[0] = 0x04;
+			ok = q->x.size == 32 && q->y.size == 32;
+			if (ok) {
+				memcpy(point + 1, q->x.buffer, 32);
+				memcpy(point + 33, q->y.buffer, 32);
+			}
+			ok = ok && bld &&
+			     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+			     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 65);
+		} else {
+			UINT32 exp = pub->publicArea.parameters.rsaDetail.exponent;
+			n = BN_bin2bn(pub->publicArea.unique.rsa.buffer, pub->publicArea.unique.rsa.size, NULL);
+			e = BN_new();
+			ok = n && e && BN_set_word(e, exp ? exp : 65537) && bld &&
+			     OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+			     OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+		}
+		ok = ok && (params = OSSL_PARAM_BLD_to_param(bld)) &&
+		     (pctx = EVP_PKEY_CTX_new_from_name(NULL, ecc ? "EC" : "RSA", NULL)) &&
+		     EVP_PKEY_fromdata_init(pctx) == 1 &&
+		     EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1 &&
+		     (bio = BIO_new(BIO_s_mem())) && PEM_write_bio_PUBKEY(bio, pkey) == 1 &&
+		     (len = BIO_get_mem_data(bio, &text)) > 0 &&
+		     ctx->host->buf_append(pem, text, (size_t)len) == OCIKP_OK;
+		if (!ok) {
+			ocikp_errorf(ctx, "cannot convert the EK public key to PEM");
+			st = OCIKP_INTERNAL;
+		}
+	}
+	Esys_Free(pub);
+	tpm_close(&t);
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return st;
+}
+
+/* The current SHA-256 values of the PCRs in mask, as "IDX=hex,...". */
+int tpm_read_pcrs(struct ocikp_ctx *ctx, uint32_t mask, struct ocikp_buf *out)
+{
+	struct tpm t;
+	unsigned char v[32];
+	char hex[65];
+	unsigned i, j;
+	int st = tpm_open(ctx, &t);
+
+	for (i = 0; st == OCIKP_OK && i < TPM_MAX_PCRS; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		if (!read_pcr(&t, i, v)) {
+			ocikp_errorf(ctx, "cannot read PCR %u", i);
+			st = OCIKP_UNAVAILABLE;
+			break;
+		}
+		for (j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", v[j]);
+		if (out->len)
+			ctx->host->buf_append(out, ",", 1);
+		snprintf((char *)v, sizeof(v), "%u=", i);
+		ctx->host->buf_append(out, v, strlen((char *)v));
+		st = ctx->host->buf_append(out, hex, 64);
+	}
+	tpm_close(&t);	/* safe after a failed open: it cleared t */
+	return st;
+}
