@@ -46,7 +46,12 @@ t_ok $? "no transient objects or sessions left"
 # Sealed to another TPM's EK (the fixtures' EKs): this TPM cannot import it.
 for k in rsa ecc; do
 	pem="$OCIKP_SHARED/fixtures/tpm/ek-$k.pem"
-	[ -f "$pem" ] || pem="$top_srcdir/tests/tpm/ek-other-$k.pem"
+	if [ ! -f "$pem" ]; then	# no fixtures: any other key of the same kind will do
+		pem="$T_TMP/other-$k.pem"
+		if [ $k = rsa ]; then openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null
+		else openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null
+		fi | openssl pkey -pubout -out "$pem"
+	fi
 	other="tpm://ek?mode=encrypt&pub=$(base64 -w0 < "$pem")"
 	annO=$(t_wrap "$OPTS" "$other")
 	t_expect_fail "wrapped for another TPM's $k EK" 4 "ocikp: tpm: sealed to a different TPM" \
