@@ -1,1 +1,1 @@
-EXTRA_DIST += bench/exec.sh bench/trivial.c bench/spawn.c bench/openssl-gcm.c
+EXTRA_DIST += bench/exec.sh bench/trivial.c bench/spawn.c bench/openssl-gcm.c bench/tpm-unwrap.sh
