@@ -63,3 +63,9 @@ host_tests = tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.s
 	tests/envelope.sh tests/admin.sh tests/e2e-ocicrypt.sh
 TESTS += $(host_tests)
 EXTRA_DIST += $(host_tests)
+
+# The Go client is built on demand by the end-to-end tests.
+clean-local: clean-e2e-client
+clean-e2e-client:
+	-rm -rf tests/go/bin
+.PHONY: clean-e2e-client

@@ -13,5 +13,5 @@ mkdir -p "$out"
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 # GOPATH mode: the client's own tree first, then Debian's packaged sources.
-GO111MODULE=off GOPATH="$here:$gocode" GOCACHE="$cache" GOPROXY=off GOFLAGS= \
+GO111MODULE=off GOPATH="$here:$gocode" GOCACHE="$cache" GOPROXY=off GOFLAGS='' GOTOOLCHAIN=local \
 	go build -o "$out/ocikp-e2e" ocikp-e2e

@@ -154,7 +154,7 @@ t_e2e_client() {
 	mkdir -p "$dir"
 	exec 9> "$dir/.lock"
 	flock 9
-	if [ ! -x "$dir/ocikp-e2e" ]; then
+	if [ ! -x "$dir/ocikp-e2e" ] || [ "$top_srcdir/tests/go/src/ocikp-e2e/main.go" -nt "$dir/ocikp-e2e" ]; then
 		T_E2E_WHY=$("$top_srcdir/tests/go/build.sh" "$dir" 2>&1) || rc=$?
 	fi
 	exec 9>&-
