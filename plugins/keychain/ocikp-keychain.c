@@ -10,6 +10,7 @@
  * provider's), keychain.key_file (PEM, mode 0600, instead of the Secret
  * Service).  Admin: ocikp keychain create|pub|delete [--tag T] [--file F].
  */
+#include <stdio.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include "keychain.h"
@@ -152,11 +153,26 @@ static int keychain_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const c
 	return rc;
 }
 
-/* ocikp keychain create|pub|delete [--tag T] [--file F] */
+/* Write the raw 65-byte point, as the Apple provider's key tool does. */
+static int write_point(struct ocikp_ctx *ctx, const char *path, const unsigned char point[EC_POINT_LEN])
+{
+	FILE *f = fopen(path, "wbx");
+	int ok = f && fwrite(point, 1, EC_POINT_LEN, f) == EC_POINT_LEN;
+
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		ocikp_errorf(ctx, "%s: cannot write the public point (exists?)", path);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
+/* ocikp keychain create|pub|delete [--tag T] [--file F] [--pub-out F] */
 static int keychain_command(struct ocikp_ctx *ctx, int argc, char *const argv[], struct ocikp_buf *out)
 {
 	const struct ocikp_host *h = ctx->host;
-	const char *tag = ocikp_conf(ctx, "tag"), *file = NULL, *cmd = argv[0];
+	const char *tag = ocikp_conf(ctx, "tag"), *file = NULL, *pub_out = NULL, *cmd = argv[0];
 	unsigned char point[EC_POINT_LEN];
 	void *key = NULL;
 	int i, rc = OCIKP_OK;
@@ -168,11 +184,13 @@ static int keychain_command(struct ocikp_ctx *ctx, int argc, char *const argv[],
 			tag = argv[++i];
 		else if (!strcmp(argv[i], "--file") && i + 1 < argc && !strcmp(cmd, "create"))
 			file = argv[++i];
+		else if (!strcmp(argv[i], "--pub-out") && i + 1 < argc && strcmp(cmd, "delete"))
+			pub_out = argv[++i];
 		else
 			break;
 	}
 	if (i < argc || (strcmp(cmd, "create") && strcmp(cmd, "pub") && strcmp(cmd, "delete"))) {
-		ocikp_errorf(ctx, "usage: ocikp keychain create|pub|delete [--tag T] [--file F (create)]");
+		ocikp_errorf(ctx, "usage: ocikp keychain create|pub|delete [--tag T] [--file F] [--pub-out F]");
 		return OCIKP_BAD_INPUT;
 	}
 	if (!strcmp(cmd, "delete")) {
@@ -184,6 +202,8 @@ static int keychain_command(struct ocikp_ctx *ctx, int argc, char *const argv[],
 	rc = !strcmp(cmd, "create") ? key_create(ctx, tag, file, &key) : key_load(ctx, tag, &key);
 	if (rc == OCIKP_OK)
 		rc = ec_public_point(key, point);
+	if (rc == OCIKP_OK && pub_out)
+		rc = write_point(ctx, pub_out, point);
 	if (rc == OCIKP_OK) {
 		h->buf_append(out, "pub=", 4);
 		h->b64_encode(point, sizeof(point), 1, out);
@@ -210,5 +230,5 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.wrap = keychain_wrap,
 	.unwrap = keychain_unwrap,
 	.command = keychain_command,
-	.command_usage = "create|pub|delete [--tag T] [--file F]",
+	.command_usage = "create|pub|delete [--tag T] [--file F] [--pub-out F]",
 };

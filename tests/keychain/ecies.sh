@@ -38,9 +38,10 @@ $V wrap "$URL" "$T_TMP/opts" --zero-lead > "$T_TMP/zero.json"
 t_ok $? "Go's leading-zero quirk: a wrap with Z[0] = 0 and the stripped Z opens"
 ann2=$(t_wrap "$OPTS" "keychain://build-host?pub=$PUB") && [ "$(t_unwrap "$ann2")" = "$OPTS" ]
 t_ok $? "keychain://TAG?pub= URLs, same maths"
-t_run "" keychain create --file "$T_TMP/made.pem"
-[ "$T_RC" -eq 0 ] && [ "$(stat -c %a "$T_TMP/made.pem")" = 600 ] && printf '%s' "$T_OUT" | grep -q '^pub=B'
-t_ok $? "ocikp keychain create --file writes a 0600 PEM and prints pub="
+t_run "" keychain create --file "$T_TMP/made.pem" --pub-out "$T_TMP/made.pub"
+[ "$T_RC" -eq 0 ] && [ "$(stat -c %a "$T_TMP/made.pem")" = 600 ] && printf '%s' "$T_OUT" | grep -q '^pub=B' &&
+	[ "$(base64 -w0 < "$T_TMP/made.pub" | tr '+/' '-_')" = "$(printf '%s\n' "$T_OUT" | sed -n 's/^pub=//p')" ]
+t_ok $? "ocikp keychain create --file --pub-out: a 0600 PEM, the raw 65-byte point, and pub="
 MADE=$(printf '%s\n' "$T_OUT" | sed -n 's/^pub=//p')
 ann3=$(t_wrap "$OPTS" "apple-se://se?mode=encrypt&pub=$MADE") &&
 	[ "$(OCIKP_CONFIG_DIR=$(conf "$T_TMP/made.pem") t_unwrap "$ann3")" = "$OPTS" ]

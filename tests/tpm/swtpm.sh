@@ -3,7 +3,7 @@
 # certificate, and every failure path.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/tpm/lib.sh"
-N=33
+N=36
 tpm_tools_or_skip $N
 P=$(t_plugin_dir)
 export OCIKP_PLUGIN_DIR="$P"
@@ -110,6 +110,9 @@ t_ok $? "the swtpm EK certificate reads from NV 0x01c00002"
 CERT_URL="tpm://ek?mode=encrypt&pub=$(base64 -w0 < "$T_TMP/ek-cert.der")"
 annC=$(t_wrap "$OPTS" "$CERT_URL") && [ "$(t_unwrap "$annC")" = "$OPTS" ]
 t_ok $? "pub= as a DER EK certificate"
+openssl x509 -inform DER -in "$T_TMP/ek-cert.der" -out "$T_TMP/ek-cert.pem"
+annP=$(t_wrap "$OPTS" "tpm://ek?mode=encrypt&pub=$(base64 -w0 < "$T_TMP/ek-cert.pem")") && [ "$(t_unwrap "$annP")" = "$OPTS" ]
+t_ok $? "pub= as a PEM EK certificate"
 CA_DIR=$(sed -n 's/^statedir *= *//p' /etc/swtpm-localca.conf 2>/dev/null)
 cat "${CA_DIR:-/var/lib/swtpm-localca}"/*.pem > "$T_TMP/ca.pem" 2>/dev/null
 annV=$(OCIKP_CONFIG_DIR=$(tpm_conf "$TCTI_a" "tpm.verify_ek_ca = $T_TMP/ca.pem") t_wrap "$OPTS" "$CERT_URL")
@@ -120,6 +123,15 @@ t_expect_fail "verify_ek_ca: an EK certificate from another CA is refused" 4 "EK
 	"$(t_wrap_request ocikp "$OPTS" "$CERT_URL")" --config-dir="$(tpm_conf "$TCTI_a" "tpm.verify_ek_ca = $T_TMP/other-ca.pem")"
 t_expect_fail "verify_ek_ca: a bare public key is refused" 3 "pub= must be an EK certificate" \
 	"$(t_wrap_request ocikp "$OPTS" "$RSA")" --config-dir="$(tpm_conf "$TCTI_a" "tpm.verify_ek_ca = $T_TMP/ca.pem")"
+
+# Without the persistent EKs, unwrap recreates the EK from the TCG template.
+TPM2TOOLS_TCTI=$TCTI_a tpm2_evictcontrol -C o -c 0x81010001 >/dev/null 2>&1
+TPM2TOOLS_TCTI=$TCTI_a tpm2_evictcontrol -C o -c 0x81010016 >/dev/null 2>&1
+[ -z "$(TPM2TOOLS_TCTI=$TCTI_a tpm2_getcap handles-persistent)" ] &&
+	[ "$(t_unwrap "$annC")" = "$OPTS" ] && [ "$(t_unwrap "$annE7")" = "$OPTS" ]
+t_ok $? "no persistent EK: CreatePrimary from the TCG templates (RSA and ECC)"
+tpm_clean "$TCTI_a"
+t_ok $? "the created EKs are flushed too"
 
 # Through the real ocicrypt.
 if t_e2e_client; then
