@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -31,7 +33,13 @@ struct tpm {
 	char tcti_conf[512];
 	ESYS_TR ek;
 	bool ek_transient;
+	bool busy;	/* the last failure was the TPM being busy or full */
 };
+
+/* A TPM without a resource manager (swtpm, /dev/tpm0) has three session
+ * and three object slots for all its clients: parallel execs run out of
+ * them.  Retry the whole sequence, everything flushed, for about 3 s. */
+#define BUSY_ATTEMPTS 40
 
 /* The TPM error without its layer, so it compares with TPM2_RC_* values. */
 static TSS2_RC rc_base(TSS2_RC rc)
@@ -52,9 +60,10 @@ static bool rc_busy(TSS2_RC rc)
 }
 
 /* A failure of a TPM command: busy is retryable, the rest says what failed. */
-static int tpm_fail(struct ocikp_ctx *ctx, const char *what, TSS2_RC rc, int status)
+static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2_RC rc, int status)
 {
-	if (rc_busy(rc)) {
+	t->busy = rc_busy(rc);
+	if (t->busy) {
 		ocikp_errorf(ctx, "TPM busy during %s (%s); retry", what, Tss2_RC_Decode(rc));
 		return OCIKP_UNAVAILABLE;
 	}
@@ -194,7 +203,7 @@ static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *
 				NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->ek = ESYS_TR_NONE;
-		return tpm_fail(ctx, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
+		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
 	}
 	t->ek_transient = true;
 	if (pub_out)
@@ -216,12 +225,12 @@ static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, ESYS_TR *session)
 				   TPM2_ALG_SHA256, session);
 	if (rc != TSS2_RC_SUCCESS) {
 		*session = ESYS_TR_NONE;
-		return tpm_fail(ctx, "starting a policy session", rc, OCIKP_UNAVAILABLE);
+		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
 	}
 	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *session, ESYS_TR_PASSWORD,
 			       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS)
-		return tpm_fail(ctx, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
+		return tpm_fail(ctx, t, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
 	return OCIKP_OK;
 }
 
@@ -260,7 +269,8 @@ static int pcr_mismatch(struct ocikp_ctx *ctx, struct tpm *t, const struct impor
 	return OCIKP_WRONG_KEY;
 }
 
-int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char key[TPM_KEY_LEN])
+static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
+		       unsigned char key[TPM_KEY_LEN], bool *busy)
 {
 	struct tpm t;
 	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
@@ -302,7 +312,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 		rc = Esys_Import(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
 				 &object_public, &duplicate, &seed, &no_sym, &imported);
 		if (rc != TSS2_RC_SUCCESS) {
-			st = rc_busy(rc) ? tpm_fail(ctx, "TPM2_Import", rc, OCIKP_UNAVAILABLE) : OCIKP_WRONG_KEY;
+			st = rc_busy(rc) ? tpm_fail(ctx, &t, "TPM2_Import", rc, OCIKP_UNAVAILABLE) : OCIKP_WRONG_KEY;
 			if (st == OCIKP_WRONG_KEY)
 				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
 					     Tss2_RC_Decode(rc));
@@ -316,7 +326,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 			       &object_public, &object);
 		if (rc != TSS2_RC_SUCCESS) {
 			object = ESYS_TR_NONE;
-			st = tpm_fail(ctx, "TPM2_Load", rc, OCIKP_WRONG_KEY);
+			st = tpm_fail(ctx, &t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
 		}
 	}
 	flush(&t, &session);
@@ -341,7 +351,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 	}
 	if (st == OCIKP_OK && rc != TSS2_RC_SUCCESS)
 		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, &t, b)
-						      : tpm_fail(ctx, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
+						      : tpm_fail(ctx, &t, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
 	if (st == OCIKP_OK && data->size != TPM_KEY_LEN) {
 		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data->size, TPM_KEY_LEN);
 		st = OCIKP_BAD_INPUT;
@@ -354,8 +364,30 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 	Esys_Free(imported);
 	flush(&t, &session);
 	flush(&t, &object);
+	*busy = t.busy;
 	tpm_close(&t);
 	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
+	return st;
+}
+
+int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char key[TPM_KEY_LEN])
+{
+	struct timespec pause;
+	unsigned char jitter;
+	bool busy = false;
+	int attempt, st = OCIKP_INTERNAL;
+
+	for (attempt = 1; attempt <= BUSY_ATTEMPTS; attempt++) {
+		st = unseal_once(ctx, b, key, &busy);
+		if (st != OCIKP_UNAVAILABLE || !busy)
+			break;
+		/* 20-100 ms, growing, jittered so the waiting execs spread out */
+		if (RAND_bytes(&jitter, 1) != 1)
+			jitter = 0;
+		pause.tv_sec = 0;
+		pause.tv_nsec = (long)(20 + (attempt < 10 ? attempt * 5 : 50) + jitter % 30) * 1000000L;
+		nanosleep(&pause, NULL);
+	}
 	return st;
 }
 
