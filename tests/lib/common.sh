@@ -176,3 +176,20 @@ t_keyprovider_config() {
 	done
 	printf '{"key-providers":{%s}}\n' "$json" > "$file"
 }
+
+# t_e2e DESC NAME CONF-DIR CLIENT-ARGS...: one TAP line for an ocicrypt run
+# through ocikp configured as provider NAME (plugin dir $OCIKP_PLUGIN_DIR).
+# SKIP without the Go client, FAIL instead under CI.
+t_e2e() {
+	local desc=$1 name=$2 conf=$3 rc=0
+	shift 3
+	if ! t_e2e_client; then
+		if [ "${CI:-}" = true ]; then t_ok 1 "$desc: ${T_E2E_WHY:-}"; else t_skip "$desc" "${T_E2E_WHY:-}"; fi
+		return
+	fi
+	t_keyprovider_config "$T_TMP/ocicrypt-$name.json" \
+		",\"--config-dir=$conf\",\"--plugin-dir=$OCIKP_PLUGIN_DIR\"" "$name"
+	OCICRYPT_KEYPROVIDER_CONFIG="$T_TMP/ocicrypt-$name.json" "$E2E" "$@" > "$T_TMP/e2e.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || t_diag "$(cat "$T_TMP/e2e.out")"
+	t_ok "$rc" "$desc"
+}
