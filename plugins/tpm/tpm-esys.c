@@ -110,6 +110,13 @@ static void tpm_close(struct tpm *t)
 		Tss2_TctiLdr_Finalize(&t->tcti);
 }
 
+/* A policy session the TPM flushes itself after the one command that uses
+ * it: no TPM2_FlushContext round trip for it on success. */
+static void single_use(struct tpm *t, ESYS_TR session)
+{
+	Esys_TRSess_SetAttributes(t->esys, session, 0, TPMA_SESSION_CONTINUESESSION);
+}
+
 static void flush(struct tpm *t, ESYS_TR *h)
 {
 	if (*h != ESYS_TR_NONE)
@@ -231,6 +238,7 @@ static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, ESYS_TR *session)
 			       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
+	single_use(t, *session);
 	return OCIKP_OK;
 }
 
@@ -311,7 +319,9 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 	if (st == OCIKP_OK) {
 		rc = Esys_Import(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
 				 &object_public, &duplicate, &seed, &no_sym, &imported);
-		if (rc != TSS2_RC_SUCCESS) {
+		if (rc == TSS2_RC_SUCCESS)
+			session = ESYS_TR_NONE;	/* used up: the TPM flushed it */
+		else {
 			st = rc_busy(rc) ? tpm_fail(ctx, &t, "TPM2_Import", rc, OCIKP_UNAVAILABLE) : OCIKP_WRONG_KEY;
 			if (st == OCIKP_WRONG_KEY)
 				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
@@ -324,7 +334,9 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 	if (st == OCIKP_OK) {
 		rc = Esys_Load(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
 			       &object_public, &object);
-		if (rc != TSS2_RC_SUCCESS) {
+		if (rc == TSS2_RC_SUCCESS)
+			session = ESYS_TR_NONE;
+		else {
 			object = ESYS_TR_NONE;
 			st = tpm_fail(ctx, &t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
 		}
@@ -344,8 +356,12 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 		if (rc == TSS2_RC_SUCCESS)
 			rc = Esys_PolicyPCR(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					    &current, &sel);
-		if (rc == TSS2_RC_SUCCESS)
+		if (rc == TSS2_RC_SUCCESS) {
+			single_use(&t, session);
 			rc = Esys_Unseal(t.esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+			if (rc == TSS2_RC_SUCCESS)
+				session = ESYS_TR_NONE;
+		}
 	} else if (st == OCIKP_OK) {
 		rc = Esys_Unseal(t.esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 	}
