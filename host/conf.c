@@ -109,7 +109,7 @@ static int collect(struct ocikp_ctx *ctx, const char *const *dirs, struct dropin
 		if (rc != OCIKP_OK)
 			break;
 	}
-	if (rc == OCIKP_OK)
+	if (rc == OCIKP_OK && n > 1)
 		qsort(list, n, sizeof(*list), dropin_cmp);
 	*out = list;
 	*n_out = n;

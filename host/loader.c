@@ -222,17 +222,22 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 	m->path = path;
 	return OCIKP_OK;
 fail:
-	loader_close(m);
+	if (m->handle)
+		lt_dlclose(m->handle);	/* refused: unload before it is used */
+	if (m->fd >= 0)
+		close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	free(path);
 	return rc;
 }
 
+/* A module that was used stays mapped, and its fd open, until the process
+ * exits (a moment later): the libraries it pulled in (GLib, tpm2-tss) keep
+ * process-wide state that does not survive being unloaded, and libltdl
+ * caches handles by name, so /proc/self/fd/N must not be reused. */
 void loader_close(struct module *m)
 {
-	if (m->handle)
-		lt_dlclose(m->handle);
-	if (m->fd >= 0)
-		close(m->fd);
 	free(m->path);
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;

@@ -152,10 +152,13 @@ int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 	}
 	jgen_array_close(g);
 	jgen_map_close(g);
-	if (rc == OCIKP_OK)
+	if (rc == OCIKP_OK) {
 		rc = jgen_finish(g, annotation);
-	else
-		jgen_finish(g, &(struct ocikp_buf){ 0 });
+	} else {
+		struct ocikp_buf discard = { 0 };
+		jgen_finish(g, &discard);	/* frees the generator */
+		buf_free(&discard);
+	}
 out:
 	close_all(&o);
 	return rc;

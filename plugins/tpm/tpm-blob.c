@@ -179,10 +179,13 @@ int blob_decode(struct ocikp_ctx *ctx, const unsigned char *data, size_t len,
 	if (rc == OCIKP_OK && b->pcr_mask && b->pcr_hash != TPM2_ALG_SHA256) {
 		ocikp_errorf(ctx, "session_key: PCR bank %u not supported (SHA-256 only)",
 			     (unsigned)b->pcr_hash);
+		blob_free(ctx, b);
 		return OCIKP_BAD_INPUT;
 	}
 	if (rc == OCIKP_BAD_INPUT)
 		ocikp_errorf(ctx, "session_key: not a valid ImportBlob");
+	if (rc != OCIKP_OK)
+		blob_free(ctx, b);
 	return rc;
 }
 

@@ -417,6 +417,7 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	BIGNUM *n = NULL, *e = NULL;
+	unsigned char point[65];	/* lives until OSSL_PARAM_BLD_to_param() copies it */
 	BIO *bio = NULL;
 	char *text;
 	long len;
@@ -428,7 +429,6 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 	if (st == OCIKP_OK) {
 		bool ok;
 		if (ecc) {
-			unsigned char point[65];
 			const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
 			point[0] = 0x04;
 			ok = q->x.size == 32 && q->y.size == 32;

@@ -82,7 +82,11 @@ int main(void)
 
 	host_ctx_init(&root.pub, &h, NULL);
 	snprintf(dir, sizeof(dir), "%s/fixtures/tpm", shared ? shared : "../shared");
-	if (load_blob(dir, "rsa-nopcr", &(struct ocikp_buf){ 0 }) != OCIKP_OK) {
+	struct ocikp_buf probe = { 0 };
+	int have = load_blob(dir, "rsa-nopcr", &probe) == OCIKP_OK;
+
+	buf_free(&probe);
+	if (!have) {
 		if (getenv("CI") && !strcmp(getenv("CI"), "true")) {
 			printf("not ok 1 - fixtures at %s\n1..1\n", dir);
 			return 1;
