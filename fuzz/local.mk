@@ -1,0 +1,42 @@
+# libFuzzer targets (clang): every parser of untrusted bytes.
+#   make fuzz-smoke                 each target for FUZZ_SECONDS (default 30)
+#   make fuzz FUZZ_SECONDS=600      longer
+# Seeds in fuzz/corpus/<target>/ (real requests, drop-ins and the fixtures);
+# a run works on a copy, so the committed corpus changes only by hand.
+FUZZ_SECONDS ?= 30
+CLANG ?= clang
+FUZZ_TARGETS = request annotation dropin b64
+if ENABLE_TPM
+FUZZ_TARGETS += tpm_blob tpm_pcrs
+endif
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
+	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS)
+FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
+FUZZ_TPM_SRC = $(top_srcdir)/plugins/tpm/tpm-blob.c $(top_srcdir)/plugins/tpm/tpm-pcr.c
+FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS)
+
+fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
+	@mkdir -p fuzz/bin
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_HOST_SRC) \
+		$(if $(filter tpm_%,$*),$(FUZZ_TPM_SRC)) $(FUZZ_LIBS)
+
+fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
+
+fuzz fuzz-smoke: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$$t/* $$work/ 2>/dev/null || true; \
+		fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
+			$$work > fuzz/$$t.log 2>&1 || { tail -40 fuzz/$$t.log; rm -rf $$work; exit 1; }; \
+		printf 'fuzz %-11s %10s executions in %ss, corpus %s\n' $$t \
+			"$$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/$$t.log)" $(FUZZ_SECONDS) \
+			"$$(ls $$work | wc -l)"; \
+		rm -rf $$work; \
+	done
+
+clean-local: clean-fuzz
+clean-fuzz:
+	-rm -rf fuzz/bin fuzz/*.log
+.PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
+EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs)) \
+	fuzz/corpus
