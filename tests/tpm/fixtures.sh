@@ -10,10 +10,7 @@ if [ ! -d "$FX/state" ]; then
 	[ "${CI:-}" = true ] && { t_ok 1 "fixtures at $FX"; t_done; exit 1; }
 	for i in $(seq $N); do t_skip "tpm fixtures" "no $FX"; done; t_done; exit 0
 fi
-P=$(t_plugin_dir)
-export OCIKP_PLUGIN_DIR="$P"
-tpm_start fx "$FX/state" || { t_ok 1 "start swtpm"; t_done; exit 1; }
-export OCIKP_CONFIG_DIR=$(tpm_conf "$TCTI_fx")
+tpm_setup fx "$FX/state"
 
 opens() {	# opens NAME: the fixture opens to its exact optsdata
 	local out

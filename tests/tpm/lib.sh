@@ -70,3 +70,16 @@ tpm_conf() {	# tpm_conf TCTI [extra line] -> prints the dir
 	printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = %s\n%s\n' "$1" "${2:-}" > "$c/50-tpm.conf"
 	echo "$c"
 }
+
+# tpm_setup NAME [STATE-SOURCE-DIR]: the plugin dir, swtpm NAME, and a
+# drop-in dir routing tpm:// to it, exported as OCIKP_PLUGIN_DIR and
+# OCIKP_CONFIG_DIR.  A swtpm that will not start fails the test.
+tpm_setup() {
+	local tcti
+	P=$(t_plugin_dir)
+	export OCIKP_PLUGIN_DIR="$P"
+	tpm_start "$@" || { t_ok 1 "start swtpm $1"; t_done; exit 1; }
+	eval "tcti=\$TCTI_$1"
+	OCIKP_CONFIG_DIR=$(tpm_conf "$tcti")
+	export OCIKP_CONFIG_DIR
+}

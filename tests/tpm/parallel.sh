@@ -6,10 +6,7 @@
 . "$top_srcdir/tests/tpm/lib.sh"
 N=5
 tpm_tools_or_skip $N
-P=$(t_plugin_dir)
-export OCIKP_PLUGIN_DIR="$P"
-tpm_start p || { t_ok 1 "start swtpm"; t_done; exit 1; }
-export OCIKP_CONFIG_DIR=$(tpm_conf "$TCTI_p")
+tpm_setup p
 OPTS='{"symkey":"cGFyYWxsZWwtdW53cmFwLWtleS0zMi1ieXRlcy1sb25nIQ=="}'
 t_run "" tpm ekpub --pcrs 7
 URL=$(printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p')

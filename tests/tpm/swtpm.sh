@@ -5,10 +5,7 @@
 . "$top_srcdir/tests/tpm/lib.sh"
 N=36
 tpm_tools_or_skip $N
-P=$(t_plugin_dir)
-export OCIKP_PLUGIN_DIR="$P"
-tpm_start a || { t_ok 1 "start swtpm (swtpm_setup)"; t_done; exit 1; }
-export OCIKP_CONFIG_DIR=$(tpm_conf "$TCTI_a")
+tpm_setup a
 OPTS='{"symkey":"bGF5ZXIta2V5LW9mLTMyLWJ5dGVzLWZvci10ZXN0cyEh","digest":"sha256:00"}'
 url_of() { t_run "" tpm ekpub "$@"; printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p'; }
 b() { printf '%s' "$1" | base64 -w0; }
