@@ -53,6 +53,22 @@ rc=$?
 t_ok $rc "dpkg-buildpackage -b builds the packages"
 [ $rc -eq 0 ] || { t_done; exit 1; }
 deb() { ls "$T_TMP"/src/"$1"_*.deb 2>/dev/null | head -n 1; }
+
+# lintian: no errors.  The remaining warnings are listed in the README
+# (packaging) with the reason each one stays.
+if command -v lintian > /dev/null; then
+	lintian --no-tag-display-limit "$T_TMP"/src/ocikp_*.changes > "$T_TMP/lintian" 2>&1
+	grep '^E:' "$T_TMP/lintian" > "$T_TMP/lintian.E"
+	[ ! -s "$T_TMP/lintian.E" ]
+	rc=$?
+	[ $rc -eq 0 ] || t_diag "$(cat "$T_TMP/lintian.E")"
+	t_ok $rc "lintian reports no errors ($(grep -c '^W:' "$T_TMP/lintian") warnings)"
+	grep '^W:' "$T_TMP/lintian" | while read -r w; do t_diag "$w"; done
+elif [ "${CI:-}" = true ]; then
+	t_ok 1 "lintian is not installed (.ci/install-deps installs it)"
+else
+	t_skip "lintian" "not installed"
+fi
 BACKENDS=$(cd "$T_TMP/src" && ls ocikp-*_*.deb | grep -v -- -dbgsym_ | sed 's/_.*//; s/^ocikp-//')
 t_diag "backend packages built: $(echo $BACKENDS)"
 set -- $BACKENDS

@@ -60,7 +60,8 @@ EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh tests/go/build.sh \
 
 # Shell tests of the whole binary.
 host_tests = tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh \
-	tests/envelope.sh tests/admin.sh tests/e2e-ocicrypt.sh tests/faults.sh
+	tests/envelope.sh tests/admin.sh tests/e2e-ocicrypt.sh tests/faults.sh \
+	tests/installed.sh
 TESTS += $(host_tests)
 EXTRA_DIST += $(host_tests)
 
