@@ -9,17 +9,23 @@ FUZZ_TARGETS = request annotation dropin b64
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs
 endif
+if ENABLE_KEYCHAIN
+FUZZ_TARGETS += keychain_annotation
+endif
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
-	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS)
+	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
+	$(KEYCHAIN_CFLAGS)
 FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
 FUZZ_TPM_SRC = $(top_srcdir)/plugins/tpm/tpm-blob.c $(top_srcdir)/plugins/tpm/tpm-pcr.c
-FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS)
+FUZZ_KEYCHAIN_SRC = $(addprefix $(top_srcdir)/plugins/keychain/,ocikp-keychain.c keychain-ecies.c keychain-store.c)
+FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS)
 
 fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 	@mkdir -p fuzz/bin
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_HOST_SRC) \
-		$(if $(filter tpm_%,$*),$(FUZZ_TPM_SRC)) $(FUZZ_LIBS)
+		$(if $(filter tpm_%,$*),$(FUZZ_TPM_SRC)) \
+		$(if $(filter keychain_%,$*),$(FUZZ_KEYCHAIN_SRC)) $(FUZZ_LIBS)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
 
@@ -38,5 +44,6 @@ clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
-EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs)) \
+EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
+	keychain_annotation)) \
 	fuzz/corpus

@@ -42,7 +42,7 @@ out:
 int aes256gcm_open(struct ocikp_ctx *ctx, const unsigned char key[32], const void *sealed,
 		   size_t len, struct ocikp_buf *out)
 {
-	const unsigned char *nonce = sealed, *ct = nonce + GCM_NONCE;
+	const unsigned char *nonce = sealed, *ct;
 	EVP_CIPHER_CTX *c;
 	unsigned char *plain;
 	size_t ct_len, start = out->len;
@@ -52,6 +52,8 @@ int aes256gcm_open(struct ocikp_ctx *ctx, const unsigned char key[32], const voi
 		err_set(ctx, "wrapped key too short (%zu bytes)", len);
 		return OCIKP_BAD_INPUT;
 	}
+	/* Only now: an empty input may be a NULL pointer (found by fuzzing). */
+	ct = nonce + GCM_NONCE;
 	ct_len = len - GCM_NONCE - GCM_TAG;
 	c = EVP_CIPHER_CTX_new();
 	if (!c || !(plain = buf_extend(out, ct_len)))

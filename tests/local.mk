@@ -70,3 +70,17 @@ clean-local: clean-e2e-client
 clean-e2e-client:
 	-rm -rf tests/go/bin
 .PHONY: clean-e2e-client
+
+# An LD_PRELOAD shim (tests/shim/ocikp-shim.c) for the secrets and load
+# tests: it searches freed blocks and, at exit, all writable memory for the
+# test's key bytes, and reports dumpable, open fds and VmHWM.
+check_LTLIBRARIES += tests/shim/ocikp-shim.la
+tests_shim_ocikp_shim_la_SOURCES = tests/shim/ocikp-shim.c
+tests_shim_ocikp_shim_la_CFLAGS = $(AM_CFLAGS)
+tests_shim_ocikp_shim_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)
+shim_tests = tests/secrets.sh tests/load.sh
+TESTS += $(shim_tests)
+EXTRA_DIST += $(shim_tests)
+check_PROGRAMS += tests/shim/leaky
+tests_shim_leaky_LDADD = $(CRYPTO_LIBS)
+tests_shim_leaky_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)

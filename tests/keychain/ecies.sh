@@ -3,7 +3,7 @@
 # against an independent implementation (vectors.py, python3-cryptography).
 . "$top_srcdir/tests/lib/common.sh"
 V="python3 $top_srcdir/tests/keychain/vectors.py"
-N=19
+N=20
 if ! python3 -c 'import cryptography' 2>/dev/null || ! case " $OCIKP_MODULES " in *ocikp-keychain.so*) true ;; *) false ;; esac; then
 	[ "${CI:-}" = true ] && { t_ok 1 "python3-cryptography and ocikp-keychain.so present"; t_done; exit 1; }
 	for i in $(seq $N); do t_skip "keychain" "needs python3-cryptography and the keychain module"; done
@@ -58,6 +58,9 @@ t_expect_fail "another key, URL without pub=: wrong key" 4 "ocikp: keychain: wro
 	"$(t_unwrap_request ocikp "$(mutate 'a["KeyUrl"]="apple-se://se?mode=encrypt"')")" --config-dir="$(conf "$T_TMP/made.pem")"
 t_expect_fail "tampered WrappedKey" 4 "wrong key: this key does not open WrappedKey" \
 	"$(t_unwrap_request ocikp "$(mutate 'w=bytearray(base64.b64decode(a["WrappedKey"])); w[14]^=1; a["WrappedKey"]=base64.b64encode(bytes(w)).decode()')")"
+# Found by fuzz/keychain_annotation (UBSan: offset applied to a NULL pointer).
+t_expect_fail "empty WrappedKey: too short, one line" 3 "wrapped key too short \\(0 bytes\\)" \
+	"$(t_unwrap_request ocikp "$(mutate 'a["WrappedKey"]=""')")"
 t_expect_fail "EphPub off the curve" 3 "EphPub is not a P-256 point on the curve" \
 	"$(t_unwrap_request ocikp "$(mutate 'e=bytearray(base64.b64decode(a["EphPub"])); e[40]^=1; a["EphPub"]=base64.b64encode(bytes(e)).decode()')")"
 t_expect_fail "EphPub of the wrong length" 3 "EphPub is 64 bytes, want 65" \
