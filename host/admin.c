@@ -154,18 +154,18 @@ int admin_backend_command(struct host *h, struct ocikp_ctx *ctx, const char *nam
 
 	if (!cb) {
 		err_set(ctx, "unknown command or backend '%s' (see ocikp --help)", name);
-		return -EXIT_USAGE;
+		return OCIKP_HOST_USAGE;
 	}
 	rc = backend_open(h, cb, &b);
 	if (rc != OCIKP_OK)
 		return rc;
 	if (!b->mod.desc->command) {
 		err_set(&b->pub, "has no admin commands");
-		rc = -EXIT_USAGE;
+		rc = OCIKP_HOST_USAGE;
 	} else if (argc < 1) {
 		err_set(&b->pub, "missing subcommand; usage: %s",
 			b->mod.desc->command_usage ? b->mod.desc->command_usage : "(none)");
-		rc = -EXIT_USAGE;
+		rc = OCIKP_HOST_USAGE;
 	} else {
 		rc = b->mod.desc->command(&b->pub, argc, argv, out);
 	}

@@ -54,6 +54,7 @@ int ocikp_status_exit(int status)
 	case OCIKP_BAD_INPUT: return EXIT_BAD_INPUT;
 	case OCIKP_UNAVAILABLE: return EXIT_UNAVAILABLE;
 	case OCIKP_CONFIG: return EXIT_CONFIG;
+	case OCIKP_HOST_USAGE: return EXIT_USAGE;
 	default: return EXIT_INTERNAL;
 	}
 }

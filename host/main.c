@@ -191,9 +191,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[o.first_arg], "list")) {
 		rc = admin_list(&h, ctx, &out);
 	} else if (!strcmp(argv[o.first_arg], "inspect")) {
-		rc = argc - o.first_arg > 2 ? -EXIT_USAGE
+		rc = argc - o.first_arg > 2 ? OCIKP_HOST_USAGE
 		   : admin_inspect(&h, ctx, argv[o.first_arg + 1], &out);
-		if (rc == -EXIT_USAGE)
+		if (rc == OCIKP_HOST_USAGE)
 			err_set(ctx, "inspect takes at most one argument");
 	} else {
 		rc = admin_backend_command(&h, ctx, argv[o.first_arg], argc - o.first_arg - 1,
@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 		err_set(ctx, "cannot write the answer: %m");
 		rc = OCIKP_INTERNAL;
 	}
-	code = rc < 0 ? -rc : ocikp_status_exit(rc);
+	code = ocikp_status_exit(rc);
 	if (rc != OCIKP_OK) {
 		if (!h.err.msg[0])
 			snprintf(h.err.msg, sizeof(h.err.msg), "%s",

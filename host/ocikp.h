@@ -20,6 +20,10 @@ enum ocikp_exit {
 	EXIT_CONFIG = 6
 };
 
+/* A status only the host returns, beside enum ocikp_status: the command
+ * line was wrong (exit 2).  Backends never see it. */
+#define OCIKP_HOST_USAGE 100
+
 #define OCIKP_MAX_INPUT (1024 * 1024)	/* stdin cap: optsdata is a few hundred bytes */
 #define OCIKP_ERR_MAX 512
 
