@@ -34,7 +34,7 @@ fuzz fuzz-smoke: fuzz-build
 		work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$$t/* $$work/ 2>/dev/null || true; \
 		fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
 			$$work > fuzz/$$t.log 2>&1 || { tail -40 fuzz/$$t.log; rm -rf $$work; exit 1; }; \
-		printf 'fuzz %-11s %10s executions in %ss, corpus %s\n' $$t \
+		printf 'fuzz %-20s %10s executions in %ss, corpus %s\n' $$t \
 			"$$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/$$t.log)" $(FUZZ_SECONDS) \
 			"$$(ls $$work | wc -l)"; \
 		rm -rf $$work; \

@@ -71,6 +71,25 @@ else
 fi
 BACKENDS=$(cd "$T_TMP/src" && ls ocikp-*_*.deb | grep -v -- -dbgsym_ | sed 's/_.*//; s/^ocikp-//')
 t_diag "backend packages built: $(echo $BACKENDS)"
+
+# Each backend package depends on the exact ocikp and on its own libraries
+# only (${shlibs:Depends} of its module), so installing one pulls in nothing
+# another backend needs.
+depends() { dpkg-deb -f "$(deb "$1")" Depends; }
+ver=$(dpkg-deb -f "$(deb ocikp)" Version)
+bad=""
+! depends ocikp | grep -Eq 'libtss2|libsecret' || bad="$bad ocikp:$(depends ocikp)"
+for b in $BACKENDS; do
+	d=$(depends "ocikp-$b")
+	case "$d" in *"ocikp (= $ver)"*) ;; *) bad="$bad ocikp-$b(no ocikp (= $ver)):$d" ;; esac
+	case "$b" in
+	tpm) [[ "$d" == *libtss2-esys* && "$d" != *libsecret* ]] || bad="$bad ocikp-tpm:$d" ;;
+	keychain) [[ "$d" == *libsecret-1* && "$d" != *libtss2* ]] || bad="$bad ocikp-keychain:$d" ;;
+	esac
+done
+[ -z "$bad" ] || t_diag "Depends wrong:$bad"
+[ -z "$bad" ]
+t_ok $? "Depends: each backend package needs ocikp (= $ver) and only its own libraries; ocikp needs none of theirs"
 set -- $BACKENDS
 FIRST=${1:-}
 SECOND=${2:-}
