@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 30
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64
 if ENABLE_TPM
-FUZZ_TARGETS += tpm_blob tpm_pcrs
+FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
 endif
 if ENABLE_KEYCHAIN
 FUZZ_TARGETS += keychain_annotation
@@ -17,7 +17,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
 	$(KEYCHAIN_CFLAGS)
 FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
-FUZZ_TPM_SRC = $(top_srcdir)/plugins/tpm/tpm-blob.c $(top_srcdir)/plugins/tpm/tpm-pcr.c
+FUZZ_TPM_SRC = $(addprefix $(top_srcdir)/plugins/tpm/,ocikp-tpm.c tpm-blob.c tpm-pcr.c tpm-dup.c tpm-esys.c)
 FUZZ_KEYCHAIN_SRC = $(addprefix $(top_srcdir)/plugins/keychain/,ocikp-keychain.c keychain-ecies.c keychain-store.c)
 FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS)
 
@@ -45,5 +45,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	keychain_annotation)) \
+	tpm_url keychain_annotation)) \
 	fuzz/corpus

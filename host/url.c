@@ -66,6 +66,10 @@ static int pct_decode(const char *s, size_t len, struct ocikp_buf *out)
 	size_t i;
 	unsigned char c;
 
+	/* An empty value ("mode=") is still a string, never NULL (found by
+	 * fuzz/tpm_url: the backends compare it with strcmp). */
+	if (!buf_extend(out, 0))
+		return OCIKP_INTERNAL;
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
 		if (c == '%') {

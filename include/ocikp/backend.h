@@ -128,8 +128,9 @@ struct ocikp_host {
 	int (*jgen_finish)(ocikp_jgen *g, struct ocikp_buf *out);
 
 	/* The value of query parameter `name` in `url`, percent-decoded, with a
-	 * literal '+' kept as '+' (base64 values stay intact).  OCIKP_NOT_MINE
-	 * if absent, OCIKP_BAD_INPUT if malformed. */
+	 * literal '+' kept as '+' (base64 values stay intact), appended to out
+	 * (a C string even when empty).  OCIKP_NOT_MINE if absent,
+	 * OCIKP_BAD_INPUT if malformed. */
 	int (*url_query_get)(struct ocikp_ctx *ctx, const char *url, const char *name,
 			     struct ocikp_buf *out);
 

@@ -52,6 +52,12 @@ static int tpm_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 		rc = h->url_query_get(ctx, param, "pcrs", &pcrs_b64);
 		if (rc == OCIKP_OK)
 			rc = h->b64_decode(ctx, "pcrs", (char *)pcrs_b64.data, pcrs_b64.len, 0, &pcrs);
+		/* An empty pcrs= must not quietly mean "no PCR policy" (found by
+		 * fuzz/tpm_url as a NULL string). */
+		if (rc == OCIKP_OK && pcrs.len == 0) {
+			ocikp_errorf(ctx, "pcrs: empty; give IDX=hex[,IDX=hex...] or leave pcrs= out");
+			rc = OCIKP_BAD_INPUT;
+		}
 		if (rc == OCIKP_OK)
 			rc = pcrs_parse(ctx, (char *)pcrs.data, &blob);
 		else if (rc == OCIKP_NOT_MINE)

@@ -49,10 +49,15 @@ int ek_load_public(struct ocikp_ctx *ctx, const unsigned char *data, size_t len,
 	const unsigned char *p = data;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
-	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	BIO *bio;
 	int rc = OCIKP_OK;
 
 	*out = NULL;
+	if (!len) {	/* BIO_new_mem_buf refuses an empty buffer */
+		ocikp_errorf(ctx, "pub: not a PEM public key or an EK certificate (empty)");
+		return OCIKP_BAD_INPUT;
+	}
+	bio = BIO_new_mem_buf(data, (int)len);
 	if (!bio)
 		return OCIKP_INTERNAL;
 	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);

@@ -3,7 +3,7 @@
 # against an independent implementation (vectors.py, python3-cryptography).
 . "$top_srcdir/tests/lib/common.sh"
 V="python3 $top_srcdir/tests/keychain/vectors.py"
-N=20
+N=21
 if ! python3 -c 'import cryptography' 2>/dev/null || ! case " $OCIKP_MODULES " in *ocikp-keychain.so*) true ;; *) false ;; esac; then
 	[ "${CI:-}" = true ] && { t_ok 1 "python3-cryptography and ocikp-keychain.so present"; t_done; exit 1; }
 	for i in $(seq $N); do t_skip "keychain" "needs python3-cryptography and the keychain module"; done
@@ -71,6 +71,8 @@ t_expect_fail "pub= not on the curve" 3 "pub: not a P-256 point on the curve" \
 	"$(t_wrap_request ocikp "$OPTS" "apple-se://se?mode=encrypt&pub=$(python3 -c 'import base64; print(base64.urlsafe_b64encode(b"\x04"+b"\x01"*64).decode())')")"
 t_expect_fail "pub= of the wrong length" 3 "pub: 3 bytes, want the 65-byte" \
 	"$(t_wrap_request ocikp "$OPTS" "apple-se://se?mode=encrypt&pub=AAAA")"
+t_expect_fail "empty mode= (an empty value is a string, not NULL)" 3 "key URL has mode=; wrapping needs mode=encrypt" \
+	"$(t_wrap_request ocikp "$OPTS" "apple-se://se?mode=&pub=AAAA")"
 chmod 644 "$T_TMP/key.pem"
 t_expect_fail "key file readable by others" 6 "accessible by group or others \(mode 644, want 600\)" \
 	"$(t_unwrap_request ocikp "$ann")"

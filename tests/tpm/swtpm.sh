@@ -3,7 +3,7 @@
 # certificate, and every failure path.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/tpm/lib.sh"
-N=36
+N=39
 tpm_tools_or_skip $N
 tpm_setup a
 OPTS='{"symkey":"bGF5ZXIta2V5LW9mLTMyLWJ5dGVzLWZvci10ZXN0cyEh","digest":"sha256:00"}'
@@ -92,6 +92,13 @@ t_expect_fail "pub= not a key" 3 "pub: not a PEM public key or an EK certificate
 	"$(t_wrap_request ocikp "$OPTS" "tpm://ek?mode=encrypt&pub=$(b 'hello')")"
 t_expect_fail "mode=decrypt on wrap" 3 "wrapping needs mode=encrypt" \
 	"$(t_wrap_request ocikp "$OPTS" "tpm://ek?mode=decrypt&pub=$PUB")"
+# Found by fuzz/tpm_url: an empty value crashed (strcmp on NULL).
+t_expect_fail "empty mode= on wrap" 3 "key URL has mode=; wrapping needs mode=encrypt" \
+	"$(t_wrap_request ocikp "$OPTS" "tpm://ek?mode=&pub=$PUB")"
+t_expect_fail "empty pub= on wrap" 3 "pub: not a PEM public key or an EK certificate" \
+	"$(t_wrap_request ocikp "$OPTS" "tpm://ek?mode=encrypt&pub=")"
+t_expect_fail "empty pcrs= on wrap: an error, not a key without PCR policy" 3 "pcrs: empty" \
+	"$(t_wrap_request ocikp "$OPTS" "tpm://ek?mode=encrypt&pub=$PUB&pcrs=")"
 
 # No TPM: the error names the TCTI it tried.
 t_expect_fail "no TPM behind the TCTI" 5 "no TPM at TCTI 'swtpm:host=127.0.0.1,port=1'" \

@@ -56,5 +56,13 @@ int main(void)
 	ok(rc == OCIKP_BAD_INPUT, "truncated percent-encoding");
 	ok(!strcmp(query("x://y?a=1&pub=2#pub=3", "pub", &rc), "2"), "fragment ignored");
 	ok(!strcmp(query("x://y?pubx=1&pub=2", "pub", &rc), "2"), "exact name match");
+	{	/* found by fuzz/tpm_url: an empty value was a NULL buffer */
+		struct ocikp_buf out = { 0 };
+
+		rc = url_query_get(&root.pub, "tpm://ek?mode=&pub=x", "mode", &out);
+		ok(rc == OCIKP_OK && out.data && out.data[0] == '\0' && out.len == 0,
+		   "an empty value is an empty string, not NULL");
+		buf_free(&out);
+	}
 	return tap_done();
 }
