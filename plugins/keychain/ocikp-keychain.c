@@ -168,7 +168,10 @@ static int write_point(struct ocikp_ctx *ctx, const char *path, const unsigned c
 	return OCIKP_OK;
 }
 
-/* ocikp keychain create|pub|delete [--tag T] [--file F] [--pub-out F] */
+/* ocikp keychain SUBCOMMAND.  --file: create the key in a key file instead
+ * of the Secret Service (pub reads keychain.key_file when it is set). */
+static const char keychain_usage[] = "create [--tag T] [--file F] [--pub-out F] | pub [--tag T] [--pub-out F] | delete [--tag T]";
+
 static int keychain_command(struct ocikp_ctx *ctx, int argc, char *const argv[], struct ocikp_buf *out)
 {
 	const struct ocikp_host *h = ctx->host;
@@ -190,7 +193,7 @@ static int keychain_command(struct ocikp_ctx *ctx, int argc, char *const argv[],
 			break;
 	}
 	if (i < argc || (strcmp(cmd, "create") && strcmp(cmd, "pub") && strcmp(cmd, "delete"))) {
-		ocikp_errorf(ctx, "usage: ocikp keychain create|pub|delete [--tag T] [--file F] [--pub-out F]");
+		ocikp_errorf(ctx, "usage: ocikp keychain %s", keychain_usage);
 		return OCIKP_BAD_INPUT;
 	}
 	if (!strcmp(cmd, "delete")) {
@@ -230,5 +233,5 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.wrap = keychain_wrap,
 	.unwrap = keychain_unwrap,
 	.command = keychain_command,
-	.command_usage = "create|pub|delete [--tag T] [--file F] [--pub-out F]",
+	.command_usage = keychain_usage,
 };
