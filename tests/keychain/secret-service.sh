@@ -7,7 +7,7 @@ if [ -z "${OCIKP_IN_DBUS:-}" ] && command -v dbus-run-session >/dev/null &&
 fi
 . "$top_srcdir/tests/lib/common.sh"
 V="python3 $top_srcdir/tests/keychain/vectors.py"
-N=12
+N=13
 if [ -z "${OCIKP_IN_DBUS:-}" ] || ! python3 -c 'import cryptography' 2>/dev/null ||
    ! case " $OCIKP_MODULES " in *ocikp-keychain.so*) true ;; *) false ;; esac; then
 	[ "${CI:-}" = true ] && { t_ok 1 "dbus-run-session, gnome-keyring, python3-cryptography, keychain module"; t_done; exit 1; }
@@ -47,6 +47,25 @@ t_ok $? "the private key is nowhere on disk in the clear"
 URL="apple-se://se?mode=encrypt&pub=$PUB"
 ann=$(t_wrap "$OPTS" "$URL") && [ "$(t_unwrap "$ann" 'apple-se://se?mode=decrypt')" = "$OPTS" ]
 t_ok $? "apple-se:// round trip through the Secret Service key"
+# The layer key passes only through ocikp's own code, even when the private
+# key comes over D-Bus: the secrets shim (tests/secrets.sh) must find no copy
+# of it.  (The private key itself crosses GLib's D-Bus buffers, which ocikp
+# does not own; tests/secrets.sh covers it with keychain.key_file.)
+SHIM="$abs_top_builddir/tests/shim/.libs/ocikp-shim.so"
+if [ "$OCIKP" != "$abs_top_builddir/ocikp" ] || ldd "$OCIKP" | grep -q libasan; then
+	t_skip "unwrap through the Secret Service leaves no copy of the options" "needs the plain build, no wrapper"
+else
+	rm -f "$T_TMP/shim.report"
+	t_unwrap_request ocikp "$ann" > "$T_TMP/req"
+	OCIKP_SHIM_REPORT="$T_TMP/shim.report" LD_PRELOAD="$SHIM" \
+	OCIKP_SHIM_SECRETS="$(od -An -tx1 -v < "$T_TMP/opts" | tr -d ' \n'),$(base64 -w0 < "$T_TMP/opts" | od -An -tx1 -v | tr -d ' \n')" \
+		"$OCIKP" < "$T_TMP/req" > "$T_TMP/o" 2> "$T_TMP/e"
+	rc=$?
+	[ $rc -eq 0 ] && grep -q '^exit dumpable=0 .* hits=0 secrets=2$' "$T_TMP/shim.report"
+	clean=$?
+	[ $clean -eq 0 ] || t_diag "$(cat "$T_TMP/shim.report" "$T_TMP/e" 2>/dev/null)"
+	t_ok $clean "unwrap through the Secret Service leaves no copy of the options (exit $rc)"
+fi
 $V wrap "$URL" "$T_TMP/opts" --zero-lead > "$T_TMP/py.json"
 [ "$(t_unwrap "$(base64 -w0 < "$T_TMP/py.json")")" = "$OPTS" ]
 t_ok $? "opens an independent (python) wrap, leading-zero case"
