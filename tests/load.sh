@@ -6,17 +6,9 @@
 # right, RSS flat from the first exec to the last, the same descriptors open,
 # and nothing left behind in TMPDIR.
 . "$top_srcdir/tests/lib/common.sh"
-SHIM="$abs_top_builddir/tests/shim/.libs/ocikp-shim.so"
 N=${OCIKP_LOAD_N:-1000}
 
-if ldd "$OCIKP" 2>/dev/null | grep -q 'libasan'; then
-	echo "1..0 # SKIP an ASan build: the sanitizer runtime must be the first preload"
-	exit 0
-fi
-case "$OCIKP" in "$abs_top_builddir/ocikp") ;; *)
-	echo "1..0 # SKIP ocikp runs under a wrapper ($OCIKP)"; exit 0 ;;
-esac
-[ -f "$SHIM" ] || { echo "1..1"; echo "not ok 1 - the shim is built ($SHIM)"; exit 1; }
+t_shim_or_skip
 
 t_setup
 OPTS='{"symkey":"bG9hZC10ZXN0LWtleS1vZi0zMi1ieXRlcy1sb25nISE=","digest":""}'

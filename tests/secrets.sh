@@ -6,17 +6,10 @@
 # unsealed data).  The shim searches every freed block, and at exit every
 # writable mapping, for them.  Also: ocikp is not dumpable.
 . "$top_srcdir/tests/lib/common.sh"
-SHIM="$abs_top_builddir/tests/shim/.libs/ocikp-shim.so"
 LEAKY="$abs_top_builddir/tests/shim/leaky"
 
-if ldd "$OCIKP" 2>/dev/null | grep -q 'libasan'; then
-	echo "1..0 # SKIP an ASan build: the sanitizer runtime must be the first preload"
-	exit 0
-fi
-case "$OCIKP" in "$abs_top_builddir/ocikp") ;; *)
-	echo "1..0 # SKIP ocikp runs under a wrapper ($OCIKP)"; exit 0 ;;
-esac
-[ -f "$SHIM" ] && [ -x "$LEAKY" ] || { echo "1..1"; echo "not ok 1 - the shim is built ($SHIM)"; exit 1; }
+t_shim_or_skip
+[ -x "$LEAKY" ] || { echo "1..1"; echo "not ok 1 - the control program is built ($LEAKY)"; exit 1; }
 
 hex() { od -An -tx1 -v | tr -d ' \n'; }
 REPORT="$T_TMP/shim.report"

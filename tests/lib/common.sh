@@ -193,3 +193,26 @@ t_e2e() {
 	[ "$rc" -eq 0 ] || t_diag "$(cat "$T_TMP/e2e.out")"
 	t_ok "$rc" "$desc"
 }
+
+# The LD_PRELOAD shim (tests/shim/ocikp-shim.c) in SHIM.  Returns 77 with
+# T_SHIM_WHY when this run cannot preload it into ocikp (an ASan build, whose
+# runtime must come first, or ocikp under a wrapper); 1 if it is not built.
+t_shim() {
+	SHIM="$abs_top_builddir/tests/shim/.libs/ocikp-shim.so"
+	if [ "$OCIKP" != "$abs_top_builddir/ocikp" ]; then
+		T_SHIM_WHY="ocikp runs under a wrapper ($OCIKP)"; return 77
+	elif ldd "$OCIKP" 2>/dev/null | grep -q libasan; then
+		T_SHIM_WHY="an ASan build: the sanitizer runtime must be the first preload"; return 77
+	elif [ ! -f "$SHIM" ]; then
+		T_SHIM_WHY="the shim is not built ($SHIM)"; return 1
+	fi
+}
+
+# For a test that is all about the shim: SKIP it, or FAIL if the shim is missing.
+t_shim_or_skip() {
+	local rc=0
+	t_shim || rc=$?
+	[ $rc -eq 0 ] && return 0
+	[ $rc -eq 77 ] && { echo "1..0 # SKIP $T_SHIM_WHY"; exit 0; }
+	echo "1..1"; echo "not ok 1 - $T_SHIM_WHY"; exit 1
+}
