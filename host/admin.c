@@ -167,7 +167,7 @@ int admin_backend_command(struct host *h, struct ocikp_ctx *ctx, const char *nam
 			b->mod.desc->command_usage ? b->mod.desc->command_usage : "(none)");
 		rc = OCIKP_HOST_USAGE;
 	} else {
-		rc = b->mod.desc->command(&b->pub, argc, argv, out);
+		rc = backend_command(b, argc, argv, out);
 	}
 	backend_close(b);
 	return rc;

@@ -17,11 +17,23 @@ static void one_line(char *s)
 
 void err_vset(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 {
-	struct host *h = host_of(ctx);
+	struct host *h;
+
+	if (!ctx)	/* a helper used without a request (jgen_raw's parse) */
+		return;
+	h = host_of(ctx);
 
 	vsnprintf(h->err.msg, sizeof(h->err.msg), fmt, ap);
 	one_line(h->err.msg);
 	h->err.who = ctx->backend;
+}
+
+void err_clear(struct ocikp_ctx *ctx)
+{
+	struct host *h = host_of(ctx);
+
+	h->err.msg[0] = '\0';
+	h->err.who = NULL;
 }
 
 void err_set(struct ocikp_ctx *ctx, const char *fmt, ...)
@@ -43,6 +55,56 @@ void warn_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 		fprintf(stderr, "ocikp: warning: %s: %s\n", ctx->backend, msg);
 	else
 		fprintf(stderr, "ocikp: warning: %s\n", msg);
+}
+
+static bool debug_on;
+
+void debug_enable(bool on)
+{
+	debug_on = on;
+}
+
+bool debug_enabled(void)
+{
+	return debug_on;
+}
+
+void debug_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
+{
+	char msg[OCIKP_ERR_MAX];
+
+	if (!debug_on)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	one_line(msg);
+	if (ctx && ctx->backend)
+		fprintf(stderr, "ocikp: debug: %s: %s\n", ctx->backend, msg);
+	else
+		fprintf(stderr, "ocikp: debug: %s\n", msg);
+}
+
+void debugf(struct ocikp_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	debug_vprint(ctx, fmt, ap);
+	va_end(ap);
+}
+
+static _Thread_local struct ocikp_ctx *current;
+
+struct ocikp_ctx *ctx_current(void)
+{
+	return current;
+}
+
+struct ocikp_ctx *ctx_enter(struct ocikp_ctx *ctx)
+{
+	struct ocikp_ctx *prev = current;
+
+	current = ctx;
+	return prev;
 }
 
 int ocikp_status_exit(int status)

@@ -1,15 +1,11 @@
 /*
- * The services table handed to backends, and opening a backend by its
- * drop-in entry.
+ * The services table handed to backends, opening a backend by its drop-in
+ * entry, and the calls into it.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ocikp.h"
-
-struct host *host_of(struct ocikp_ctx *ctx)
-{
-	return ((struct backend_ctx *)ctx)->host;
-}
 
 static void svc_verrorf(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 {
@@ -19,6 +15,14 @@ static void svc_verrorf(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 static const char *svc_conf_get(struct ocikp_ctx *ctx, const char *key)
 {
 	return conf_option(&host_of(ctx)->conf, ctx->backend, key);
+}
+
+/* The sooner of the host's deadline and the call's own. */
+static long svc_deadline_ms(struct ocikp_ctx *ctx)
+{
+	struct backend_ctx *b = (struct backend_ctx *)ctx;
+
+	return deadline_left_ms(deadline_min(&b->host->deadline, &b->deadline));
 }
 
 const struct ocikp_host host_services = {
@@ -51,6 +55,30 @@ const struct ocikp_host host_services = {
 	.url_query_get = url_query_get,
 	.aes256gcm_seal = aes256gcm_seal,
 	.aes256gcm_open = aes256gcm_open,
+	/* 0.2 */
+	.deadline_ms = svc_deadline_ms,
+	.vdebugf = debug_vprint,
+	.read_private_file = read_private_file,
+	.state_dir = state_dir,
+	.state_lock = state_lock,
+	.state_unlock = state_unlock,
+	.json_number = json_number,
+	.json_object_len = json_object_len,
+	.json_object_key_at = json_object_key_at,
+	.json_object_value_at = json_object_value_at,
+	.jgen_array_open = jgen_array_open,
+	.jgen_array_close = jgen_array_close,
+	.jgen_bool = jgen_bool,
+	.jgen_null = jgen_null,
+	.jgen_number = jgen_number,
+	.jgen_raw = jgen_raw,
+	.jgen_value = jgen_value,
+	.form_append = form_append,
+	.mem_malloc = secure_malloc,
+	.mem_free = secure_free,
+	.mem_realloc = secure_realloc,
+	.mem_strdup = secure_strdup,
+	.mem_calloc = secure_calloc,
 };
 
 /* A context for the host's own work; `who` prefixes its error lines. */
@@ -75,9 +103,31 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
 	return false;
 }
 
+/* Enter a backend call: a clean error slot (so a failure is never blamed
+ * on an earlier call), this ctx as the current one, and the call's
+ * deadline, the backend's own `timeout` if it is sooner. */
+static struct ocikp_ctx *call_enter(struct backend_ctx *b)
+{
+	memset(&b->deadline, 0, sizeof(b->deadline));
+	if (b->cb && b->cb->timeout_ms > 0)
+		deadline_set(&b->deadline, b->cb->timeout_ms);
+	if (b->host->backstop)
+		backstop_arm(deadline_min(&b->host->deadline, &b->deadline), b->pub.backend);
+	err_clear(&b->pub);
+	return ctx_enter(&b->pub);
+}
+
+static void call_leave(struct backend_ctx *b, struct ocikp_ctx *prev)
+{
+	ctx_enter(prev);
+	if (b->host->backstop)
+		backstop_arm(&b->host->deadline, NULL);
+}
+
 int backend_open(struct host *h, const struct conf_backend *cb, struct backend_ctx **out)
 {
 	struct backend_ctx *b = calloc(1, sizeof(*b));
+	struct ocikp_ctx *prev;
 	char **s;
 	int rc;
 
@@ -98,7 +148,9 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 			goto fail;
 		}
 	if (b->mod.desc->init) {
+		prev = call_enter(b);
 		rc = b->mod.desc->init(&b->pub);
+		call_leave(b, prev);
 		if (rc != OCIKP_OK)
 			goto fail;
 	}
@@ -119,4 +171,33 @@ void backend_close(struct backend_ctx *b)
 	if (b->loaded)
 		loader_close(&b->mod);
 	free(b);
+}
+
+int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_buf *optsdata,
+		 struct ocikp_buf *out)
+{
+	struct ocikp_ctx *prev = call_enter(b);
+	int rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
+
+	call_leave(b, prev);
+	return rc;
+}
+
+int backend_unwrap(struct backend_ctx *b, const ocikp_json *ann, const char *const *dc_params,
+		   struct ocikp_buf *out)
+{
+	struct ocikp_ctx *prev = call_enter(b);
+	int rc = b->mod.desc->unwrap(&b->pub, ann, dc_params, out);
+
+	call_leave(b, prev);
+	return rc;
+}
+
+int backend_command(struct backend_ctx *b, int argc, char *const argv[], struct ocikp_buf *out)
+{
+	struct ocikp_ctx *prev = call_enter(b);
+	int rc = b->mod.desc->command(&b->pub, argc, argv, out);
+
+	call_leave(b, prev);
+	return rc;
 }

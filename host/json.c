@@ -308,6 +308,28 @@ void jgen_array_open(ocikp_jgen *g) { JGEN_CALL(g, yajl_gen_array_open(g->gen));
 void jgen_array_close(ocikp_jgen *g) { JGEN_CALL(g, yajl_gen_array_close(g->gen)); }
 void jgen_int(ocikp_jgen *g, long long v) { JGEN_CALL(g, yajl_gen_integer(g->gen, v)); }
 
+void jgen_bool(ocikp_jgen *g, int v) { JGEN_CALL(g, yajl_gen_bool(g->gen, v != 0)); }
+void jgen_null(ocikp_jgen *g) { JGEN_CALL(g, yajl_gen_null(g->gen)); }
+
+void jgen_number(ocikp_jgen *g, const char *literal, size_t len)
+{
+	JGEN_CALL(g, yajl_gen_number(g->gen, literal, len));
+}
+
+void jgen_raw(ocikp_jgen *g, const char *json, size_t len)
+{
+	ocikp_json *doc = NULL;
+
+	if (!g || g->status != OCIKP_OK)
+		return;
+	if (json_parse(NULL, "raw JSON", json, len, &doc) != OCIKP_OK) {
+		g->status = OCIKP_BAD_INPUT;
+		return;
+	}
+	jgen_value(g, doc);
+	json_free(doc);
+}
+
 void jgen_key(ocikp_jgen *g, const char *key)
 {
 	JGEN_CALL(g, yajl_gen_string(g->gen, (const unsigned char *)key, strlen(key)));

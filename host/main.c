@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  --config-dir=DIRS  drop-in directories, ':'-separated (env OCIKP_CONFIG_DIR)\n"
 	"  --plugin-dir=DIR   backend modules (env OCIKP_PLUGIN_DIR; default " PKGLIBDIR ")\n"
 	"  --tpmPath=P --adc=F --kmsURI=U   accepted for existing ocicrypt.json files\n"
+	"  --verbose          debug lines on stderr (env OCIKP_DEBUG=1); never secrets\n"
 	"  --help, --version\n"
 	"exit codes:\n"
 	"  0 success          1 internal error     2 usage\n"
@@ -68,6 +69,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage_text, stdout);
 			exit(EXIT_OK);
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+			debug_enable(true);
 		} else if (!strcmp(a, "--version")) {
 			printf("ocikp %s (backend ABI %u)\n", PACKAGE_VERSION, OCIKP_BACKEND_ABI);
 			exit(EXIT_OK);
@@ -101,6 +104,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "ocikp: --provider needs a name\n");
 		return EXIT_USAGE;
 	}
+	if (secure_getenv("OCIKP_DEBUG") && !strcmp(secure_getenv("OCIKP_DEBUG"), "1"))
+		debug_enable(true);
 	if (!o->config_dirs)
 		o->config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
 	if (!o->plugin_dir)
@@ -169,6 +174,8 @@ int main(int argc, char **argv)
 	struct ocikp_buf out = { 0 };
 	int rc, code;
 
+	/* Before anything allocates: OpenSSL's freed blocks are wiped too. */
+	alloc_hook_openssl();
 	/* Key material must not end up in a core dump, and a closed stdout
 	 * must be an error we report, not a silent death. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -187,7 +194,14 @@ int main(int argc, char **argv)
 	if (rc != OCIKP_OK) {
 		/* reported below */
 	} else if (o.first_arg >= argc) {
+		/* One budget for the whole request, stdin included; the
+		 * backstop ends a backend that ignores it. */
+		deadline_set(&h.deadline, h.conf.timeout_ms > 0 ? h.conf.timeout_ms
+								 : OCIKP_TIMEOUT_DEFAULT_MS);
+		h.backstop = true;
+		backstop_arm(&h.deadline, NULL);
 		rc = serve_request(&h, ctx, o.provider, &out);
+		backstop_disarm();
 	} else if (!strcmp(argv[o.first_arg], "list")) {
 		rc = admin_list(&h, ctx, &out);
 	} else if (!strcmp(argv[o.first_arg], "inspect")) {

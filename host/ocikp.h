@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include "ocikp/backend.h"
 
 /* Exit codes (documented in ocikp --help and ocikp(1)). */
@@ -26,6 +27,7 @@ enum ocikp_exit {
 
 #define OCIKP_MAX_INPUT (1024 * 1024)	/* stdin cap: optsdata is a few hundred bytes */
 #define OCIKP_ERR_MAX 512
+#define OCIKP_TIMEOUT_DEFAULT_MS 60000	/* drop-in `timeout` when unset */
 
 int ocikp_status_exit(int status);
 
@@ -38,6 +40,11 @@ void *secure_malloc(size_t n);
 void *secure_realloc(void *p, size_t n);
 void secure_free(void *p);
 char *secure_strndup(const char *s, size_t n);
+char *secure_strdup(const char *s);
+void *secure_calloc(size_t nmemb, size_t size);
+
+/* ---- alloc.c: OpenSSL on the cleansing allocator --------------------------- */
+int alloc_hook_openssl(void);
 
 /* ---- err.c: the one error line --------------------------------------------- */
 struct errctx {
@@ -46,12 +53,45 @@ struct errctx {
 };
 void err_set(struct ocikp_ctx *ctx, const char *fmt, ...) OCIKP_PRINTF(2, 3);
 void err_vset(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+void err_clear(struct ocikp_ctx *ctx);
 void warn_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+/* Debug lines: off unless debug_enable(true) (--verbose, OCIKP_DEBUG=1). */
+void debug_enable(bool on);
+bool debug_enabled(void);
+void debug_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+void debugf(struct ocikp_ctx *ctx, const char *fmt, ...) OCIKP_PRINTF(2, 3);
+/* The context the host is working for on this thread (set around each
+ * backend call), so a failure found without a ctx at hand, such as a JSON
+ * generator's, can still be reported against it.  NULL outside a call. */
+struct ocikp_ctx *ctx_current(void);
+struct ocikp_ctx *ctx_enter(struct ocikp_ctx *ctx);	/* returns the previous one */
+
+/* ---- deadline.c: the request's time budget ----------------------------------- */
+struct deadline {
+	struct timespec at;	/* CLOCK_MONOTONIC; zero: none set */
+};
+void deadline_set(struct deadline *d, long ms);	/* ms from now */
+long deadline_left_ms(const struct deadline *d);	/* >= 0; LONG_MAX if none */
+const struct deadline *deadline_min(const struct deadline *a, const struct deadline *b);
+/* The backstop: end the process (one line naming `who`, exit 5) at d plus
+ * a grace period.  Exec mode only; who may be NULL. */
+void backstop_arm(const struct deadline *d, const char *who);
+void backstop_disarm(void);
+
+/* ---- privfile.c / statedir.c: secrets and caches ------------------------------ */
+int read_private_file(struct ocikp_ctx *ctx, const char *what, const char *path,
+		      size_t max, struct ocikp_buf *out);
+int state_dir(struct ocikp_ctx *ctx, struct ocikp_buf *out);
+int state_lock(struct ocikp_ctx *ctx, const char *name, int *fd_out);
+void state_unlock(int fd);
+
+/* ---- form.c ------------------------------------------------------------------- */
+int form_append(struct ocikp_buf *out, const char *name, const void *value, size_t len);
 
 /* ---- b64.c ----------------------------------------------------------------- */
 int b64_decode(struct ocikp_ctx *ctx, const char *what, const char *in, size_t len,
-	       int url, struct ocikp_buf *out);
-int b64_encode(const void *data, size_t len, int url, struct ocikp_buf *out);
+	       int flags, struct ocikp_buf *out);
+int b64_encode(const void *data, size_t len, int flags, struct ocikp_buf *out);
 
 /* ---- aead.c ---------------------------------------------------------------- */
 int aes256gcm_seal(struct ocikp_ctx *ctx, const unsigned char key[32], const void *plain,
@@ -82,6 +122,10 @@ void jgen_key(ocikp_jgen *g, const char *key);
 void jgen_string(ocikp_jgen *g, const char *s, size_t len);
 void jgen_b64(ocikp_jgen *g, const void *data, size_t len);
 void jgen_int(ocikp_jgen *g, long long v);
+void jgen_bool(ocikp_jgen *g, int v);
+void jgen_null(ocikp_jgen *g);
+void jgen_number(ocikp_jgen *g, const char *literal, size_t len);
+void jgen_raw(ocikp_jgen *g, const char *json, size_t len);
 void jgen_value(ocikp_jgen *g, const ocikp_json *node);
 int jgen_finish(ocikp_jgen *g, struct ocikp_buf *out);
 
@@ -102,6 +146,7 @@ struct conf_backend {
 	char *module;
 	char **schemes;	/* NULL-terminated */
 	bool enabled;
+	long timeout_ms;	/* its own `timeout` (may only lower the global); 0: unset */
 	char *origin;	/* "file:line" of its `backend =` */
 };
 struct conf {
@@ -111,6 +156,7 @@ struct conf {
 	size_t n_options;
 	char **files;	/* files read, in order, for `ocikp list` */
 	size_t n_files;
+	long timeout_ms;	/* the global `timeout`; 0: unset (the default applies) */
 };
 int conf_load(struct ocikp_ctx *ctx, const char *const *dirs, struct conf *conf);
 void conf_free(struct conf *conf);
@@ -141,19 +187,32 @@ struct host {
 	struct conf conf;
 	const char *plugin_dir;
 	struct errctx err;	/* the last error, printed by main */
+	struct deadline deadline;	/* the request's budget */
+	bool backstop;		/* exec mode: arm the backstop around backend calls */
 };
 struct backend_ctx {
 	struct ocikp_ctx pub;	/* first: backends see only this */
 	struct host *host;
 	const struct conf_backend *cb;
 	struct module mod;
+	struct deadline deadline;	/* during a call: the host's, or sooner */
 	bool loaded, inited;
 };
 extern const struct ocikp_host host_services;
 void host_ctx_init(struct ocikp_ctx *ctx, struct host *h, const char *who);
-struct host *host_of(struct ocikp_ctx *ctx);
+static inline struct host *host_of(struct ocikp_ctx *ctx)
+{
+	return ((struct backend_ctx *)ctx)->host;
+}
 int backend_open(struct host *h, const struct conf_backend *cb, struct backend_ctx **out);
 void backend_close(struct backend_ctx *b);
+/* Calls into a backend: each clears the last error, sets the current ctx
+ * and the call's deadline (and arms the backstop in exec mode) first. */
+int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_buf *optsdata,
+		 struct ocikp_buf *out);
+int backend_unwrap(struct backend_ctx *b, const ocikp_json *ann, const char *const *dc_params,
+		   struct ocikp_buf *out);
+int backend_command(struct backend_ctx *b, int argc, char *const argv[], struct ocikp_buf *out);
 
 /* ---- request.c / response.c ------------------------------------------------ */
 enum op { OP_WRAP, OP_UNWRAP };

@@ -108,7 +108,7 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	rc = backend_for(h, ctx, o, scheme, OCIKP_BAD_INPUT, &b);
 	if (rc != OCIKP_OK)
 		return rc;
-	rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
+	rc = backend_wrap(b, param, optsdata, out);
 	if (rc == OCIKP_OK && out->len == 0) {
 		err_set(&b->pub, "backend returned an empty annotation");
 		rc = OCIKP_INTERNAL;
@@ -201,7 +201,7 @@ static int unwrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	params = params_for(h, req, b->cb);
 	if (!params)
 		return OCIKP_INTERNAL;
-	rc = b->mod.desc->unwrap(&b->pub, ann, params, out);
+	rc = backend_unwrap(b, ann, params, out);
 	free(params);
 	if (rc == OCIKP_OK && out->len == 0) {
 		err_set(&b->pub, "backend returned empty optsdata");

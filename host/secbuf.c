@@ -135,3 +135,20 @@ void buf_free(struct ocikp_buf *buf)
 	buf->data = NULL;
 	buf->len = buf->cap = 0;
 }
+
+char *secure_strdup(const char *s)
+{
+	return secure_strndup(s, strlen(s));
+}
+
+void *secure_calloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if (size && nmemb > SIZE_MAX / size)
+		return NULL;
+	p = secure_malloc(nmemb * size);
+	if (p)
+		memset(p, 0, nmemb * size);
+	return p;
+}

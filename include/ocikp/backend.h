@@ -11,10 +11,28 @@
  * only the libraries of its own trade and never re-implements these.
  *
  * Rules for backends:
- *  - Never print.  Report one line with ocikp_errorf() and return a status.
+ *  - Never print.  Report one line with ocikp_errorf() and return a status;
+ *    debug lines go through ocikp_debugf() (shown only when asked).
  *  - Never free or realloc a host-owned buffer yourself; use the host's
  *    buf_* functions, which cleanse what they release.
- *  - Keep no global state: per-run state goes in ctx->backend_data.
+ *  - Keep no global state: per-run state goes in ctx->backend_data.  The
+ *    ctx passed to wrap/unwrap/command may differ from the one init saw,
+ *    and a service host may run several requests of one backend at once,
+ *    each with its own ctx; backend_data is always the pointer init set.
+ *  - Every blocking call (network, device, D-Bus) is bounded by
+ *    deadline_ms(ctx).
+ *
+ * Which status for which failure of a remote service or device:
+ *    HTTP 401, or credentials the token endpoint refuses -> OCIKP_CONFIG
+ *    HTTP 403 or 404 on unwrap (this identity cannot open it) -> OCIKP_WRONG_KEY
+ *    HTTP 403 on wrap (the configured identity lacks the role) -> OCIKP_CONFIG
+ *    HTTP 400 or 404 on wrap (the key URL names no usable key) -> OCIKP_BAD_INPUT
+ *    timeouts, network errors, HTTP 429 and 5xx, a busy device -> OCIKP_UNAVAILABLE
+ *
+ * Growth: both structs only ever grow at the end.  The host accepts a
+ * descriptor whose `size` is at least OCIKP_BACKEND_V1_SIZE and treats
+ * members beyond `size` as absent; a backend checks OCIKP_HOST_HAS() before
+ * using a host member added after version 1.
  */
 #ifndef OCIKP_BACKEND_H
 #define OCIKP_BACKEND_H
@@ -37,6 +55,12 @@ extern "C" {
 #define OCIKP_EXPORT
 #define OCIKP_PRINTF(f, a)
 #endif
+
+/* Flags of b64_decode / b64_encode.  The argument was `int url` in the
+ * first hosts, so 0 and 1 keep their meaning; OCIKP_B64_NOPAD needs a host
+ * with form_append (OCIKP_HOST_HAS(host, form_append)). */
+#define OCIKP_B64_URL 1	  /* the URL-safe alphabet (RFC 4648 §5) */
+#define OCIKP_B64_NOPAD 2 /* no '=' padding (JWS, JWE): encode omits it, decode refuses it */
 
 /* What a backend call returns.  The host maps these to exit codes. */
 enum ocikp_status {
@@ -98,12 +122,12 @@ struct ocikp_host {
 	unsigned char *(*buf_extend)(struct ocikp_buf *buf, size_t n);
 	void (*buf_free)(struct ocikp_buf *buf);
 
-	/* Strict base64 (padded; url != 0 selects the URL-safe alphabet).
+	/* Strict base64; flags are OCIKP_B64_* (0: standard alphabet, padded).
 	 * Decode appends to out; a malformed input is OCIKP_BAD_INPUT with an
 	 * error naming `what`.  Encode appends text to out. */
 	int (*b64_decode)(struct ocikp_ctx *ctx, const char *what, const char *in,
-			  size_t len, int url, struct ocikp_buf *out);
-	int (*b64_encode)(const void *data, size_t len, int url, struct ocikp_buf *out);
+			  size_t len, int flags, struct ocikp_buf *out);
+	int (*b64_encode)(const void *data, size_t len, int flags, struct ocikp_buf *out);
 
 	/* JSON reading.  json_parse reports errors naming `what`. */
 	int (*json_parse)(struct ocikp_ctx *ctx, const char *what, const void *text,
@@ -143,7 +167,80 @@ struct ocikp_host {
 			      const void *plain, size_t len, struct ocikp_buf *out);
 	int (*aes256gcm_open)(struct ocikp_ctx *ctx, const unsigned char key[32],
 			      const void *sealed, size_t len, struct ocikp_buf *out);
+
+	/* ---- Added in ocikp 0.2: check OCIKP_HOST_HAS(ctx->host, member). ---- */
+
+	/* Milliseconds left of this request's time budget (drop-in `timeout`,
+	 * default 60 s), never negative.  Bound every blocking call by it; at
+	 * 0 give up with OCIKP_UNAVAILABLE.  A backend overrunning it is ended
+	 * by the host (exit 5). */
+	long (*deadline_ms)(struct ocikp_ctx *ctx);
+
+	/* A debug line (HTTP status, retries, command counts) on stderr, only
+	 * with --verbose or OCIKP_DEBUG=1.  Never secrets. */
+	void (*vdebugf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+
+	/* Read a secret (key file, credentials) into out, the one policy for
+	 * all of them: an absolute path, opened O_NOFOLLOW; a regular file
+	 * owned by root or the caller, no group or other permission bits, at
+	 * most `max` bytes.  Errors name `what` and the path, never contents:
+	 * missing or refused is OCIKP_CONFIG. */
+	int (*read_private_file)(struct ocikp_ctx *ctx, const char *what, const char *path,
+				 size_t max, struct ocikp_buf *out);
+
+	/* This backend's private cache directory, appended to out as a C
+	 * string: $XDG_RUNTIME_DIR/ocikp/<backend> for users, /run/ocikp/<backend>
+	 * for root.  Created 0700 when missing; owner and mode are checked on
+	 * every call.  state_lock takes an exclusive lock on the file `name` in
+	 * it (waiting at most until the deadline) so parallel execs refresh a
+	 * cache once; state_unlock releases it (fd < 0 is a no-op). */
+	int (*state_dir)(struct ocikp_ctx *ctx, struct ocikp_buf *out);
+	int (*state_lock)(struct ocikp_ctx *ctx, const char *name, int *fd_out);
+	void (*state_unlock)(int fd);
+
+	/* More JSON reading: a number's literal text ("" unless a number);
+	 * an object's members in document order. */
+	const char *(*json_number)(const ocikp_json *node);
+	size_t (*json_object_len)(const ocikp_json *node);
+	const char *(*json_object_key_at)(const ocikp_json *node, size_t i);
+	const ocikp_json *(*json_object_value_at)(const ocikp_json *node, size_t i);
+
+	/* More JSON writing.  jgen_number takes a JSON number literal;
+	 * jgen_raw one complete JSON value as text (checked, then copied);
+	 * jgen_value a parsed node. */
+	void (*jgen_array_open)(ocikp_jgen *g);
+	void (*jgen_array_close)(ocikp_jgen *g);
+	void (*jgen_bool)(ocikp_jgen *g, int v);
+	void (*jgen_null)(ocikp_jgen *g);
+	void (*jgen_number)(ocikp_jgen *g, const char *literal, size_t len);
+	void (*jgen_raw)(ocikp_jgen *g, const char *json, size_t len);
+	void (*jgen_value)(ocikp_jgen *g, const ocikp_json *node);
+
+	/* application/x-www-form-urlencoded (OAuth token requests): append
+	 * name=value, both percent-encoded, preceded by '&' unless out is
+	 * empty. */
+	int (*form_append)(struct ocikp_buf *out, const char *name, const void *value,
+			   size_t len);
+
+	/* The host's cleansing allocator (a released block is wiped), for
+	 * libraries that copy secrets: hand these to curl_global_init_mem.
+	 * OpenSSL already allocates through it. */
+	void *(*mem_malloc)(size_t n);
+	void (*mem_free)(void *p);
+	void *(*mem_realloc)(void *p, size_t n);
+	char *(*mem_strdup)(const char *s);
+	void *(*mem_calloc)(size_t nmemb, size_t size);
 };
+
+/* Does this host offer `member` (added after version 1)? */
+#define OCIKP_HOST_HAS(host, member) \
+	((host)->size >= offsetof(struct ocikp_host, member) + \
+			 sizeof(((const struct ocikp_host *)0)->member))
+
+/* The size of a version-1 host table (everything up to aes256gcm_open). */
+#define OCIKP_HOST_V1_SIZE \
+	(offsetof(struct ocikp_host, aes256gcm_open) + \
+	 sizeof(((const struct ocikp_host *)0)->aes256gcm_open))
 
 /* The per-run context.  Only these members are public. */
 struct ocikp_ctx {
@@ -182,7 +279,15 @@ struct ocikp_backend {
 
 	/* Optional.  Release backend_data. */
 	void (*fini)(struct ocikp_ctx *ctx);
+
+	/* Members added later go here; the host reads only those within
+	 * `size`. */
 };
+
+/* The smallest descriptor a host accepts: everything up to fini. */
+#define OCIKP_BACKEND_V1_SIZE \
+	(offsetof(struct ocikp_backend, fini) + \
+	 sizeof(((const struct ocikp_backend *)0)->fini))
 
 /* Convenience wrappers, so backend code reads naturally. */
 static inline OCIKP_PRINTF(2, 3) void
@@ -200,6 +305,19 @@ ocikp_warnf(struct ocikp_ctx *ctx, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	ctx->host->vwarnf(ctx, fmt, ap);
+	va_end(ap);
+}
+
+/* A debug line; a no-op on a host without vdebugf. */
+static inline OCIKP_PRINTF(2, 3) void
+ocikp_debugf(struct ocikp_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!OCIKP_HOST_HAS(ctx->host, vdebugf))
+		return;
+	va_start(ap, fmt);
+	ctx->host->vdebugf(ctx, fmt, ap);
 	va_end(ap);
 }
 
