@@ -10,6 +10,9 @@
  *   module  = FILE.so       a bare file name in the plugin directory
  *   schemes = a b c         URL schemes routed to it
  *   enabled = yes|no
+ *   timeout = SECONDS       before any `backend =` in a file: the request's
+ *                           time budget; inside a section: that backend's,
+ *                           which can only shorten the budget
  *   NAME.option = value     a backend option, allowed anywhere
  *
  * Every problem is reported as "file:line: message" and fails the whole run:
@@ -278,6 +281,26 @@ int conf_set_option(struct conf *conf, const char *key, const char *value, const
 	return o->value && o->origin ? OCIKP_OK : OCIKP_INTERNAL;
 }
 
+#define TIMEOUT_MAX_S 3600
+
+/* "SECONDS": 1..TIMEOUT_MAX_S, digits only. */
+static bool parse_timeout(const char *v, long *ms)
+{
+	long s = 0;
+
+	if (!*v)
+		return false;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || s > TIMEOUT_MAX_S)
+			return false;
+		s = s * 10 + (*v - '0');
+	}
+	if (s < 1 || s > TIMEOUT_MAX_S)
+		return false;
+	*ms = s * 1000;
+	return true;
+}
+
 static bool parse_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
@@ -337,6 +360,15 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 			err_set(ctx, "%s:%u: invalid option name '%s'", path, line, key);
 		else
 			rc = conf_set_option(conf, key, value, origin);
+	} else if (!strcmp(key, "timeout")) {
+		long ms;
+		if (!parse_timeout(value, &ms))
+			err_set(ctx, "%s:%u: timeout must be whole seconds from 1 to %d", path,
+				line, TIMEOUT_MAX_S);
+		else if (*section)
+			(*section)->timeout_ms = ms, rc = OCIKP_OK;
+		else
+			conf->timeout_ms = ms, rc = OCIKP_OK;
 	} else if (strcmp(key, "module") && strcmp(key, "schemes") && strcmp(key, "enabled")) {
 		err_set(ctx, "%s:%u: unknown key '%s'", path, line, key);
 	} else if (!*section) {

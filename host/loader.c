@@ -25,63 +25,6 @@
 #include <ltdl.h>
 #include "ocikp.h"
 
-static bool trusted_owner(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
-/* The mode checks shared by a module, its directory and their ancestors. */
-static int check_stat(struct ocikp_ctx *ctx, const char *path, const struct stat *st,
-		      bool want_dir, bool sticky_ok)
-{
-	if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
-		err_set(ctx, "%s: not a %s", path, want_dir ? "directory" : "regular file");
-		return OCIKP_CONFIG;
-	}
-	if (!trusted_owner(st->st_uid)) {
-		err_set(ctx, "%s: owned by uid %u, not root or the caller", path,
-			(unsigned)st->st_uid);
-		return OCIKP_CONFIG;
-	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !(sticky_ok && (st->st_mode & S_ISVTX) && st->st_uid == 0)) {
-		err_set(ctx, "%s: writable by group or others (mode %03o)", path,
-			(unsigned)(st->st_mode & 0777));
-		return OCIKP_CONFIG;
-	}
-	return OCIKP_OK;
-}
-
-/* Check every ancestor of the (already canonical) path `dir`, and `dir`. */
-static int check_dir_chain(struct ocikp_ctx *ctx, const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	char *slash;
-	bool first = true;
-	int rc;
-
-	if (strlen(dir) >= sizeof(path))
-		return OCIKP_CONFIG;
-	strcpy(path, dir);
-	for (;;) {
-		if (lstat(path[0] ? path : "/", &st) != 0) {
-			err_set(ctx, "%s: %s", path[0] ? path : "/", strerror(errno));
-			return OCIKP_CONFIG;
-		}
-		rc = check_stat(ctx, path[0] ? path : "/", &st, true, !first);
-		if (rc != OCIKP_OK)
-			return rc;
-		if (!path[0])
-			return OCIKP_OK;
-		slash = strrchr(path, '/');
-		if (!slash)
-			return OCIKP_CONFIG;
-		*slash = '\0';
-		first = false;
-	}
-}
-
 /* The canonical path of `module` inside `plugin_dir`, or a refusal. */
 int loader_resolve(struct ocikp_ctx *ctx, const char *plugin_dir, const char *module,
 		   char **path_out)
@@ -173,7 +116,7 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 		goto fail;
 	slash = strrchr(path, '/');
 	*slash = '\0';
-	rc = check_dir_chain(ctx, path);
+	rc = trust_dir_chain(ctx, path);
 	*slash = '/';
 	if (rc != OCIKP_OK)
 		goto fail;
@@ -188,7 +131,7 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 		rc = OCIKP_CONFIG;
 		goto fail;
 	}
-	rc = check_stat(ctx, path, &st, false, false);
+	rc = trust_stat(ctx, path, &st, false, false);
 	if (rc != OCIKP_OK)
 		goto fail;
 	rc = ltdl_ready(ctx);

@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		return code;
 	h.plugin_dir = o.plugin_dir;
 	host_ctx_init(ctx, &h, NULL);
+	ctx_enter(ctx);
 
 	rc = load_config(&h, ctx, &o);
 	if (rc != OCIKP_OK) {

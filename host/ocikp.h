@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include "ocikp/backend.h"
 
 /* Exit codes (documented in ocikp --help and ocikp(1)). */
@@ -168,6 +170,16 @@ const struct conf_backend *conf_backend_named(const struct conf *conf, const cha
 const char *conf_option(const struct conf *conf, const char *backend, const char *key);
 const char *const *conf_default_dirs(void);
 int conf_add_builtin(struct conf *conf);
+
+/* ---- trust.c: owner and mode checks -------------------------------------------- */
+bool trust_owner(uid_t uid);	/* root or the caller */
+/* A directory (want_dir) or regular file owned by root or the caller and
+ * writable by nobody else; sticky_ok tolerates a root-owned sticky
+ * directory (/tmp) as an ancestor, never as the directory itself. */
+int trust_stat(struct ocikp_ctx *ctx, const char *path, const struct stat *st, bool want_dir,
+	       bool sticky_ok);
+/* trust_stat on the canonical directory `dir` and every ancestor. */
+int trust_dir_chain(struct ocikp_ctx *ctx, const char *dir);
 
 /* ---- loader.c ---------------------------------------------------------------- */
 struct module {
