@@ -106,7 +106,7 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
 /* Enter a backend call: a clean error slot (so a failure is never blamed
  * on an earlier call), this ctx as the current one, and the call's
  * deadline, the backend's own `timeout` if it is sooner. */
-static struct ocikp_ctx *call_enter(struct backend_ctx *b)
+static struct ocikp_ctx *call_enter(struct backend_ctx *b, const char *what)
 {
 	memset(&b->deadline, 0, sizeof(b->deadline));
 	if (b->cb && b->cb->timeout_ms > 0)
@@ -114,6 +114,8 @@ static struct ocikp_ctx *call_enter(struct backend_ctx *b)
 	if (b->host->backstop)
 		backstop_arm(deadline_min(&b->host->deadline, &b->deadline), b->pub.backend);
 	err_clear(&b->pub);
+	debugf(&b->pub, "%s, %ld ms of the time budget left", what,
+	       svc_deadline_ms(&b->pub));
 	return ctx_enter(&b->pub);
 }
 
@@ -140,6 +142,8 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 	if (rc != OCIKP_OK)
 		goto fail;
 	b->loaded = true;
+	debugf(&b->pub, "loaded %s (%s %s)", b->mod.path, b->mod.desc->name,
+	       b->mod.desc->version ? b->mod.desc->version : "?");
 	for (s = cb->schemes; s && *s; s++)
 		if (!handles(b->mod.desc, *s)) {
 			err_set(&b->pub, "module %s does not handle scheme '%s' (%s)",
@@ -148,7 +152,7 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 			goto fail;
 		}
 	if (b->mod.desc->init) {
-		prev = call_enter(b);
+		prev = call_enter(b, "init");
 		rc = b->mod.desc->init(&b->pub);
 		call_leave(b, prev);
 		if (rc != OCIKP_OK)
@@ -176,7 +180,7 @@ void backend_close(struct backend_ctx *b)
 int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_buf *optsdata,
 		 struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b);
+	struct ocikp_ctx *prev = call_enter(b, "wrap");
 	int rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
 
 	call_leave(b, prev);
@@ -186,7 +190,7 @@ int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_bu
 int backend_unwrap(struct backend_ctx *b, const ocikp_json *ann, const char *const *dc_params,
 		   struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b);
+	struct ocikp_ctx *prev = call_enter(b, "unwrap");
 	int rc = b->mod.desc->unwrap(&b->pub, ann, dc_params, out);
 
 	call_leave(b, prev);
@@ -195,7 +199,7 @@ int backend_unwrap(struct backend_ctx *b, const ocikp_json *ann, const char *con
 
 int backend_command(struct backend_ctx *b, int argc, char *const argv[], struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b);
+	struct ocikp_ctx *prev = call_enter(b, argv[0] ? argv[0] : "command");
 	int rc = b->mod.desc->command(&b->pub, argc, argv, out);
 
 	call_leave(b, prev);

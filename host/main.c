@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 								 : OCIKP_TIMEOUT_DEFAULT_MS);
 		h.backstop = true;
 		backstop_arm(&h.deadline, NULL);
+		debugf(ctx, "%zu drop-in files read; time budget %ld ms", h.conf.n_files,
+		       deadline_left_ms(&h.deadline));
 		rc = serve_request(&h, ctx, o.provider, &out);
 		backstop_disarm();
 	} else if (!strcmp(argv[o.first_arg], "list")) {

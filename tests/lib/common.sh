@@ -4,7 +4,7 @@
 #   OCIKP          the built ocikp binary
 #   OCIKP_MODULES  the built backend modules (.so), space separated
 #   top_srcdir, abs_top_builddir
-#   OCIKP_SHARED   ../shared (fixtures), may be absent outside CI
+#   OCIKP_FIXTURES tests/fixtures: annotations made by the other providers
 set -u
 
 T_NUM=0

@@ -42,7 +42,7 @@ t_ok $? "no transient objects or sessions left"
 
 # Sealed to another TPM's EK (the fixtures' EKs): this TPM cannot import it.
 for k in rsa ecc; do
-	pem="$OCIKP_SHARED/fixtures/tpm/ek-$k.pem"
+	pem="$OCIKP_FIXTURES/tpm/ek-$k.pem"
 	if [ ! -f "$pem" ]; then	# no fixtures: any other key of the same kind will do
 		pem="$T_TMP/other-$k.pem"
 		if [ $k = rsa ]; then openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null

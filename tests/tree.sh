@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The tree itself: what a newcomer runs first, and that a clone or the
+# release tarball carries everything the tests read.
+. "$top_srcdir/tests/lib/common.sh"
+cd "$top_srcdir"
+
+# The README's first command, as written (the first line of the first sh block
+# that is not a comment).
+first=$(awk '/^```sh/{on=1; next} /^```/{if(on) exit} on && !/^#/ && NF {print; exit}' README.md)
+case "$first" in
+sudo*|*"&& sudo"*) t_ok 1 "README's first command needs no sudo (a fresh container has none): $first" ;;
+*) t_ok 0 "README's first command needs no sudo" ;;
+esac
+step=${first%% *}
+[ -x "$step" ] && grep -q 'exec sudo' "$step"
+t_ok $? "its first step ($step) is executable and elevates itself only when not root"
+
+# Run install-deps' root check in a shell where sudo is missing: as root it
+# must not try sudo at all.
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir "$T_TMP/bin" && ln -s "$(command -v id)" "$T_TMP/bin/id"
+	out=$(PATH="$T_TMP/bin" "$BASH" -c "$(sed -n '1,/^fi$/p' .ci/install-deps); echo reached" 2>&1)
+	[ "$out" = reached ]
+	t_ok $? "as root, install-deps goes on without sudo"
+else
+	t_skip "as root, install-deps goes on without sudo" "not root"
+fi
+
+# Fixtures are in the tree: no test reads ../shared.
+refs=$(grep -rlE '\.\./shared|OCIKP_SHARED' tests --include='*.sh' --include='*.c' --include='*.mk' \
+	--include='*.py' --include='*.go' 2>/dev/null | grep -v '^tests/tree.sh$' | tr '\n' ' ')
+[ -z "$refs" ]
+t_ok $? "no test reads ../shared${refs:+ ($refs)}"
+for f in tpm/state/tpm2-00.permall tpm/rsa-nopcr.annotation.json tpm/ek-rsa.pem \
+	 kbs/sample_kbc_annotation.json gcpkms/upstream-readme-annotation.json; do
+	[ -s "tests/fixtures/$f" ]
+	t_ok $? "fixture tests/fixtures/$f is in the tree"
+done
+
+# The load test runs as a CI stage of its own, not in make check.
+! grep -E '^TESTS \+?=.*tests/load\.sh' tests/local.mk > /dev/null && grep -q 'check-load' .ci/run
+t_ok $? "tests/load.sh is a CI stage, not part of make check"
+t_done
