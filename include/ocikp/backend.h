@@ -20,7 +20,8 @@
  *    and a service host may run several requests of one backend at once,
  *    each with its own ctx; backend_data is always the pointer init set.
  *  - Every blocking call (network, device, D-Bus) is bounded by
- *    deadline_ms(ctx).
+ *    deadline_ms(ctx).  SIGALRM belongs to the host (its backstop timer):
+ *    never install a handler for it (libcurl: set CURLOPT_NOSIGNAL).
  *
  * Which status for which failure of a remote service or device:
  *    HTTP 401, or credentials the token endpoint refuses -> OCIKP_CONFIG
