@@ -84,3 +84,7 @@ EXTRA_DIST += $(shim_tests)
 check_PROGRAMS += tests/shim/leaky
 tests_shim_leaky_LDADD = $(CRYPTO_LIBS)
 tests_shim_leaky_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+
+# Command-line safety (setuid refusal, --config-dir lists).
+TESTS += tests/cmdline.sh
+EXTRA_DIST += tests/cmdline.sh
