@@ -16,7 +16,10 @@
  *   NAME.option = value     a backend option, allowed anywhere
  *
  * Every problem is reported as "file:line: message" and fails the whole run:
- * a half-read configuration could route a key to the wrong place.
+ * a half-read configuration could route a key to the wrong place.  The
+ * directories get the plugin directory's owner and mode checks, and a mask
+ * counts only if root or the caller made it.  Messages never quote a value:
+ * a drop-in can be a symlink to any file root can read.
  */
 #include <dirent.h>
 #include <errno.h>
