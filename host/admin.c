@@ -15,9 +15,13 @@ int admin_list(struct host *h, struct ocikp_ctx *ctx, struct ocikp_buf *out)
 	char **s;
 
 	buf_printf(out, "plugin dir: %s\n", h->plugin_dir);
-	buf_printf(out, "drop-in files:%s\n", h->conf.n_files ? "" : " (none)");
+	buf_printf(out, "drop-in files:%s\n",
+		   h->conf.n_files || h->conf.n_masked ? "" : " (none)");
 	for (i = 0; i < h->conf.n_files; i++)
 		buf_printf(out, "  %s\n", h->conf.files[i]);
+	/* A mask silently removes a packaged backend: say so. */
+	for (i = 0; i < h->conf.n_masked; i++)
+		buf_printf(out, "  masked: %s\n", h->conf.masked[i]);
 	buf_printf(out, "backends:\n");
 	for (i = 0; i < h->conf.n_backends; i++) {
 		const struct conf_backend *cb = &h->conf.backends[i];

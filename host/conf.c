@@ -16,11 +16,15 @@
  *   NAME.option = value     a backend option, allowed anywhere
  *
  * Every problem is reported as "file:line: message" and fails the whole run:
- * a half-read configuration could route a key to the wrong place.
+ * a half-read configuration could route a key to the wrong place.  The
+ * directories get the plugin directory's owner and mode checks, and a mask
+ * counts only if root or the caller made it.  Messages never quote a value:
+ * a drop-in can be a symlink to any file root can read.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +56,14 @@ const char *const *conf_default_dirs(void)
 
 struct dropin {
 	char *name;
-	const char *dir;
+	size_t dir;	/* index into the opened directories */
+};
+
+/* A drop-in directory, checked and opened: files are read relative to fd,
+ * so what was checked is what gets read. */
+struct dropin_dir {
+	const char *path;	/* as given: used in messages and origins */
+	int fd;			/* -1: missing, skipped */
 };
 
 static int dropin_cmp(const void *a, const void *b)
@@ -67,23 +78,78 @@ static bool is_conf_name(const char *name)
 	return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".conf") == 0;
 }
 
+/* Put "drop-in directory DIR refused: " before the trust check's message, so
+ * the one line names the directory even when an ancestor is at fault. */
+static void dir_refused(struct ocikp_ctx *ctx, const char *dir)
+{
+	char why[OCIKP_ERR_MAX];
+
+	snprintf(why, sizeof(why), "%s", host_of(ctx)->err.msg);
+	err_set(ctx, "drop-in directory %s refused: %s", dir, why[0] ? why : "failed");
+}
+
+/* Open one drop-in directory, trusted as the plugin directory is: owned by
+ * root or the caller, writable by nobody else, and so is every ancestor (a
+ * root-owned sticky ancestor such as /tmp is fine, a sticky directory itself
+ * is not: anyone could drop a file into it).  A missing one is skipped. */
+static int open_dropin_dir(struct ocikp_ctx *ctx, const char *dir, int *fd_out)
+{
+	char *real = realpath(dir, NULL);
+	struct stat st;
+	int fd = -1, rc;
+
+	*fd_out = -1;
+	if (!real) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return OCIKP_OK;
+		err_set(ctx, "drop-in directory %s: %s", dir, strerror(errno));
+		return OCIKP_CONFIG;
+	}
+	rc = trust_dir_chain(ctx, real);
+	if (rc == OCIKP_OK) {
+		fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			err_set(ctx, "%s: %s", real, strerror(errno));
+			rc = OCIKP_CONFIG;
+		} else if (fstat(fd, &st) != 0) {
+			err_set(ctx, "%s: %s", real, strerror(errno));
+			rc = OCIKP_CONFIG;
+		} else {
+			/* Again on what was opened: the name may have moved. */
+			rc = trust_stat(ctx, real, &st, true, false);
+		}
+	}
+	if (rc != OCIKP_OK) {
+		dir_refused(ctx, dir);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		*fd_out = fd;
+	}
+	free(real);
+	return rc;
+}
+
 /* Collect the visible file names, higher directories first. */
-static int collect(struct ocikp_ctx *ctx, const char *const *dirs, struct dropin **out,
-		   size_t *n_out)
+static int collect(struct ocikp_ctx *ctx, const struct dropin_dir *dirs, size_t n_dirs,
+		   struct dropin **out, size_t *n_out)
 {
 	struct dropin *list = NULL;
-	size_t n = 0, i;
-	const char *const *d;
+	size_t n = 0, i, d;
 	int rc = OCIKP_OK;
 
-	for (d = dirs; *d; d++) {
-		DIR *dir = opendir(*d);
+	for (d = 0; d < n_dirs && rc == OCIKP_OK; d++) {
+		int fd = dirs[d].fd >= 0 ? dup(dirs[d].fd) : -1;
+		DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 		struct dirent *e;
 
+		if (dirs[d].fd < 0)
+			continue;
 		if (!dir) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
-			err_set(ctx, "%s: cannot read drop-in directory: %s", *d, strerror(errno));
+			err_set(ctx, "%s: cannot read drop-in directory: %s", dirs[d].path,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			rc = OCIKP_CONFIG;
 			break;
 		}
@@ -95,7 +161,8 @@ static int collect(struct ocikp_ctx *ctx, const char *const *dirs, struct dropin
 			if (i < n)
 				continue;	/* hidden by a higher directory */
 			if (n == CONF_MAX_FILES) {
-				err_set(ctx, "%s: more than %d drop-in files", *d, CONF_MAX_FILES);
+				err_set(ctx, "%s: more than %d drop-in files", dirs[d].path,
+					CONF_MAX_FILES);
 				rc = OCIKP_CONFIG;
 				break;
 			}
@@ -106,11 +173,9 @@ static int collect(struct ocikp_ctx *ctx, const char *const *dirs, struct dropin
 				break;
 			}
 			list = grown;
-			list[n++].dir = *d;
+			list[n++].dir = d;
 		}
 		closedir(dir);
-		if (rc != OCIKP_OK)
-			break;
 	}
 	if (rc == OCIKP_OK && n > 1)
 		qsort(list, n, sizeof(*list), dropin_cmp);
@@ -119,24 +184,40 @@ static int collect(struct ocikp_ctx *ctx, const char *const *dirs, struct dropin
 	return rc;
 }
 
-/* Read one drop-in, refusing files others could have written.  Sets *masked
- * for a symlink to /dev/null. */
-static int read_dropin(struct ocikp_ctx *ctx, const char *path, struct ocikp_buf *text,
-		       bool *masked)
+/* A symlink to /dev/null masks the name, but only if root or the caller made
+ * it: the directory's owner could chown one to someone else, and a mask
+ * decides as much as a file does.  Sets *masked. */
+static int check_mask(struct ocikp_ctx *ctx, int dirfd, const char *name, const char *path,
+		      bool *masked)
 {
 	char target[16];
+	struct stat st;
 	ssize_t tl;
+
+	*masked = false;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+		return OCIKP_OK;	/* open() reports a vanished file */
+	tl = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (tl != 9 || memcmp(target, "/dev/null", 9) != 0)
+		return OCIKP_OK;
+	if (!trust_owner(st.st_uid)) {
+		err_set(ctx, "%s: mask symlink owned by uid %u, not root or the caller", path,
+			(unsigned)st.st_uid);
+		return OCIKP_CONFIG;
+	}
+	*masked = true;
+	return OCIKP_OK;
+}
+
+/* Read one drop-in, refusing files others could have written. */
+static int read_dropin(struct ocikp_ctx *ctx, int dirfd, const char *name, const char *path,
+		       struct ocikp_buf *text)
+{
 	struct stat st;
 	int fd, rc = OCIKP_CONFIG;
 	ssize_t got;
 
-	*masked = false;
-	tl = readlink(path, target, sizeof(target) - 1);
-	if (tl == 9 && memcmp(target, "/dev/null", 9) == 0) {
-		*masked = true;
-		return OCIKP_OK;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		err_set(ctx, "%s: cannot open: %s", path, strerror(errno));
 		return OCIKP_CONFIG;
@@ -191,6 +272,22 @@ static bool name_valid(const char *s)
 	return true;
 }
 
+/* A key may be quoted back in an error only if it looks like one: a drop-in
+ * can be a symlink to any file root can read, and its bytes must not reach
+ * stderr.  Values are never quoted. */
+#define KEY_QUOTE_MAX 64
+
+static bool key_quotable(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+			return false;
+	return n > 0 && n <= KEY_QUOTE_MAX;
+}
+
 static char *origin_of(const char *path, unsigned line)
 {
 	char *s = NULL;
@@ -209,17 +306,18 @@ static void free_strv(char **v)
 	free(v);
 }
 
-/* "a b,c" -> {"a","b","c",NULL}; NULL with *bad set to the offender. */
-static char **split_schemes(char *value, const char **bad)
+/* "a b,c" -> {"a","b","c",NULL}; NULL with *bad set to the offender's
+ * position (1-based; 0: the list is empty), or NULL without memory. */
+static char **split_schemes(char *value, size_t *bad)
 {
 	char **v = NULL, *tok, *save = NULL;
 	size_t n = 0;
 
-	*bad = NULL;
+	*bad = SIZE_MAX;
 	for (tok = strtok_r(value, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
 		char **grown;
 		if (!scheme_valid(tok, strlen(tok))) {
-			*bad = tok;
+			*bad = n + 1;
 			free_strv(v);
 			return NULL;
 		}
@@ -232,7 +330,7 @@ static char **split_schemes(char *value, const char **bad)
 		v[++n] = NULL;
 	}
 	if (!v)
-		*bad = "";
+		*bad = 0;
 	return v;
 }
 
@@ -342,7 +440,8 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 		err_set(ctx, "%s:%u: missing key before '='", path, line);
 	} else if (!strcmp(key, "backend")) {
 		if (!name_valid(value)) {
-			err_set(ctx, "%s:%u: invalid backend name '%s'", path, line, value);
+			err_set(ctx, "%s:%u: invalid backend name (a-z first, then a-z, 0-9, _ or -)",
+				path, line);
 		} else if (!(*section = backend_get(conf, value))) {
 			rc = OCIKP_INTERNAL;
 		} else {
@@ -356,8 +455,10 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 		*dot = '\0';
 		bool ok = name_valid(key) && dot[1];
 		*dot = '.';
-		if (!ok)
+		if (!ok && key_quotable(key))
 			err_set(ctx, "%s:%u: invalid option name '%s'", path, line, key);
+		else if (!ok)
+			err_set(ctx, "%s:%u: invalid key", path, line);
 		else
 			rc = conf_set_option(conf, key, value, origin);
 	} else if (!strcmp(key, "timeout")) {
@@ -370,7 +471,10 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 		else
 			conf->timeout_ms = ms, rc = OCIKP_OK;
 	} else if (strcmp(key, "module") && strcmp(key, "schemes") && strcmp(key, "enabled")) {
-		err_set(ctx, "%s:%u: unknown key '%s'", path, line, key);
+		if (key_quotable(key))
+			err_set(ctx, "%s:%u: unknown key '%s'", path, line, key);
+		else
+			err_set(ctx, "%s:%u: invalid key", path, line);
 	} else if (!*section) {
 		err_set(ctx, "%s:%u: '%s' before any 'backend ='", path, line, key);
 	} else if (!strcmp(key, "module")) {
@@ -382,10 +486,13 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 			rc = (*section)->module ? OCIKP_OK : OCIKP_INTERNAL;
 		}
 	} else if (!strcmp(key, "schemes")) {
-		const char *bad;
+		size_t bad;
 		char **v = split_schemes(value, &bad);
-		if (!v && bad) {
-			err_set(ctx, "%s:%u: invalid scheme '%s'", path, line, bad);
+		if (!v && bad == 0) {
+			err_set(ctx, "%s:%u: empty schemes", path, line);
+		} else if (!v && bad != SIZE_MAX) {
+			err_set(ctx, "%s:%u: scheme %zu in the list is invalid (a-z first, then a-z, 0-9, +, . or -; 32 at most)",
+				path, line, bad);
 		} else if (!v) {
 			rc = OCIKP_INTERNAL;
 		} else {
@@ -394,7 +501,7 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 			rc = OCIKP_OK;
 		}
 	} else if (!parse_bool(value, &(*section)->enabled)) {
-		err_set(ctx, "%s:%u: enabled must be yes or no, not '%s'", path, line, value);
+		err_set(ctx, "%s:%u: enabled must be yes or no", path, line);
 	} else {
 		rc = OCIKP_OK;
 	}
@@ -458,39 +565,67 @@ static int conf_validate(struct ocikp_ctx *ctx, struct conf *conf)
 	return OCIKP_OK;
 }
 
+static int strv_push(char ***v, size_t *n, char *s)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!grown)
+		return OCIKP_INTERNAL;
+	*v = grown;
+	grown[(*n)++] = s;
+	return OCIKP_OK;
+}
+
 int conf_load(struct ocikp_ctx *ctx, const char *const *dirs, struct conf *conf)
 {
+	struct dropin_dir open_dirs[CONF_MAX_DIRS];
 	struct dropin *list = NULL;
-	size_t n = 0, i;
-	int rc;
+	size_t n = 0, n_dirs = 0, i;
+	int rc = OCIKP_OK;
 
 	memset(conf, 0, sizeof(*conf));
-	rc = collect(ctx, dirs, &list, &n);
+	for (; dirs[n_dirs] && rc == OCIKP_OK; n_dirs++) {
+		if (n_dirs == CONF_MAX_DIRS) {
+			err_set(ctx, "more than %d drop-in directories", CONF_MAX_DIRS);
+			rc = OCIKP_CONFIG;
+			break;
+		}
+		open_dirs[n_dirs].path = dirs[n_dirs];
+		rc = open_dropin_dir(ctx, dirs[n_dirs], &open_dirs[n_dirs].fd);
+	}
+	if (rc == OCIKP_OK)
+		rc = collect(ctx, open_dirs, n_dirs, &list, &n);
 	for (i = 0; i < n && rc == OCIKP_OK; i++) {
 		struct ocikp_buf text = { 0 };
+		const struct dropin_dir *d = &open_dirs[list[i].dir];
 		char *path = NULL;
 		bool masked;
 
-		if (asprintf(&path, "%s/%s", list[i].dir, list[i].name) < 0) {
+		if (asprintf(&path, "%s/%s", d->path, list[i].name) < 0) {
 			rc = OCIKP_INTERNAL;
 			break;
 		}
-		rc = read_dropin(ctx, path, &text, &masked);
-		if (rc == OCIKP_OK && !masked) {
-			char **files = realloc(conf->files, (conf->n_files + 1) * sizeof(*files));
-			if (!files) {
-				rc = OCIKP_INTERNAL;
-			} else {
-				conf->files = files;
-				files[conf->n_files++] = path;
+		rc = check_mask(ctx, d->fd, list[i].name, path, &masked);
+		if (rc == OCIKP_OK && masked) {
+			rc = strv_push(&conf->masked, &conf->n_masked, path);
+			path = rc == OCIKP_OK ? NULL : path;
+		} else if (rc == OCIKP_OK) {
+			rc = read_dropin(ctx, d->fd, list[i].name, path, &text);
+			if (rc == OCIKP_OK)
+				rc = strv_push(&conf->files, &conf->n_files, path);
+			if (rc == OCIKP_OK) {
 				path = NULL;
-				rc = text.data ? parse_dropin(ctx, conf, files[conf->n_files - 1],
-							      (char *)text.data, text.len) : OCIKP_OK;
+				if (text.data)
+					rc = parse_dropin(ctx, conf, conf->files[conf->n_files - 1],
+							  (char *)text.data, text.len);
 			}
 		}
 		free(path);
 		buf_free(&text);
 	}
+	for (i = 0; i < n_dirs; i++)
+		if (open_dirs[i].fd >= 0)
+			close(open_dirs[i].fd);
 	for (i = 0; i < n; i++)
 		free(list[i].name);
 	free(list);
@@ -516,6 +651,9 @@ void conf_free(struct conf *conf)
 	}
 	for (i = 0; i < conf->n_files; i++)
 		free(conf->files[i]);
+	for (i = 0; i < conf->n_masked; i++)
+		free(conf->masked[i]);
+	free(conf->masked);
 	free(conf->backends);
 	free(conf->options);
 	free(conf->files);
@@ -564,7 +702,7 @@ const char *conf_option(const struct conf *conf, const char *backend, const char
 int conf_add_builtin(struct conf *conf)
 {
 	struct conf_backend *b;
-	const char *bad;
+	size_t bad;
 	char schemes[] = "sample";
 
 	if (conf_backend_named(conf, "sample") || conf_backend_for_scheme(conf, "sample"))

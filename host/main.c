@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ static const struct {
 struct options {
 	const char *provider;
 	char *config_dirs;
+	const char *config_dirs_from;	/* "--config-dir" or the variable, for errors */
 	const char *plugin_dir;
 	const char *compat[sizeof(compat_flags) / sizeof(compat_flags[0])];
 	int first_arg;
@@ -78,6 +80,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->provider = a + 11;
 		} else if (!strncmp(a, "--config-dir=", 13)) {
 			o->config_dirs = (char *)a + 13;
+			o->config_dirs_from = "--config-dir";
 		} else if (!strncmp(a, "--plugin-dir=", 13)) {
 			o->plugin_dir = a + 13;
 		} else if ((!strcmp(a, "--provider") || !strcmp(a, "--config-dir") ||
@@ -86,7 +89,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (a[2] == 'p' && a[3] == 'r')
 				o->provider = v;
 			else if (a[2] == 'c')
-				o->config_dirs = (char *)v;
+				o->config_dirs = (char *)v, o->config_dirs_from = "--config-dir";
 			else
 				o->plugin_dir = v;
 		} else {
@@ -106,8 +109,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (secure_getenv("OCIKP_DEBUG") && !strcmp(secure_getenv("OCIKP_DEBUG"), "1"))
 		debug_enable(true);
-	if (!o->config_dirs)
+	if (!o->config_dirs) {
 		o->config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
+		o->config_dirs_from = "OCIKP_CONFIG_DIR";
+	}
 	if (!o->plugin_dir)
 		o->plugin_dir = secure_getenv("OCIKP_PLUGIN_DIR");
 	if (!o->plugin_dir || !o->plugin_dir[0])
@@ -116,22 +121,48 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return EXIT_OK;
 }
 
+/* "a:b:c" into dirs (CONF_MAX_DIRS + 1 slots).  A directory dropped without
+ * a word (one too many, or "a::b" from a bad variable expansion) would
+ * silently change which files configure the keys, so both are usage errors. */
+static int split_dirs(struct ocikp_ctx *ctx, const char *from, char *s, const char **dirs)
+{
+	size_t n = 0;
+	char *colon;
+
+	for (;;) {
+		if (n == CONF_MAX_DIRS) {
+			err_set(ctx, "%s: more than %d directories", from, CONF_MAX_DIRS);
+			return OCIKP_HOST_USAGE;
+		}
+		colon = strchr(s, ':');
+		if (colon)
+			*colon = '\0';
+		if (!*s) {
+			err_set(ctx, "%s: entry %zu is empty", from, n + 1);
+			return OCIKP_HOST_USAGE;
+		}
+		dirs[n++] = s;
+		if (!colon)
+			break;
+		s = colon + 1;
+	}
+	dirs[n] = NULL;
+	return OCIKP_OK;
+}
+
 static int load_config(struct host *h, struct ocikp_ctx *ctx, struct options *o)
 {
-	const char *dirs[16];
+	const char *dirs[CONF_MAX_DIRS + 1];
 	const char *const *list = conf_default_dirs();
-	char *save = NULL, *p;
-	size_t n = 0, k;
-	int rc;
+	size_t k;
+	int rc = OCIKP_OK;
 
 	if (o->config_dirs && o->config_dirs[0]) {
-		for (p = strtok_r(o->config_dirs, ":", &save); p && n < 15;
-		     p = strtok_r(NULL, ":", &save))
-			dirs[n++] = p;
-		dirs[n] = NULL;
+		rc = split_dirs(ctx, o->config_dirs_from, o->config_dirs, dirs);
 		list = dirs;
 	}
-	rc = conf_load(ctx, list, &h->conf);
+	if (rc == OCIKP_OK)
+		rc = conf_load(ctx, list, &h->conf);
 	if (rc == OCIKP_OK)
 		rc = conf_add_builtin(&h->conf);
 	for (k = 0; rc == OCIKP_OK && k < sizeof(compat_flags) / sizeof(compat_flags[0]); k++)
@@ -174,6 +205,14 @@ int main(int argc, char **argv)
 	struct ocikp_buf out = { 0 };
 	int rc, code;
 
+	/* Setuid, the command line and OCIKP_* would let any caller point this
+	 * process's rights at files of their choosing: refuse before reading
+	 * them.  ocikp needs no privilege it was not started with. */
+	if (getauxval(AT_SECURE)) {
+		fputs("ocikp: refusing to run setuid or setgid (run it as the user whose "
+		      "keys it uses)\n", stderr);
+		return EXIT_CONFIG;
+	}
 	/* Before anything allocates: OpenSSL's freed blocks are wiped too. */
 	alloc_hook_openssl();
 	/* Key material must not end up in a core dump, and a closed stdout

@@ -158,8 +158,11 @@ struct conf {
 	size_t n_options;
 	char **files;	/* files read, in order, for `ocikp list` */
 	size_t n_files;
+	char **masked;	/* files hidden by a /dev/null symlink, for `ocikp list` */
+	size_t n_masked;
 	long timeout_ms;	/* the global `timeout`; 0: unset (the default applies) */
 };
+#define CONF_MAX_DIRS 15	/* --config-dir entries */
 int conf_load(struct ocikp_ctx *ctx, const char *const *dirs, struct conf *conf);
 void conf_free(struct conf *conf);
 int conf_set_option(struct conf *conf, const char *key, const char *value,

@@ -30,8 +30,9 @@ int trust_stat(struct ocikp_ctx *ctx, const char *path, const struct stat *st, b
 	}
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
 	    !(sticky_ok && (st->st_mode & S_ISVTX) && st->st_uid == 0)) {
-		err_set(ctx, "%s: writable by group or others (mode %03o)", path,
-			(unsigned)(st->st_mode & 0777));
+		err_set(ctx, "%s: writable by group or others (mode %03o%s)", path,
+			(unsigned)(st->st_mode & 0777),
+			st->st_mode & S_ISVTX ? ", sticky: safe only as an ancestor" : "");
 		return OCIKP_CONFIG;
 	}
 	return OCIKP_OK;
@@ -46,8 +47,14 @@ int trust_dir_chain(struct ocikp_ctx *ctx, const char *dir)
 	bool first = true;
 	int rc;
 
-	if (strlen(dir) >= sizeof(path))
+	if (strlen(dir) >= sizeof(path)) {
+		err_set(ctx, "%.64s...: path longer than %d bytes", dir, PATH_MAX - 1);
 		return OCIKP_CONFIG;
+	}
+	if (dir[0] != '/') {
+		err_set(ctx, "%s: not an absolute path", dir);
+		return OCIKP_CONFIG;
+	}
 	strcpy(path, dir);
 	for (;;) {
 		if (lstat(path[0] ? path : "/", &st) != 0) {
@@ -59,9 +66,7 @@ int trust_dir_chain(struct ocikp_ctx *ctx, const char *dir)
 			return rc;
 		if (!path[0])
 			return OCIKP_OK;
-		slash = strrchr(path, '/');
-		if (!slash)
-			return OCIKP_CONFIG;
+		slash = strrchr(path, '/');	/* never NULL: the path is absolute */
 		*slash = '\0';
 		first = false;
 	}

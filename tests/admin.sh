@@ -13,6 +13,13 @@ t_run "" list
 [ "$T_RC" -eq 0 ] && printf '%s\n' "$T_OUT" | grep -q "broken: broken:// -> .*\[refused: .*backend ABI 99"
 t_ok $? "list shows a module that does not load, and why"
 rm "$C/60-broken.conf"
+H=$(t_conf_dir)
+ln -s /dev/null "$H/50-mock.conf"
+OCIKP_CONFIG_DIR="$H:$C" t_run "" list
+[ "$T_RC" -eq 0 ] && printf '%s\n' "$T_OUT" | grep -qx "  masked: $H/50-mock.conf" &&
+	printf '%s\n' "$T_OUT" | grep -qx "  $C/50-sample.conf" &&
+	! printf '%s\n' "$T_OUT" | grep -q "$C/50-mock.conf\|^  mock:"
+t_ok $? "list shows a masked drop-in, and its backend is gone"
 
 ann=$(t_wrap "$OPTS" sample://default)
 t_run "" inspect "$ann"

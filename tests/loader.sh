@@ -46,8 +46,8 @@ printf 'not an ELF file' > "$P/junk.so"; chmod 755 "$P/junk.so"
 t_expect_fail "module that is not a shared object" 6 "junk.so: cannot load" "$REQ" --config-dir="$(route_to junk.so)"
 t_expect_fail "scheme the module does not handle" 6 "module ocikp-mock.so does not handle scheme 'other'" \
 	"$(t_wrap_request ocikp '{"k":1}' other://k)" --config-dir="$(route_to ocikp-mock.so other)"
-t_expect_fail "scheme with .. in a drop-in" 6 "invalid scheme '../x'" "$REQ" --config-dir="$(route_to ocikp-mock.so ../x)"
-t_expect_fail "scheme with / in a drop-in" 6 "invalid scheme 'a/b'" "$REQ" --config-dir="$(route_to ocikp-mock.so a/b)"
+t_expect_fail "scheme with .. in a drop-in" 6 "scheme 1 in the list is invalid" "$REQ" --config-dir="$(route_to ocikp-mock.so ../x)"
+t_expect_fail "scheme with / in a drop-in" 6 "scheme 1 in the list is invalid" "$REQ" --config-dir="$(route_to ocikp-mock.so a/b)"
 
 W=$(t_plugin_dir); chmod 777 "$W"
 t_expect_fail "world-writable plugin dir" 6 "writable by group or others \(mode 777\)" "$REQ" --plugin-dir="$W"

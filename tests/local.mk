@@ -100,3 +100,7 @@ check_PROGRAMS += tests/unit/test-err
 TESTS += tests/unit/test-err
 tests_unit_test_err_SOURCES = tests/unit/test-err.c host/err.c
 tests_unit_test_err_CFLAGS = $(UNIT_CFLAGS)
+
+# Command-line safety (setuid refusal, --config-dir lists).
+TESTS += tests/cmdline.sh
+EXTRA_DIST += tests/cmdline.sh

@@ -45,6 +45,163 @@ static int load_one(const char *text)
 	return rc;
 }
 
+/* conf_load on explicit directories (NULL-terminated). */
+static int load_dirs(const char *const *dirs)
+{
+	struct conf c;
+	int rc;
+
+	h.err.msg[0] = '\0';
+	rc = conf_load(&root.pub, dirs, &c);
+	conf_free(&c);
+	return rc;
+}
+
+/* A fresh directory under top, with mode (chmod: no umask), holding one
+ * good drop-in.  Returns a static path. */
+static const char *mkdir_mode(const char *rel, mode_t mode)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", top, rel);
+	mkdir(path, 0755);
+	put(rel, "10-ok.conf", "mock.x = 1\n");
+	chmod(path, mode);
+	return path;
+}
+
+static void test_timeout(void)
+{
+	struct conf c;
+	char path[512];
+	static const char *const bad[] = { "0", "3601", "", "-1", "1.5", "60s", " 5x",
+					   "99999999999999999999999", "0x10" };
+	size_t i;
+
+	put("etc", "90-case.conf", "timeout = 30\nbackend = mock\ntimeout = 5\n");
+	ok(load(&c) == OCIKP_OK && c.timeout_ms == 30000 &&
+	   conf_backend_named(&c, "mock")->timeout_ms == 5000 &&
+	   conf_backend_named(&c, "tpm")->timeout_ms == 0,
+	   "timeout: global before any section, per backend inside one: %s", h.err.msg);
+	conf_free(&c);
+	put("etc", "90-case.conf", "backend = tpm\ntimeout = 3600\n");
+	ok(load(&c) == OCIKP_OK && c.timeout_ms == 0 &&
+	   conf_backend_named(&c, "tpm")->timeout_ms == 3600000,
+	   "timeout: a section's leaves the global unset; 3600 is allowed: %s", h.err.msg);
+	conf_free(&c);
+	put("etc", "90-case.conf", "timeout = 1\n");
+	ok(load(&c) == OCIKP_OK && c.timeout_ms == 1000, "timeout = 1 is allowed");
+	conf_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "timeout = %s\n", bad[i]);
+		ok(load_one(path) == OCIKP_CONFIG &&
+		   strstr(h.err.msg, ":1: timeout must be whole seconds from 1 to 3600"),
+		   "timeout '%s' refused: %s", bad[i], h.err.msg);
+	}
+}
+
+/* Nothing a drop-in holds reaches the error line beyond a well-formed key:
+ * the file may be a symlink to anything root can read. */
+static void test_no_quoting(void)
+{
+	static const char *const cases[] = {
+		"backend = S3CRET-MARK\n",
+		"backend = x\nmodule = x.so\nschemes = x S3CRET-MARK\n",
+		"backend = x\nenabled = S3CRET-MARK\n",
+		"root:S3CRET-MARK = 1\n",
+		"root:$6$S3CRET-MARK.x = 1\n",
+		"S3CRET-MARK$ = 1\n",
+		"timeout = S3CRET-MARK\n",
+		"x.y = S3CRET-MARK\nS3CRET-MARK\n",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(load_one(cases[i]) == OCIKP_CONFIG && h.err.msg[0] &&
+		   !strstr(h.err.msg, "S3CRET") && !strstr(h.err.msg, "MARK"),
+		   "case %zu: no file content in the error: %s", i + 1, h.err.msg);
+	ok(load_one("root:$6$x = 1\n") == OCIKP_CONFIG && strstr(h.err.msg, ":1: invalid key") &&
+	   !strstr(h.err.msg, "root"), "a malformed key is not quoted: %s", h.err.msg);
+	ok(load_one("Some_key-1 = 1\n") == OCIKP_CONFIG &&
+	   strstr(h.err.msg, ":1: unknown key 'Some_key-1'"),
+	   "a well-formed unknown key is quoted: %s", h.err.msg);
+}
+
+/* Drop-in directories are trusted as the plugin directory is. */
+static void test_dirs(void)
+{
+	char sticky[512], parent[512], inner[600], mask[600];
+	const char *dirs[CONF_MAX_DIRS + 2] = { NULL };
+	struct conf c;
+	size_t i;
+
+	dirs[0] = mkdir_mode("ww", 0777);
+	ok(load_dirs(dirs) == OCIKP_CONFIG &&
+	   strstr(h.err.msg, "drop-in directory ") && strstr(h.err.msg, "/ww refused: ") &&
+	   strstr(h.err.msg, "writable by group or others (mode 777)"),
+	   "a world-writable drop-in directory: %s", h.err.msg);
+	dirs[0] = mkdir_mode("gw", 0775);
+	ok(load_dirs(dirs) == OCIKP_CONFIG && strstr(h.err.msg, "mode 775"),
+	   "a group-writable drop-in directory: %s", h.err.msg);
+	snprintf(sticky, sizeof(sticky), "%s", mkdir_mode("sticky", 01777));
+	dirs[0] = sticky;
+	ok(load_dirs(dirs) == OCIKP_CONFIG && strstr(h.err.msg, "mode 777"),
+	   "a sticky directory itself (like /tmp) is refused: %s", h.err.msg);
+	dirs[0] = "/tmp";
+	ok(load_dirs(dirs) == OCIKP_CONFIG && strstr(h.err.msg, "drop-in directory /tmp refused"),
+	   "/tmp itself is refused: %s", h.err.msg);
+	snprintf(parent, sizeof(parent), "%s", mkdir_mode("parent", 0755));
+	snprintf(inner, sizeof(inner), "%s/inner", parent);
+	mkdir(inner, 0755);
+	chmod(parent, 0775);
+	dirs[0] = inner;
+	ok(load_dirs(dirs) == OCIKP_CONFIG && strstr(h.err.msg, "/inner refused: ") &&
+	   strstr(h.err.msg, "/parent: writable by group"),
+	   "a group-writable parent: %s", h.err.msg);
+	chmod(parent, 0755);
+	ok(load_dirs(dirs) == OCIKP_OK, "the same directory once its parent is fixed: %s",
+	   h.err.msg);
+	if (geteuid() == 0) {
+		/* root: the sticky one may be root's own, and chown works */
+		snprintf(inner, sizeof(inner), "%s/good", sticky);
+		mkdir(inner, 0755);
+		ok(load_dirs(dirs) == OCIKP_OK,
+		   "a good directory under a root-owned sticky ancestor: %s", h.err.msg);
+		dirs[0] = mkdir_mode("other", 0755);
+		ok(chown(dirs[0], 65534, 65534) == 0 && load_dirs(dirs) == OCIKP_CONFIG &&
+		   strstr(h.err.msg, "owned by uid 65534, not root or the caller"),
+		   "a directory owned by another uid: %s", h.err.msg);
+		dirs[0] = mkdir_mode("mask", 0755);
+		snprintf(mask, sizeof(mask), "%s/10-ok.conf", dirs[0]);
+		unlink(mask);
+		ok(symlink("/dev/null", mask) == 0 && lchown(mask, 65534, 65534) == 0 &&
+		   load_dirs(dirs) == OCIKP_CONFIG &&
+		   strstr(h.err.msg, "10-ok.conf: mask symlink owned by uid 65534"),
+		   "a /dev/null mask owned by another uid is refused: %s", h.err.msg);
+		ok(lchown(mask, 0, 0) == 0 && load_dirs(dirs) == OCIKP_OK,
+		   "the same mask owned by root: %s", h.err.msg);
+	} else {
+		ok(1, "# SKIP sticky ancestor, other owners: not root");
+		ok(1, "# SKIP not root");
+		ok(1, "# SKIP not root");
+		ok(1, "# SKIP not root");
+	}
+	dirs[0] = "/nonexistent/ocikp.d";
+	ok(load_dirs(dirs) == OCIKP_OK, "a missing directory is skipped: %s", h.err.msg);
+	for (i = 0; i <= CONF_MAX_DIRS; i++)
+		dirs[i] = "/nonexistent/ocikp.d";
+	dirs[i] = NULL;
+	ok(load_dirs(dirs) == OCIKP_CONFIG && strstr(h.err.msg, "more than 15 drop-in directories"),
+	   "16 directories: %s", h.err.msg);
+	dirs[1] = NULL;
+	snprintf(mask, sizeof(mask), "%s/etc/50-mock.conf", top);
+	ok(symlink("/dev/null", mask) == 0 && load(&c) == OCIKP_OK && c.n_masked == 1 &&
+	   strstr(c.masked[0], "/etc/50-mock.conf"), "the masked file is recorded: %s",
+	   c.n_masked ? c.masked[0] : h.err.msg);
+	conf_free(&c);
+	unlink(mask);
+}
+
 int main(void)
 {
 	struct conf c;
@@ -108,7 +265,8 @@ int main(void)
 	ok(load_one("backend = Bad/Name\n") == OCIKP_CONFIG && strstr(h.err.msg, "invalid backend name"),
 	   "bad backend name: %s", h.err.msg);
 	ok(load_one("backend = y\nmodule = y.so\nschemes = ok ../evil\n") == OCIKP_CONFIG &&
-	   strstr(h.err.msg, "invalid scheme '../evil'"), "bad scheme: %s", h.err.msg);
+	   strstr(h.err.msg, ":3: scheme 2 in the list is invalid") && !strstr(h.err.msg, "evil"),
+	   "bad scheme: its position, not its text: %s", h.err.msg);
 	ok(load_one("backend = y\nmodule = y.so\nschemes = tpm\n") == OCIKP_CONFIG &&
 	   strstr(h.err.msg, "scheme 'tpm' already routed to backend 'tpm'"),
 	   "two backends for one scheme: %s", h.err.msg);
@@ -124,6 +282,10 @@ int main(void)
 	ok(load_one("tpm.a = b\n") == OCIKP_CONFIG && strstr(h.err.msg, "writable by group or others"),
 	   "world-writable drop-in refused: %s", h.err.msg);
 	unlink(path);
+	test_timeout();
+	test_no_quoting();
+	unlink(path);
+	test_dirs();
 	snprintf(path, sizeof(path), "rm -rf '%s'", top);
 	if (system(path) != 0)
 		return 1;
