@@ -10,10 +10,15 @@
  *    and not writable by others; a root-owned sticky ancestor (/tmp) is
  *    tolerated, but never as the module's own directory;
  *  - the checked descriptor itself is what gets loaded (/proc/self/fd/N), so
- *    the file cannot be swapped between the check and dlopen;
- *  - the descriptor's ABI number and size are checked before any call.
+ *    the file cannot be swapped between the check and dlopen; without /proc
+ *    there is no such name, and the load is refused;
+ *  - every symbol is bound at load (RTLD_NOW), so a module that is not fully
+ *    linked is refused here rather than dying in the middle of a wrap;
+ *  - the descriptor's ABI number and size are checked before any call, and
+ *    the host works on its own copy of it, holding only what `size` covers.
  * Any doubt refuses the load.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -81,6 +86,34 @@ static int ltdl_ready(struct ocikp_ctx *ctx)
 	return OCIKP_OK;
 }
 
+/* Does descriptor d carry `member` whole?  A member added after version 1
+ * is read only through this: a module built against an older header has a
+ * smaller `size` and lacks it. */
+#define DESC_HAS(d, member) \
+	((d)->size >= offsetof(struct ocikp_backend, member) + sizeof((d)->member))
+
+/* Growing struct ocikp_backend means teaching desc_copy() the new member. */
+_Static_assert(sizeof(struct ocikp_backend) == OCIKP_BACKEND_V1_SIZE,
+	       "struct ocikp_backend grew: copy the new member in desc_copy() under DESC_HAS");
+
+/* The host's copy of a checked descriptor: the version-1 members, then each
+ * later member only if `size` covers it, the rest zero (absent).  A newer
+ * module's members this host does not know are left behind.  Working on a
+ * copy means no caller ever has to compare `size` itself. */
+static struct ocikp_backend *desc_copy(const struct ocikp_backend *d)
+{
+	struct ocikp_backend *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	memcpy(c, d, OCIKP_BACKEND_V1_SIZE);
+	/* Later members go here: if (DESC_HAS(d, x)) c->x = d->x; */
+	/* The copy holds no more than this host knows. */
+	if (c->size > sizeof(*c))
+		c->size = sizeof(*c);
+	return c;
+}
+
 static int check_descriptor(struct ocikp_ctx *ctx, const char *path,
 			    const struct ocikp_backend *d)
 {
@@ -89,9 +122,11 @@ static int check_descriptor(struct ocikp_ctx *ctx, const char *path,
 			(unsigned)d->abi, OCIKP_BACKEND_ABI);
 		return OCIKP_CONFIG;
 	}
-	if (d->size < sizeof(struct ocikp_backend)) {
+	/* Any size from version 1 up: larger is a newer module, whose extra
+	 * members this host does not read. */
+	if (!DESC_HAS(d, fini)) {
 		err_set(ctx, "%s: backend descriptor too small (%u < %zu bytes)", path,
-			(unsigned)d->size, sizeof(struct ocikp_backend));
+			(unsigned)d->size, (size_t)OCIKP_BACKEND_V1_SIZE);
 		return OCIKP_CONFIG;
 	}
 	if (!d->name || !d->schemes || !d->wrap || !d->unwrap) {
@@ -101,12 +136,67 @@ static int check_descriptor(struct ocikp_ctx *ctx, const char *path,
 	return OCIKP_OK;
 }
 
+/* The name under which the checked descriptor `fd` is loaded, which must be
+ * that very file.  Without /proc (a chroot, a bare container) the only other
+ * name is the path, which may be swapped after the checks: refuse. */
+static int fd_name(struct ocikp_ctx *ctx, const char *path, int fd, const struct stat *st,
+		   char *name, size_t size)
+{
+	struct stat pst;
+
+	snprintf(name, size, "/proc/self/fd/%d", fd);
+	if (stat(name, &pst) != 0) {
+		if (errno == ENOENT)
+			err_set(ctx, "%s: /proc is not mounted: cannot load the checked file",
+				path);
+		else
+			err_set(ctx, "%s: cannot load the checked file: %s: %s", path, name,
+				strerror(errno));
+		return OCIKP_CONFIG;
+	}
+	if (pst.st_dev != st->st_dev || pst.st_ino != st->st_ino) {
+		err_set(ctx, "%s: %s is not the checked file (is /proc a procfs?)", path, name);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
+/* Open the module with every symbol bound now.  libltdl's own dlopen is
+ * lazy, so a module calling a function no library provides would load,
+ * list as fine, and then end the process (exit 127) at the first call;
+ * binding first, as p11-kit does, refuses it here.  libltdl then opens the
+ * same, already bound object.  The error names the symbol (dlerror() says
+ * "NAME: undefined symbol: SYM") and the module's real path, not /proc. */
+static int bind_now(struct ocikp_ctx *ctx, const char *path, const char *fdpath,
+		    void **out)
+{
+	static const char undef[] = "undefined symbol: ";
+	const char *e, *why;
+	size_t n = strlen(fdpath);
+
+	*out = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	if (*out)
+		return OCIKP_OK;
+	e = dlerror();
+	if (!e)
+		e = "unknown dlopen error";
+	why = !strncmp(e, fdpath, n) && !strncmp(e + n, ": ", 2) ? e + n + 2 : e;
+	if (!strncmp(why, undef, sizeof(undef) - 1))
+		err_set(ctx, "%s: cannot load: unresolved symbol %s", path,
+			why + sizeof(undef) - 1);
+	else
+		err_set(ctx, "%s: cannot load: %s", path, why);
+	return OCIKP_CONFIG;
+}
+
 int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *module,
 		struct module *m)
 {
 	char *path = NULL, *slash, fdpath[64];
+	const struct ocikp_backend *desc;
 	struct stat st;
 	lt_dladvise advise = NULL;
+	void *bound;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -134,34 +224,45 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 	rc = trust_stat(ctx, path, &st, false, false);
 	if (rc != OCIKP_OK)
 		goto fail;
+	rc = fd_name(ctx, path, m->fd, &st, fdpath, sizeof(fdpath));
+	if (rc != OCIKP_OK)
+		goto fail;
 	rc = ltdl_ready(ctx);
 	if (rc != OCIKP_OK)
 		goto fail;
-	/* Load the very file checked above.  The fd stays open while the
-	 * module is loaded: libltdl caches handles by name. */
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", m->fd);
-	if (access(fdpath, F_OK) != 0)
-		snprintf(fdpath, sizeof(fdpath), "%s", "");
+	rc = bind_now(ctx, path, fdpath, &bound);
+	if (rc != OCIKP_OK)
+		goto fail;
+	/* libltdl keeps the module from here: dlopen of the same name hands it
+	 * the object just bound (the dynamic linker maps a file once).  The fd
+	 * stays open while the module is loaded: libltdl caches handles by
+	 * name. */
 	if (lt_dladvise_init(&advise) != 0 || lt_dladvise_local(&advise) != 0) {
 		rc = OCIKP_INTERNAL;
 		goto fail;
 	}
-	m->handle = lt_dlopenadvise(fdpath[0] ? fdpath : path, advise);
+	m->handle = lt_dlopenadvise(fdpath, advise);
 	lt_dladvise_destroy(&advise);
+	dlclose(bound);	/* libltdl holds its own reference now, or none */
 	if (!m->handle) {
 		err_set(ctx, "%s: cannot load: %s", path, lt_dlerror());
 		rc = OCIKP_CONFIG;
 		goto fail;
 	}
-	m->desc = lt_dlsym(m->handle, OCIKP_BACKEND_SYMBOL);
-	if (!m->desc) {
+	desc = lt_dlsym(m->handle, OCIKP_BACKEND_SYMBOL);
+	if (!desc) {
 		err_set(ctx, "%s: no symbol %s", path, OCIKP_BACKEND_SYMBOL);
 		rc = OCIKP_CONFIG;
 		goto fail;
 	}
-	rc = check_descriptor(ctx, path, m->desc);
+	rc = check_descriptor(ctx, path, desc);
 	if (rc != OCIKP_OK)
 		goto fail;
+	m->desc = desc_copy(desc);
+	if (!m->desc) {
+		rc = OCIKP_INTERNAL;
+		goto fail;
+	}
 	m->path = path;
 	return OCIKP_OK;
 fail:
@@ -181,6 +282,7 @@ fail:
  * caches handles by name, so /proc/self/fd/N must not be reused. */
 void loader_close(struct module *m)
 {
+	free((void *)m->desc);	/* the host's copy; the module stays mapped */
 	free(m->path);
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;

@@ -104,3 +104,24 @@ tests_unit_test_err_CFLAGS = $(UNIT_CFLAGS)
 # Command-line safety (setuid refusal, --config-dir lists).
 TESTS += tests/cmdline.sh
 EXTRA_DIST += tests/cmdline.sh
+
+# Loader growth and binding tests: the mock built against the version-1
+# header (tests/mock/v1, first on the include path), a descriptor larger
+# than this host knows, and a module with an unresolved symbol, linked lazily
+# (-z lazy after the hardening flags' -z now) as a careless build would be.
+check_LTLIBRARIES += tests/mock/ocikp-mock-v1.la tests/mock/ocikp-mock-large.la \
+	tests/mock/ocikp-mock-unresolved.la
+tests_mock_ocikp_mock_v1_la_SOURCES = tests/mock/ocikp-mock.c tests/mock/ocikp-mock-v1-check.c
+tests_mock_ocikp_mock_v1_la_CPPFLAGS = -I$(top_srcdir)/tests/mock/v1 $(AM_CPPFLAGS)
+tests_mock_ocikp_mock_v1_la_CFLAGS = $(MODULE_CFLAGS)
+tests_mock_ocikp_mock_v1_la_LDFLAGS = $(MOCK_LDFLAGS)
+tests_mock_ocikp_mock_large_la_SOURCES = tests/mock/ocikp-mock.c
+tests_mock_ocikp_mock_large_la_CFLAGS = $(MODULE_CFLAGS) -DMOCK_SIZE=1024
+tests_mock_ocikp_mock_large_la_LDFLAGS = $(MOCK_LDFLAGS)
+tests_mock_ocikp_mock_unresolved_la_SOURCES = tests/mock/ocikp-mock-unresolved.c
+tests_mock_ocikp_mock_unresolved_la_CFLAGS = $(MODULE_CFLAGS)
+tests_mock_ocikp_mock_unresolved_la_LDFLAGS = $(MOCK_LDFLAGS_ANY) \
+	-Wl,--unresolved-symbols=ignore-all -Wl,-z,lazy
+OCIKP_TEST_MODULES += tests/mock/ocikp-mock-v1.la tests/mock/ocikp-mock-large.la \
+	tests/mock/ocikp-mock-unresolved.la
+EXTRA_DIST += tests/mock/v1/ocikp/backend.h

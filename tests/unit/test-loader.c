@@ -1,4 +1,5 @@
-/* host/loader.c and host/route.c against the mock backend module. */
+/* host/loader.c and host/route.c against the mock backend module; the
+ * growth rules of both ABI structs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,43 @@ static int open_mod(const char *module, struct module *m)
 	return loader_open(&root.pub, dir, module, m);
 }
 
+static void debug_must_not_run(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
+{
+	abort();
+}
+
+/* OCIKP_HOST_HAS on a version-1 host table and on the real one. */
+static void host_growth(void)
+{
+	struct ocikp_host v1 = host_services;
+	struct ocikp_ctx c = { .host = &v1 };
+	const struct ocikp_host *hs = &host_services;
+
+	/* A version-1 host: the 0.2 members are in memory here (a real old
+	 * host would end at aes256gcm_open), but size says they are absent. */
+	v1.size = OCIKP_HOST_V1_SIZE;
+	v1.vdebugf = debug_must_not_run;
+	ok(OCIKP_HOST_HAS(&v1, aes256gcm_open), "v1 host has aes256gcm_open");
+	ok(!OCIKP_HOST_HAS(&v1, deadline_ms) && !OCIKP_HOST_HAS(&v1, vdebugf) &&
+	   !OCIKP_HOST_HAS(&v1, mem_calloc), "v1 host lacks deadline_ms, vdebugf, mem_calloc");
+	ocikp_debugf(&c, "dropped");
+	ok(1, "ocikp_debugf on a v1 host calls nothing");
+	v1.size = OCIKP_HOST_V1_SIZE - 1;
+	ok(!OCIKP_HOST_HAS(&v1, aes256gcm_open), "a member partly covered by size is absent");
+
+	ok(hs->abi == OCIKP_BACKEND_ABI && hs->size == sizeof(struct ocikp_host),
+	   "host_services: ABI %u, size %u", (unsigned)hs->abi, (unsigned)hs->size);
+#define HAS(m) (OCIKP_HOST_HAS(hs, m) && hs->m != NULL)
+	ok(HAS(aes256gcm_open) && HAS(deadline_ms) && HAS(vdebugf) && HAS(read_private_file) &&
+	   HAS(state_dir) && HAS(state_lock) && HAS(state_unlock) && HAS(json_number) &&
+	   HAS(json_object_len) && HAS(json_object_key_at) && HAS(json_object_value_at) &&
+	   HAS(jgen_array_open) && HAS(jgen_array_close) && HAS(jgen_bool) && HAS(jgen_null) &&
+	   HAS(jgen_number) && HAS(jgen_raw) && HAS(jgen_value) && HAS(form_append) &&
+	   HAS(mem_malloc) && HAS(mem_free) && HAS(mem_realloc) && HAS(mem_strdup) &&
+	   HAS(mem_calloc), "host_services has and fills every member");
+#undef HAS
+}
+
 int main(void)
 {
 	struct module m;
@@ -41,9 +79,13 @@ int main(void)
 	struct ocikp_buf ann = { 0 }, opts = { 0 };
 	char *params[2] = { "mock://k", NULL };
 
+	host_growth();
 	host_ctx_init(&root.pub, &h, NULL);
 	if (!mkdtemp(dir) || chmod(dir, 0755) || install("/ocikp-mock.so", "ocikp-mock.so", 0755) ||
-	    install("/ocikp-mock-badabi.so", "bad.so", 0755) || install("/ocikp-mock.so", "ww.so", 0757)) {
+	    install("/ocikp-mock-badabi.so", "bad.so", 0755) || install("/ocikp-mock.so", "ww.so", 0757) ||
+	    install("/ocikp-mock-v1.so", "v1.so", 0755) || install("/ocikp-mock-large.so", "large.so", 0755) ||
+	    install("/ocikp-mock-small.so", "small.so", 0755) ||
+	    install("/ocikp-mock-unresolved.so", "unresolved.so", 0755)) {
 		printf("Bail out! cannot set up %s from OCIKP_MODULES\n", dir);
 		return 1;
 	}
@@ -55,6 +97,18 @@ int main(void)
 	ok(m.fd == -1 && m.desc == NULL, "close resets");
 	ok(open_mod("bad.so", &m) == OCIKP_CONFIG && strstr(h.err.msg, "ABI 99"), "ABI refused: %s", h.err.msg);
 	ok(open_mod("ww.so", &m) == OCIKP_CONFIG && strstr(h.err.msg, "writable"), "world-writable refused: %s", h.err.msg);
+	ok(open_mod("unresolved.so", &m) == OCIKP_CONFIG &&
+	   strstr(h.err.msg, "unresolved.so: cannot load: unresolved symbol ocikp_mock_missing_function") &&
+	   !strstr(h.err.msg, "/proc/"), "unresolved symbol refused at load: %s", h.err.msg);
+	ok(open_mod("small.so", &m) == OCIKP_CONFIG && m.desc == NULL &&
+	   strstr(h.err.msg, "too small (16 < "), "short descriptor refused: %s", h.err.msg);
+	ok(open_mod("v1.so", &m) == OCIKP_OK && m.desc->wrap && m.desc->unwrap,
+	   "a module built against the v1 header loads: %s", h.err.msg);
+	loader_close(&m);
+	ok(open_mod("large.so", &m) == OCIKP_OK && m.desc->size == sizeof(struct ocikp_backend) &&
+	   !strcmp(m.desc->name, "mock"),
+	   "a larger descriptor loads; the host's copy holds what it knows: %s", h.err.msg);
+	loader_close(&m);
 	ok(loader_resolve(&root.pub, dir, "a.so", &path) == OCIKP_OK && strstr(path, "/a.so"), "bare name resolves");
 	free(path);
 	ok(loader_resolve(&root.pub, dir, "sub/a.so", &path) == OCIKP_CONFIG && !path, "relative path refused");

@@ -1,0 +1,215 @@
+/*
+ * ocikp backend ABI, version 1.
+ *
+ * A backend is a shared object that exports exactly one symbol,
+ * `ocikp_backend_v1`, a const struct ocikp_backend.  The host (the `ocikp`
+ * binary) checks `abi` and `size` before touching anything else, then calls
+ * init once, wrap/unwrap/command as needed, and fini once.
+ *
+ * Everything a backend needs from the host (errors, configuration, buffers,
+ * base64, JSON, URL query parsing) comes through ctx->host, so a backend links
+ * only the libraries of its own trade and never re-implements these.
+ *
+ * Rules for backends:
+ *  - Never print.  Report one line with ocikp_errorf() and return a status.
+ *  - Never free or realloc a host-owned buffer yourself; use the host's
+ *    buf_* functions, which cleanse what they release.
+ *  - Keep no global state: per-run state goes in ctx->backend_data.
+ */
+#ifndef OCIKP_BACKEND_H
+#define OCIKP_BACKEND_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OCIKP_BACKEND_ABI 1u
+#define OCIKP_BACKEND_SYMBOL "ocikp_backend_v1"
+
+#if defined(__GNUC__)
+#define OCIKP_EXPORT __attribute__((visibility("default")))
+#define OCIKP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define OCIKP_EXPORT
+#define OCIKP_PRINTF(f, a)
+#endif
+
+/* What a backend call returns.  The host maps these to exit codes. */
+enum ocikp_status {
+	OCIKP_OK = 0,
+	OCIKP_NOT_MINE,    /* for another key, device or machine: try the next recipient */
+	OCIKP_BAD_INPUT,   /* malformed parameter or annotation */
+	OCIKP_WRONG_KEY,   /* the key is here but does not open it (tag, PCR policy) */
+	OCIKP_UNAVAILABLE, /* device, keyring or server unreachable or busy; retryable */
+	OCIKP_CONFIG,      /* a backend option is missing or wrong */
+	OCIKP_INTERNAL     /* out of memory, library failure, a bug */
+};
+
+/* A growable byte buffer owned by the host.  data is kept NUL-terminated
+ * (data[len] == 0) so text can be used as a C string.  Released memory is
+ * always cleansed. */
+struct ocikp_buf {
+	unsigned char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* A read-only node of a parsed JSON document (opaque). */
+typedef struct ocikp_json ocikp_json;
+
+enum ocikp_json_type {
+	OCIKP_JSON_ABSENT = 0, /* the node does not exist (NULL) */
+	OCIKP_JSON_NULL,
+	OCIKP_JSON_FALSE,
+	OCIKP_JSON_TRUE,
+	OCIKP_JSON_NUMBER,
+	OCIKP_JSON_STRING,
+	OCIKP_JSON_ARRAY,
+	OCIKP_JSON_OBJECT
+};
+
+/* Builds one flat-or-nested JSON value into a buffer (opaque). */
+typedef struct ocikp_jgen ocikp_jgen;
+
+struct ocikp_ctx;
+
+/* Services the host offers.  Grows only at the end; check `size` before
+ * using a member added after version 1. */
+struct ocikp_host {
+	uint32_t abi;
+	uint32_t size;
+
+	/* One-line error for the user (the last call wins); a warning goes to
+	 * stderr at once.  Never pass secret material. */
+	void (*verrorf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+	void (*vwarnf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
+
+	/* The value of "<backend>.<key>" from the drop-ins (or from a
+	 * compatibility flag such as --tpmPath=), NULL if unset. */
+	const char *(*conf_get)(struct ocikp_ctx *ctx, const char *key);
+
+	/* Buffers: append n bytes; extend by n bytes and return them to fill;
+	 * release (cleansed).  The int returns are enum ocikp_status. */
+	int (*buf_append)(struct ocikp_buf *buf, const void *data, size_t n);
+	unsigned char *(*buf_extend)(struct ocikp_buf *buf, size_t n);
+	void (*buf_free)(struct ocikp_buf *buf);
+
+	/* Strict base64 (padded; url != 0 selects the URL-safe alphabet).
+	 * Decode appends to out; a malformed input is OCIKP_BAD_INPUT with an
+	 * error naming `what`.  Encode appends text to out. */
+	int (*b64_decode)(struct ocikp_ctx *ctx, const char *what, const char *in,
+			  size_t len, int url, struct ocikp_buf *out);
+	int (*b64_encode)(const void *data, size_t len, int url, struct ocikp_buf *out);
+
+	/* JSON reading.  json_parse reports errors naming `what`. */
+	int (*json_parse)(struct ocikp_ctx *ctx, const char *what, const void *text,
+			  size_t len, ocikp_json **out);
+	void (*json_free)(ocikp_json *doc);
+	enum ocikp_json_type (*json_type)(const ocikp_json *node);
+	const ocikp_json *(*json_get)(const ocikp_json *object, const char *key);
+	const char *(*json_string)(const ocikp_json *node);	/* NULL unless string */
+	size_t (*json_string_len)(const ocikp_json *node);
+	size_t (*json_array_len)(const ocikp_json *node);
+	const ocikp_json *(*json_array_at)(const ocikp_json *node, size_t i);
+
+	/* JSON writing into a cleansing buffer.  Calls after an error are
+	 * ignored; jgen_finish reports it and appends the text to out. */
+	ocikp_jgen *(*jgen_new)(void);
+	void (*jgen_map_open)(ocikp_jgen *g);
+	void (*jgen_map_close)(ocikp_jgen *g);
+	void (*jgen_key)(ocikp_jgen *g, const char *key);
+	void (*jgen_string)(ocikp_jgen *g, const char *s, size_t len);
+	void (*jgen_b64)(ocikp_jgen *g, const void *data, size_t len);
+	void (*jgen_int)(ocikp_jgen *g, long long v);
+	int (*jgen_finish)(ocikp_jgen *g, struct ocikp_buf *out);
+
+	/* The value of query parameter `name` in `url`, percent-decoded, with a
+	 * literal '+' kept as '+' (base64 values stay intact), appended to out
+	 * (a C string even when empty).  OCIKP_NOT_MINE if absent,
+	 * OCIKP_BAD_INPUT if malformed. */
+	int (*url_query_get)(struct ocikp_ctx *ctx, const char *url, const char *name,
+			     struct ocikp_buf *out);
+
+	/* AES-256-GCM in the layout the existing providers share for
+	 * wrapped_key: 12-byte random nonce ‖ ciphertext ‖ 16-byte tag, no AAD.
+	 * Seal appends to out.  Open appends the plaintext, or returns
+	 * OCIKP_WRONG_KEY without setting an error (the caller knows what the
+	 * key was) when the tag does not verify, OCIKP_BAD_INPUT if too short. */
+	int (*aes256gcm_seal)(struct ocikp_ctx *ctx, const unsigned char key[32],
+			      const void *plain, size_t len, struct ocikp_buf *out);
+	int (*aes256gcm_open)(struct ocikp_ctx *ctx, const unsigned char key[32],
+			      const void *sealed, size_t len, struct ocikp_buf *out);
+};
+
+/* The per-run context.  Only these members are public. */
+struct ocikp_ctx {
+	const struct ocikp_host *host;
+	const char *backend; /* the drop-in's backend name, e.g. "tpm" */
+	void *backend_data;  /* the backend's own state, set by init, freed by fini */
+};
+
+struct ocikp_backend {
+	uint32_t abi;  /* OCIKP_BACKEND_ABI */
+	uint32_t size; /* sizeof(struct ocikp_backend) */
+	const char *name;
+	const char *version;
+	const char *const *schemes; /* URL schemes this module can handle, NULL-terminated */
+
+	/* Optional.  Called once before any other call. */
+	int (*init)(struct ocikp_ctx *ctx);
+
+	/* Wrap optsdata for the recipient `param` (one decoded value of
+	 * Parameters[NAME]); append the annotation JSON object to out. */
+	int (*wrap)(struct ocikp_ctx *ctx, const char *param,
+		    const struct ocikp_buf *optsdata, struct ocikp_buf *annotation_out);
+
+	/* Open `annotation` (a JSON object this backend wrote).  dc_params are
+	 * the decrypt parameters routed to this backend, NULL-terminated
+	 * (possibly empty).  Append optsdata to out.  OCIKP_NOT_MINE when this
+	 * machine holds no key for it. */
+	int (*unwrap)(struct ocikp_ctx *ctx, const ocikp_json *annotation,
+		      const char *const *dc_params, struct ocikp_buf *optsdata_out);
+
+	/* Optional admin command: `ocikp <backend> ARGS...`.  argv[0] is the
+	 * subcommand.  Text for the user goes to out, printed only on success. */
+	int (*command)(struct ocikp_ctx *ctx, int argc, char *const argv[],
+		       struct ocikp_buf *out);
+	const char *command_usage; /* one line per subcommand, or NULL */
+
+	/* Optional.  Release backend_data. */
+	void (*fini)(struct ocikp_ctx *ctx);
+};
+
+/* Convenience wrappers, so backend code reads naturally. */
+static inline OCIKP_PRINTF(2, 3) void
+ocikp_errorf(struct ocikp_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx->host->verrorf(ctx, fmt, ap);
+	va_end(ap);
+}
+
+static inline OCIKP_PRINTF(2, 3) void
+ocikp_warnf(struct ocikp_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ctx->host->vwarnf(ctx, fmt, ap);
+	va_end(ap);
+}
+
+static inline const char *
+ocikp_conf(struct ocikp_ctx *ctx, const char *key)
+{
+	return ctx->host->conf_get(ctx, key);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OCIKP_BACKEND_H */
