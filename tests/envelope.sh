@@ -109,5 +109,9 @@ mapfile -t R6 < <(mock_rcpts 6)
 OCIKP_CONFIG_DIR="$C5" t_expect_fail "a long envelope stops when the time budget is spent: exit 5, how many were tried" 5 \
 	"^ocikp: time budget spent \(drop-in 'timeout'\) after trying [1-5] of 6 recipients: 1 \(mock\): no decrypt parameter" \
 	"$(t_unwrap_request ocikp "$(envelope "${R6[@]}")")"
+set -- ; for i in $(seq 6); do set -- "$@" "mock://s$i"; done
+OCIKP_CONFIG_DIR="$C5" t_expect_fail "so does a long wrap" 5 \
+	"^ocikp: time budget spent \(drop-in 'timeout'\) after wrapping for [1-5] of 6 recipients$" \
+	"$(t_wrap_request ocikp "$OPTS" "$@")"
 t_done
 [ "$T_FAILED" -eq 0 ]
