@@ -71,6 +71,92 @@ static int inspect_input(struct ocikp_ctx *ctx, const char *arg, struct ocikp_bu
 	return rc;
 }
 
+/* The length of a valid UTF-8 sequence at s (at most n bytes) and its code
+ * point, or 0 if the bytes there are not one. */
+static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	size_t len, i;
+	unsigned long min;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, min = 0x80, *cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, min = 0x800, *cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, min = 0x10000, *cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Code points a terminal acts on rather than shows: C1 controls (0x9b is a
+ * CSI) and the bidirectional overrides that reorder what a line seems to say. */
+static bool hidden_control(unsigned long cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Text from the annotation, printable: an attacker writes it, and a newline
+ * would forge a line of ours, an escape sequence reach the terminal.
+ * Controls, DEL and invalid UTF-8 become \n, \t, \r, \xHH or \uHHHH; a
+ * backslash is doubled so the escapes stay unambiguous. */
+static void put_text(struct ocikp_buf *out, const char *text, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	unsigned long cp;
+	size_t i = 0, len;
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '\\') {
+			buf_append(out, "\\\\", 2);
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			buf_printf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+		} else if (c < 0x20 || c == 0x7f) {
+			buf_printf(out, "\\x%02x", c);
+		} else if (c < 0x80) {
+			buf_append(out, &c, 1);
+		} else if (!(len = utf8_char(s + i, n - i, &cp))) {
+			buf_printf(out, "\\x%02x", c);
+		} else {
+			if (hidden_control(cp))
+				buf_printf(out, "\\u%04lx", cp);
+			else
+				buf_append(out, s + i, len);
+			i += len;
+			continue;
+		}
+		i++;
+	}
+}
+
+static void put_string(struct ocikp_buf *out, const char *s)
+{
+	put_text(out, s, strlen(s));
+}
+
+/* The key URL's full length: it may hold a NUL that strlen would stop at. */
+static size_t url_len(const ocikp_json *ann, const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < json_object_len(ann); i++)
+		if (json_string(json_object_value_at(ann, i)) == url)
+			return json_string_len(json_object_value_at(ann, i));
+	return strlen(url);
+}
+
 static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *out,
 		     const char *indent)
 {
@@ -83,8 +169,12 @@ static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *ou
 		strcpy(scheme, strstr(url, "://") ? "?" : "kbs");
 	if (url)
 		cb = conf_backend_for_scheme(&h->conf, scheme);
-	buf_printf(out, "%skey: %s\n", indent, url ? url : "(none)");
-	buf_printf(out, "%sscheme: %s, backend: %s\n", indent, url ? scheme : "-",
+	buf_printf(out, "%skey: ", indent);
+	if (url)
+		put_text(out, url, url_len(ann, url));
+	else
+		buf_printf(out, "(none)");
+	buf_printf(out, "\n%sscheme: %s, backend: %s\n", indent, url ? scheme : "-",
 		   cb ? cb->name : "(none configured)");
 	for (i = 0; i < json_object_len(ann); i++) {
 		const char *k = json_object_key_at(ann, i);
@@ -92,15 +182,20 @@ static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *ou
 
 		if (json_type(v) == OCIKP_JSON_STRING && json_string(v) == url)
 			continue;
+		buf_printf(out, "%s", indent);
+		put_string(out, k);
 		/* Short labels print as they are; anything longer is key
 		 * material or ciphertext: its size is enough. */
-		if (json_type(v) == OCIKP_JSON_STRING && json_string_len(v) <= 16)
-			buf_printf(out, "%s%s: %s\n", indent, k, json_string(v));
-		else if (json_type(v) == OCIKP_JSON_STRING)
-			buf_printf(out, "%s%s: (%zu characters)\n", indent, k, json_string_len(v));
-		else
-			buf_printf(out, "%s%s: (%s)\n", indent, k,
+		if (json_type(v) == OCIKP_JSON_STRING && json_string_len(v) <= 16) {
+			buf_printf(out, ": ");
+			put_text(out, json_string(v), json_string_len(v));
+			buf_printf(out, "\n");
+		} else if (json_type(v) == OCIKP_JSON_STRING) {
+			buf_printf(out, ": (%zu characters)\n", json_string_len(v));
+		} else {
+			buf_printf(out, ": (%s)\n",
 				   json_type(v) == OCIKP_JSON_OBJECT ? "object" : "value");
+		}
 	}
 }
 
@@ -132,8 +227,16 @@ int admin_inspect(struct host *h, struct ocikp_ctx *ctx, const char *arg, struct
 		goto out;
 	list = json_get(ann, "recipients");
 	if (json_get(ann, "ocikp")) {
-		buf_printf(out, "format: ocikp envelope, version %s, %zu recipient(s)\n",
-			   json_number(json_get(ann, "ocikp")), json_array_len(list));
+		const ocikp_json *v = json_get(ann, "ocikp");
+
+		buf_printf(out, "format: ocikp envelope, version ");
+		if (json_type(v) == OCIKP_JSON_NUMBER)
+			put_string(out, json_number(v));
+		else if (json_type(v) == OCIKP_JSON_STRING)
+			put_text(out, json_string(v), json_string_len(v));
+		else
+			buf_printf(out, "(not a number)");
+		buf_printf(out, ", %zu recipient(s)\n", json_array_len(list));
 		for (i = 0; i < json_array_len(list); i++) {
 			buf_printf(out, "recipient %zu:\n", i + 1);
 			describe(h, json_array_at(list, i), out, "  ");

@@ -72,19 +72,43 @@ static void backstop_fire(int sig)
 	_exit(EXIT_UNAVAILABLE);
 }
 
+/* The timeout, in seconds, that d stands for, so the line can name it: the
+ * calling backend's own when d is its call's deadline, else the request's.
+ * The current ctx is the one the host works for (host.c enters it first). */
+static long budget_s(const struct deadline *d)
+{
+	struct backend_ctx *b = (struct backend_ctx *)ctx_current();
+	long ms;
+
+	if (!b)
+		return 0;
+	if (d == &b->deadline && b->cb)
+		ms = b->cb->timeout_ms;
+	else
+		ms = b->host->conf.timeout_ms > 0 ? b->host->conf.timeout_ms
+						  : OCIKP_TIMEOUT_DEFAULT_MS;
+	return ms / 1000;
+}
+
 void backstop_arm(const struct deadline *d, const char *who)
 {
 	struct itimerval t;
 	int slot = !backstop_slot;
-	long ms;
+	long ms, s;
 
 	if (!deadline_isset(d)) {
 		backstop_disarm();
 		return;
 	}
-	snprintf(backstop_line[slot], sizeof(backstop_line[slot]),
-		 "ocikp: %s%stimed out: the request's time budget is spent (drop-in 'timeout')\n",
-		 who ? who : "", who ? ": " : "");
+	s = budget_s(d);
+	if (s > 0)
+		snprintf(backstop_line[slot], sizeof(backstop_line[slot]),
+			 "ocikp: %s%stimed out: no answer within the time budget of %ld s "
+			 "(drop-in 'timeout')\n", who ? who : "", who ? ": " : "", s);
+	else
+		snprintf(backstop_line[slot], sizeof(backstop_line[slot]),
+			 "ocikp: %s%stimed out: the time budget is spent (drop-in 'timeout')\n",
+			 who ? who : "", who ? ": " : "");
 	backstop_slot = slot;
 	signal(SIGALRM, backstop_fire);
 	ms = deadline_left_ms(d);

@@ -108,6 +108,8 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
  * deadline, the backend's own `timeout` if it is sooner. */
 static struct ocikp_ctx *call_enter(struct backend_ctx *b, const char *what)
 {
+	struct ocikp_ctx *prev = ctx_enter(&b->pub);	/* first: the backstop names its timeout */
+
 	memset(&b->deadline, 0, sizeof(b->deadline));
 	if (b->cb && b->cb->timeout_ms > 0)
 		deadline_set(&b->deadline, b->cb->timeout_ms);
@@ -116,7 +118,7 @@ static struct ocikp_ctx *call_enter(struct backend_ctx *b, const char *what)
 	err_clear(&b->pub);
 	debugf(&b->pub, "%s, %ld ms of the time budget left", what,
 	       svc_deadline_ms(&b->pub));
-	return ctx_enter(&b->pub);
+	return prev;
 }
 
 static void call_leave(struct backend_ctx *b, struct ocikp_ctx *prev)

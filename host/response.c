@@ -1,9 +1,11 @@
 /*
  * The OCIcrypt exec protocol, answer side.  The answer is built whole in a
  * cleansing buffer and written only once everything has succeeded, so a
- * failure never leaves partial JSON on stdout.
+ * failure never leaves partial JSON on stdout, and then written whole.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 #include "ocikp.h"
@@ -22,6 +24,29 @@ int response_build(enum op op, const struct ocikp_buf *payload, struct ocikp_buf
 	return jgen_finish(g, out);
 }
 
+/* Wait until fd takes more, at most until the request's deadline (none
+ * outside exec mode).  0, or -1 with errno set. */
+static int wait_writable(int fd)
+{
+	struct ocikp_ctx *ctx = ctx_current();
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	long left = ctx ? deadline_left_ms(&host_of(ctx)->deadline) : LONG_MAX;
+	int n;
+
+	if (left == 0) {
+		errno = ETIME;
+		return -1;
+	}
+	n = poll(&p, 1, left > INT_MAX ? -1 : (int)left);
+	if (n == 0) {
+		errno = ETIME;
+		return -1;
+	}
+	return n < 0 && errno != EINTR ? -1 : 0;
+}
+
+/* All of it: stdout may be a non-blocking pipe (the caller's choice, and
+ * its flag is shared with us), so a full pipe means wait, not fail. */
 int write_all(int fd, const void *data, size_t len)
 {
 	const unsigned char *p = data;
@@ -31,6 +56,8 @@ int write_all(int fd, const void *data, size_t len)
 		n = write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd) == 0)
 				continue;
 			return -1;
 		}

@@ -6,12 +6,19 @@
  *
  * One recipient gets the backend's native annotation unchanged, so the other
  * providers can read what we write.
+ *
+ * Every recipient may cost a device or network round trip (a TPM takes tens
+ * of milliseconds), and one 1 MiB annotation holds over a thousand copies of
+ * one: an envelope is capped, duplicates are tried once, and the loop stops
+ * when the request's time budget is spent.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "ocikp.h"
 
 #define SCHEME_MAX 33
+/* Recipients in one envelope, on wrap and unwrap (ocikp(1), README). */
+#define ENVELOPE_MAX_RECIPIENTS 32
 
 /* Backends opened during this run, each at most once. */
 struct opened {
@@ -93,6 +100,20 @@ static int annotation_scheme(const ocikp_json *ann, char *scheme)
 	return OCIKP_BAD_INPUT;
 }
 
+/* A backend that fails without saying why still gets a reason of its own,
+ * rather than none or, worse, an earlier recipient's. */
+static int blame(struct backend_ctx *b, int rc)
+{
+	if (rc != OCIKP_OK && !b->host->err.msg[0])
+		err_set(&b->pub, "failed (no reason given)");
+	return rc;
+}
+
+static bool budget_spent(const struct host *h)
+{
+	return deadline_left_ms(&h->deadline) == 0;
+}
+
 /* Wrap for one recipient string; the annotation object is appended to out. */
 static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		    const char *param, const struct ocikp_buf *optsdata, struct ocikp_buf *out)
@@ -108,7 +129,7 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	rc = backend_for(h, ctx, o, scheme, OCIKP_BAD_INPUT, &b);
 	if (rc != OCIKP_OK)
 		return rc;
-	rc = backend_wrap(b, param, optsdata, out);
+	rc = blame(b, backend_wrap(b, param, optsdata, out));
 	if (rc == OCIKP_OK && out->len == 0) {
 		err_set(&b->pub, "backend returned an empty annotation");
 		rc = OCIKP_INTERNAL;
@@ -116,29 +137,48 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	return rc;
 }
 
-int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
-	       struct ocikp_buf *annotation)
+/* The distinct parameters of the request, in order: wrapping twice for one
+ * key only costs time.  NULL when out of memory. */
+static const char **distinct_params(const struct request *req, size_t *n)
 {
-	struct opened o = { 0 };
-	ocikp_jgen *g = NULL;
+	const char **v = calloc(req->n_params + 1, sizeof(*v));
+	size_t i, j;
+
+	*n = 0;
+	for (i = 0; v && i < req->n_params; i++) {
+		for (j = 0; j < *n && strcmp(v[j], req->params[i]) != 0; j++)
+			;
+		if (j == *n)
+			v[(*n)++] = req->params[i];
+	}
+	return v;
+}
+
+static int wrap_envelope(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
+			 const char *const *params, size_t n, const struct ocikp_buf *optsdata,
+			 struct ocikp_buf *annotation)
+{
+	ocikp_jgen *g = jgen_new();
+	struct ocikp_buf discard = { 0 };
 	size_t i;
 	int rc = OCIKP_OK;
 
-	if (req->n_params == 1) {
-		rc = wrap_one(h, ctx, &o, req->params[0], &req->optsdata, annotation);
-		goto out;
-	}
-	g = jgen_new();
 	jgen_map_open(g);
 	jgen_key(g, "ocikp");
 	jgen_int(g, 1);
 	jgen_key(g, "recipients");
 	jgen_array_open(g);
-	for (i = 0; i < req->n_params && rc == OCIKP_OK; i++) {
+	for (i = 0; i < n && rc == OCIKP_OK; i++) {
 		struct ocikp_buf one = { 0 };
 		ocikp_json *parsed = NULL;
 
-		rc = wrap_one(h, ctx, &o, req->params[i], &req->optsdata, &one);
+		if (budget_spent(h)) {
+			err_set(ctx, "time budget spent (drop-in 'timeout') after wrapping for "
+				"%zu of %zu recipients", i, n);
+			rc = OCIKP_UNAVAILABLE;
+			break;
+		}
+		rc = wrap_one(h, ctx, o, params[i], optsdata, &one);
 		if (rc == OCIKP_OK)
 			rc = json_parse(ctx, "backend annotation", one.data, one.len, &parsed);
 		if (rc == OCIKP_OK && json_type(parsed) != OCIKP_JSON_OBJECT) {
@@ -152,14 +192,34 @@ int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 	}
 	jgen_array_close(g);
 	jgen_map_close(g);
-	if (rc == OCIKP_OK) {
-		rc = jgen_finish(g, annotation);
-	} else {
-		struct ocikp_buf discard = { 0 };
-		jgen_finish(g, &discard);	/* frees the generator */
-		buf_free(&discard);
+	if (rc == OCIKP_OK)
+		return jgen_finish(g, annotation);
+	jgen_finish(g, &discard);	/* frees the generator */
+	buf_free(&discard);
+	return rc;
+}
+
+int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
+	       struct ocikp_buf *annotation)
+{
+	struct opened o = { 0 };
+	const char **params;
+	size_t n;
+	int rc;
+
+	if (req->n_params > ENVELOPE_MAX_RECIPIENTS) {
+		err_set(ctx, "request: %zu recipients; at most %d fit in one envelope",
+			req->n_params, ENVELOPE_MAX_RECIPIENTS);
+		return OCIKP_BAD_INPUT;
 	}
-out:
+	params = distinct_params(req, &n);
+	if (!params)
+		return OCIKP_INTERNAL;
+	if (n == 1)
+		rc = wrap_one(h, ctx, &o, params[0], &req->optsdata, annotation);
+	else
+		rc = wrap_envelope(h, ctx, &o, params, n, &req->optsdata, annotation);
+	free(params);
 	close_all(&o);
 	return rc;
 }
@@ -201,7 +261,7 @@ static int unwrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	params = params_for(h, req, b->cb);
 	if (!params)
 		return OCIKP_INTERNAL;
-	rc = backend_unwrap(b, ann, params, out);
+	rc = blame(b, backend_unwrap(b, ann, params, out));
 	free(params);
 	if (rc == OCIKP_OK && out->len == 0) {
 		err_set(&b->pub, "backend returned empty optsdata");
@@ -226,13 +286,94 @@ static int worse(int have, int got)
 	return have;
 }
 
+/* A recipient's canonical text: regenerated JSON with each object's keys
+ * sorted, so copies differing only in spacing, escapes or key order are
+ * seen as the same recipient. */
+struct member {
+	const char *key;
+	const ocikp_json *value;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
+}
+
+static int canon_value(ocikp_jgen *g, const ocikp_json *v)
+{
+	struct member *m;
+	size_t i, n;
+	int rc = OCIKP_OK;
+
+	switch (json_type(v)) {
+	case OCIKP_JSON_ARRAY:
+		jgen_array_open(g);
+		for (i = 0; i < json_array_len(v) && rc == OCIKP_OK; i++)
+			rc = canon_value(g, json_array_at(v, i));
+		jgen_array_close(g);
+		return rc;
+	case OCIKP_JSON_OBJECT:
+		n = json_object_len(v);
+		m = calloc(n ? n : 1, sizeof(*m));
+		if (!m)
+			return OCIKP_INTERNAL;
+		for (i = 0; i < n; i++) {
+			m[i].key = json_object_key_at(v, i);
+			m[i].value = json_object_value_at(v, i);
+		}
+		qsort(m, n, sizeof(*m), member_cmp);
+		jgen_map_open(g);
+		for (i = 0; i < n && rc == OCIKP_OK; i++) {
+			jgen_key(g, m[i].key);
+			rc = canon_value(g, m[i].value);
+		}
+		jgen_map_close(g);
+		free(m);
+		return rc;
+	default:
+		jgen_value(g, v);
+		return OCIKP_OK;
+	}
+}
+
+static int canonical(const ocikp_json *v, struct ocikp_buf *out)
+{
+	ocikp_jgen *g = jgen_new();
+	struct ocikp_buf discard = { 0 };
+	int rc = canon_value(g, v);
+
+	if (rc == OCIKP_OK)
+		return jgen_finish(g, out);
+	jgen_finish(g, &discard);
+	buf_free(&discard);
+	return rc;
+}
+
+/* The index of an earlier recipient identical to recipient i, or i. */
+static size_t first_copy(const struct ocikp_buf *canon, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (canon[j].len == canon[i].len && !memcmp(canon[j].data, canon[i].data, canon[i].len))
+			return j;
+	return i;
+}
+
+/* Why recipient i failed, for the one line listing them all. */
+static void add_reason(struct ocikp_buf *why, struct host *h, size_t i)
+{
+	buf_printf(why, "%s%zu (%s): %s", why->len ? "; " : "", i + 1,
+		   h->err.who ? h->err.who : "ocikp", h->err.msg[0] ? h->err.msg : "failed");
+}
+
 static int unwrap_envelope(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 			   const struct request *req, const ocikp_json *env,
 			   struct ocikp_buf *out)
 {
 	const ocikp_json *version = json_get(env, "ocikp"), *list = json_get(env, "recipients");
-	struct ocikp_buf why = { 0 };
-	size_t i, n = json_array_len(list);
+	struct ocikp_buf why = { 0 }, canon[ENVELOPE_MAX_RECIPIENTS];
+	size_t i, copy, tried = 0, n = json_array_len(list);
 	int rc = OCIKP_OK, status = OCIKP_OK;
 
 	if (json_type(version) != OCIKP_JSON_NUMBER || strcmp(json_number(version), "1") != 0) {
@@ -243,21 +384,42 @@ static int unwrap_envelope(struct host *h, struct ocikp_ctx *ctx, struct opened 
 		err_set(ctx, "annotation: ocikp envelope has no recipients");
 		return OCIKP_BAD_INPUT;
 	}
+	if (n > ENVELOPE_MAX_RECIPIENTS) {
+		err_set(ctx, "annotation: ocikp envelope has %zu recipients; at most %d are allowed",
+			n, ENVELOPE_MAX_RECIPIENTS);
+		return OCIKP_BAD_INPUT;
+	}
+	memset(canon, 0, sizeof(canon));
 	for (i = 0; i < n; i++) {
-		struct errctx *e = &host_of(ctx)->err;
-
+		err_clear(ctx);
+		if (budget_spent(h)) {
+			rc = OCIKP_UNAVAILABLE;
+			err_set(ctx, "time budget spent (drop-in 'timeout') after trying %zu of %zu "
+				"recipients: %s", tried, n, why.len ? (char *)why.data : "none");
+			goto done;
+		}
+		rc = canonical(json_array_at(list, i), &canon[i]);
+		if (rc != OCIKP_OK)
+			goto done;
+		copy = first_copy(canon, i);
+		if (copy != i) {
+			buf_printf(&why, "%s%zu: same as %zu", why.len ? "; " : "", i + 1, copy + 1);
+			continue;
+		}
+		tried++;
 		rc = unwrap_one(h, ctx, o, req, json_array_at(list, i), out);
 		if (rc == OCIKP_OK)
 			goto done;
 		buf_free(out);
 		status = worse(status, rc);
-		buf_printf(&why, "%s%zu (%s): %s", i ? "; " : "", i + 1,
-			   e->who ? e->who : "ocikp", e->msg);
+		add_reason(&why, h, i);
 	}
-	host_of(ctx)->err.who = NULL;
+	err_clear(ctx);
 	err_set(ctx, "no recipient could be opened: %s", (char *)why.data);
 	rc = status;
 done:
+	for (i = 0; i < n; i++)
+		buf_free(&canon[i]);
 	buf_free(&why);
 	return rc;
 }

@@ -125,3 +125,9 @@ tests_mock_ocikp_mock_unresolved_la_LDFLAGS = $(MOCK_LDFLAGS_ANY) \
 OCIKP_TEST_MODULES += tests/mock/ocikp-mock-v1.la tests/mock/ocikp-mock-large.la \
 	tests/mock/ocikp-mock-unresolved.la
 EXTRA_DIST += tests/mock/v1/ocikp/backend.h
+
+# Issue 11, routing: envelope bounds are in tests/envelope.sh; the answer
+# writer in tests/faults.sh.
+route_tests = tests/inspect.sh tests/deadline.sh
+TESTS += $(route_tests)
+EXTRA_DIST += $(route_tests)
