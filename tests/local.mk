@@ -84,3 +84,9 @@ EXTRA_DIST += $(shim_tests)
 check_PROGRAMS += tests/shim/leaky
 tests_shim_leaky_LDADD = $(CRYPTO_LIBS)
 tests_shim_leaky_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+
+# Issue 11, host helpers: form encoding (host/form.c).
+check_PROGRAMS += tests/unit/test-form
+TESTS += tests/unit/test-form
+tests_unit_test_form_LDADD = $(UNIT_LDADD)
+tests_unit_test_form_CFLAGS = $(UNIT_CFLAGS)
