@@ -653,7 +653,9 @@ void jgen_value(ocikp_jgen *g, const ocikp_json *node)
 }
 
 /* Append the text to out, or report why not; the generator is freed
- * either way.  out is left as it was on failure. */
+ * either way.  out is left as it was on failure.  With out NULL the
+ * generator is only freed, reporting nothing: a caller that gives up on
+ * an error of its own keeps that error. */
 int jgen_finish(ocikp_jgen *g, struct ocikp_buf *out)
 {
 	const unsigned char *text;
@@ -661,8 +663,15 @@ int jgen_finish(ocikp_jgen *g, struct ocikp_buf *out)
 	int rc;
 
 	if (!g) {
-		err_set(ctx_current(), "cannot write JSON: out of memory");
+		if (out)
+			err_set(ctx_current(), "cannot write JSON: out of memory");
 		return OCIKP_INTERNAL;
+	}
+	if (!out) {
+		rc = g->status;
+		yajl_gen_free(g->gen);
+		secure_free(g);
+		return rc;
 	}
 	if (g->status == OCIKP_OK && !g->done)
 		jgen_fail(g, OCIKP_INTERNAL, "%s", g->depth ? "an object or array left open" :

@@ -177,6 +177,11 @@ static void test_reasons(void)
 	jgen_string(g, "\xff", 1);
 	jgen_key(g, NULL);	/* ignored: the first failure wins */
 	ok(finish(g, &out) == OCIKP_BAD_INPUT && strstr(h.err.msg, "UTF-8"), "first failure wins");
+	strcpy(h.err.msg, "earlier error");
+	g = jgen_new();
+	jgen_key(g, "k");
+	ok(jgen_finish(g, NULL) == OCIKP_INTERNAL && !strcmp(h.err.msg, "earlier error"),
+	   "jgen_finish(g, NULL) frees without reporting");
 	buf_free(&out);
 }
 
