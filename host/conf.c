@@ -615,9 +615,8 @@ int conf_load(struct ocikp_ctx *ctx, const char *const *dirs, struct conf *conf)
 				rc = strv_push(&conf->files, &conf->n_files, path);
 			if (rc == OCIKP_OK) {
 				path = NULL;
-				if (text.data)
-					rc = parse_dropin(ctx, conf, conf->files[conf->n_files - 1],
-							  (char *)text.data, text.len);
+				rc = parse_dropin(ctx, conf, conf->files[conf->n_files - 1],
+						  (char *)text.data, text.len);
 			}
 		}
 		free(path);

@@ -159,7 +159,6 @@ static int wrap_envelope(struct host *h, struct ocikp_ctx *ctx, struct opened *o
 			 struct ocikp_buf *annotation)
 {
 	ocikp_jgen *g = jgen_new();
-	struct ocikp_buf discard = { 0 };
 	size_t i;
 	int rc = OCIKP_OK;
 
@@ -194,8 +193,7 @@ static int wrap_envelope(struct host *h, struct ocikp_ctx *ctx, struct opened *o
 	jgen_map_close(g);
 	if (rc == OCIKP_OK)
 		return jgen_finish(g, annotation);
-	jgen_finish(g, &discard);	/* frees the generator */
-	buf_free(&discard);
+	jgen_finish(g, NULL);	/* frees the generator, keeps rc's error */
 	return rc;
 }
 
@@ -339,13 +337,11 @@ static int canon_value(ocikp_jgen *g, const ocikp_json *v)
 static int canonical(const ocikp_json *v, struct ocikp_buf *out)
 {
 	ocikp_jgen *g = jgen_new();
-	struct ocikp_buf discard = { 0 };
 	int rc = canon_value(g, v);
 
 	if (rc == OCIKP_OK)
 		return jgen_finish(g, out);
-	jgen_finish(g, &discard);
-	buf_free(&discard);
+	jgen_finish(g, NULL);
 	return rc;
 }
 

@@ -40,12 +40,19 @@ t_expect_fail "nesting too deep" 3 'nested deeper than' "$(printf '{"op":%s%s}' 
 big=$(head -c 1100000 /dev/zero | tr '\0' ' ')
 t_expect_fail "stdin over 1 MiB" 3 'request: larger than 1048576 bytes' "{\"op\":\"keywrap\"$big}"
 t_expect_fail "dc.Parameters of the wrong type" 3 'dc.Parameters must be an object' "$(printf '{"op":"keyunwrap","keyunwrapparams":{"dc":{"Parameters":"x"},"annotation":"%s"}}' "$GOOD")"
+t_expect_fail "NUL in a string (op)" 3 'request: a JSON string or key holds a NUL' '{"op":"keyunwrap\u0000x","keyunwrapparams":{"annotation":"e30="}}'
+t_expect_fail "NUL in a key" 3 'request: a JSON string or key holds a NUL' '{"op\u0000":"keywrap","op":"keyunwrap"}'
+zeros=$(printf '0,%.0s' {1..16384})
+t_expect_fail "more than 16384 values" 3 'request: JSON holds more than 16384 values' "{\"op\":\"keywrap\",\"x\":[${zeros}0]}"
+recips=$(printf '"YQ==",%.0s' {1..16384})
+t_expect_fail "more than 16384 recipients" 3 'request: JSON holds more than 16384 values' "$(wrapreq "${recips}\"YQ==\"")"
 
 # --- recipients and routing ---
 t_expect_fail "unknown scheme on wrap" 3 "no backend for scheme 'nope'" "$(wrapreq "\"$(b nope://x)\"")"
 t_expect_fail "recipient without a scheme" 3 'recipient is not a key URL' "$(wrapreq "\"$(b Enabled)\"")"
 t_expect_fail "scheme with / and .." 3 'recipient is not a key URL' "$(wrapreq "\"$(b ../../lib/x://y)\"")"
 t_expect_fail "sample URL with a path" 3 'sample: key URL must be sample://NAME' "$(wrapreq "\"$(b sample://a/b)\"")"
+t_expect_fail "key URL not valid UTF-8 (the generator's cause)" 3 '^ocikp: mock: cannot write JSON: a string is not valid UTF-8$' "$(wrapreq "\"$(printf 'mock://a\377b' | b64)\"")"
 t_expect_fail "sample key not on this machine (wrap)" 3 "sample: no sample key named 'other'" "$(wrapreq "\"$(b sample://other)\"")"
 
 # --- annotations ---
@@ -54,6 +61,7 @@ t_expect_fail "annotation bad base64" 3 'keyunwrapparams.annotation: invalid bas
 t_expect_fail "annotation not JSON" 3 'annotation: malformed JSON' "$(unwrapreq "$(b 'not json')")"
 t_expect_fail "annotation a JSON array" 3 'annotation: not a JSON object' "$(unwrapreq "$(b '[]')")"
 t_expect_fail "annotation without key URL" 3 'annotation: no key URL' "$(unwrapreq "$(b '{"wrapped_key":"AA=="}')")"
+t_expect_fail "annotation key shadowing key_url with a NUL" 3 'annotation: a JSON string or key holds a NUL' "$(unwrapreq "$(mutate 'a["key_url\0"]="zzz://x"')")"
 t_expect_fail "annotation for an unknown scheme" 4 "no backend for scheme 'zzz'" "$(unwrapreq "$(b '{"key_url":"zzz://k"}')")"
 t_expect_fail "envelope with zero recipients" 3 'envelope has no recipients' "$(unwrapreq "$(b '{"ocikp":1,"recipients":[]}')")"
 t_expect_fail "envelope of an unknown version" 3 'unsupported ocikp envelope version' "$(unwrapreq "$(b '{"ocikp":2,"recipients":[{}]}')")"

@@ -34,10 +34,14 @@ t_run "" inspect "$T_TMP/utf8.json"
 t_ok $? "printable UTF-8 is left alone"
 
 # In an envelope: the version and each recipient's fields.
-printf '%s' '{"ocikp":"1\n2","recipients":[{"kid":"/k\u0000\u001b]0;title\u0007"}]}' > "$T_TMP/env.json"
+printf '%s' '{"ocikp":"1\n2","recipients":[{"kid":"/k\u001b]0;title\u0007"}]}' > "$T_TMP/env.json"
 t_run "" inspect "$T_TMP/env.json"
 [ "$T_RC" -eq 0 ] && printf '%s\n' "$T_OUT" | grep -qxF 'format: ocikp envelope, version 1\n2, 1 recipient(s)' &&
-	printf '%s\n' "$T_OUT" | grep -qxF '  key: /k\x00\x1b]0;title\x07'
-t_ok $? "envelope: the version and a recipient's key escaped, a NUL included"
+	printf '%s\n' "$T_OUT" | grep -qxF '  key: /k\x1b]0;title\x07'
+t_ok $? "envelope: the version and a recipient's key escaped"
+
+# A NUL in any JSON string is refused before anything is printed.
+printf '%s' '{"kid":"/k\u0000x"}' > "$T_TMP/nul.json"
+t_expect_fail "a NUL in the annotation is refused" 3 'NUL' "" inspect "$T_TMP/nul.json"
 t_done
 [ "$T_FAILED" -eq 0 ]

@@ -131,3 +131,9 @@ EXTRA_DIST += tests/mock/v1/ocikp/backend.h
 route_tests = tests/inspect.sh tests/deadline.sh
 TESTS += $(route_tests)
 EXTRA_DIST += $(route_tests)
+
+# Issue 11, host helpers: form encoding (host/form.c).
+check_PROGRAMS += tests/unit/test-form
+TESTS += tests/unit/test-form
+tests_unit_test_form_LDADD = $(UNIT_LDADD)
+tests_unit_test_form_CFLAGS = $(UNIT_CFLAGS)

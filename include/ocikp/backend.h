@@ -142,7 +142,10 @@ struct ocikp_host {
 	const ocikp_json *(*json_array_at)(const ocikp_json *node, size_t i);
 
 	/* JSON writing into a cleansing buffer.  Calls after an error are
-	 * ignored; jgen_finish reports it and appends the text to out. */
+	 * ignored.  jgen_finish frees the generator and appends the text to
+	 * out, or reports the first error with its reason (a string not UTF-8
+	 * or holding a NUL, a key outside an object, an unclosed container);
+	 * jgen_finish(g, NULL) only frees it, after a failure of your own. */
 	ocikp_jgen *(*jgen_new)(void);
 	void (*jgen_map_open)(ocikp_jgen *g);
 	void (*jgen_map_close)(ocikp_jgen *g);

@@ -6,6 +6,47 @@
 static struct host h;
 static struct backend_ctx root;
 
+/* backend.h promises data[len] == 0, so even an empty result is a C string:
+ * every helper that appends leaves a non-NULL buffer (issue 11). */
+static bool cstr(const struct ocikp_buf *b, const char *want)
+{
+	return b->data && b->data[b->len] == 0 && b->len == strlen(want) &&
+	       !memcmp(b->data, want, b->len);
+}
+
+static void test_empty(void)
+{
+	struct ocikp_buf b = { 0 };
+	ocikp_jgen *g;
+	int f;
+
+	ok(buf_append(&b, NULL, 0) == OCIKP_OK && cstr(&b, ""), "buf_append of 0 bytes");
+	buf_free(&b);
+	ok(buf_extend(&b, 0) != NULL && cstr(&b, ""), "buf_extend of 0 bytes");
+	buf_free(&b);
+	ok(buf_printf(&b, "%s", "") == OCIKP_OK && cstr(&b, ""), "buf_printf of nothing");
+	buf_free(&b);
+	for (f = 0; f < 4; f++) {
+		ok(b64_decode(&root.pub, "t", "", 0, f, &b) == OCIKP_OK && cstr(&b, ""),
+		   "b64_decode of \"\" (flags %d)", f);
+		buf_free(&b);
+		ok(b64_encode("", 0, f, &b) == OCIKP_OK && cstr(&b, ""), "b64_encode of nothing (flags %d)", f);
+		buf_free(&b);
+	}
+	ok(b64_decode(&root.pub, "t", "!", 1, 0, &b) == OCIKP_BAD_INPUT && cstr(&b, ""),
+	   "b64_decode failure still leaves a C string");
+	buf_free(&b);
+	ok(url_query_get(&root.pub, "x://k?a=&b=1", "a", &b) == OCIKP_OK && cstr(&b, ""),
+	   "url_query_get of an empty value");
+	buf_free(&b);
+	ok(form_append(&b, "", NULL, 0) == OCIKP_OK && cstr(&b, "="), "form_append of empty parts");
+	buf_free(&b);
+	g = jgen_new();
+	jgen_string(g, "", 0);
+	ok(jgen_finish(g, &b) == OCIKP_OK && cstr(&b, "\"\""), "jgen_finish");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	struct ocikp_buf b = { 0 }, sealed = { 0 }, plain = { 0 };
@@ -38,5 +79,6 @@ int main(void)
 	   strstr(h.err.msg, "too short"), "too short: %s", h.err.msg);
 	buf_free(&sealed);
 	buf_free(&plain);
+	test_empty();
 	return tap_done();
 }

@@ -19,7 +19,7 @@ static const char *query(const char *url, const char *name, int *rc)
 
 	buf_free(&out);
 	*rc = url_query_get(&root.pub, url, name, &out);
-	return out.data ? (char *)out.data : "";
+	return (char *)out.data;	/* never NULL, even when empty */
 }
 
 int main(void)
