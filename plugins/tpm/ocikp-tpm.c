@@ -71,8 +71,14 @@ static int tpm_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 	}
 	if (rc == OCIKP_OK)
 		rc = duplicate_to_ek(ctx, ek, key, &blob);
-	if (rc == OCIKP_OK)
+	if (rc == OCIKP_OK) {
 		rc = blob_encode(ctx, &blob, &session_key);
+		/* Wrap needs only the EK public key: say so, for whoever wonders
+		 * why no TPM was touched. */
+		ocikp_debugf(ctx, "wrap: sealed to the %s EK, %d PCRs in the policy, 0 TPM commands",
+			     blob.encrypted_seed.len == 68 ? "ECC" : "RSA",
+			     __builtin_popcount(blob.pcr_mask));
+	}
 	if (rc == OCIKP_OK)
 		rc = h->aes256gcm_seal(ctx, key, optsdata->data, optsdata->len, &sealed);
 	if (rc == OCIKP_OK) {
