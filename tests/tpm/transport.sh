@@ -16,24 +16,32 @@ export OCIKP_CONFIG_DIR
 OPTS='{"symkey":"dHJhbnNwb3J0LXRlc3Qta2V5LW9mLTMyLWJ5dGVzISE=","digest":"sha256:00"}'
 ROOT=false; [ "$(id -u)" -eq 0 ] && ROOT=true
 
-# --tpmPath= naming the unix socket: ekpub, wrap and unwrap through it.
-t_run "" --tpmPath="$SOCK" tpm ekpub
+# The key URL of this TPM (through tpm.tcti = swtpm:path=, which tpm2-tss
+# always took), and an annotation it opens.
+t_run "" tpm ekpub
 URL=$(printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p')
-[ "$T_RC" -eq 0 ] && [ -n "$URL" ]
-t_ok $? "--tpmPath=<swtpm unix socket>: ekpub reads the EK through the swtpm TCTI"
 ann=$(t_wrap "$OPTS" "$URL")
-t_run "$(t_unwrap_request ocikp "$ann")" --tpmPath="$SOCK"
+[ -n "$ann" ] && [ "$(t_unwrap "$ann")" = "$OPTS" ]
+t_ok $? "tpm.tcti = swtpm:path=<socket>: wrap and unwrap"
+OK_REQ=$(t_unwrap_request ocikp "$ann")
+# For the refusals: an annotation for another TPM, which gets as far as
+# opening the TPM whatever the TCTI code does.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkey -pubout -out "$T_TMP/other.pem"
+REQ=$(t_unwrap_request ocikp "$(t_wrap "$OPTS" "tpm://ek?mode=encrypt&pub=$(base64 -w0 < "$T_TMP/other.pem")")")
+
+# --tpmPath= naming the unix socket, as the other provider takes it.
+t_run "" --tpmPath="$SOCK" tpm ekpub
+[ "$T_RC" -eq 0 ] && [ "$(printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p')" = "$URL" ]
+t_ok $? "--tpmPath=<swtpm unix socket>: ekpub reads the same EK through the swtpm TCTI"
+t_run "$OK_REQ" --tpmPath="$SOCK"
 [ "$T_RC" -eq 0 ] && [ "$(printf '%s' "$T_OUT" | t_json_field keyunwrapresults.optsdata | base64 -d)" = "$OPTS" ]
 t_ok $? "--tpmPath=<swtpm unix socket>: unwrap opens what was wrapped for that TPM"
-[ "$(t_unwrap "$ann")" = "$OPTS" ]
-t_ok $? "tpm.tcti = swtpm:path=<socket> opens it too"
 ln -s "$SOCK" "$T_TMP/tpm-link"
-t_run "$(t_unwrap_request ocikp "$ann")" --tpmPath="$T_TMP/tpm-link"
+t_run "$OK_REQ" --tpmPath="$T_TMP/tpm-link"
 [ "$T_RC" -eq 0 ]
 t_ok $? "--tpmPath= through a symlink: the target is what is checked and used"
 tpm_clean "swtpm:path=$SOCK"
 t_ok $? "no transient objects or sessions left"
-REQ=$(t_unwrap_request ocikp "$ann")
 
 # A backend option never names code: a library file, a command, a TCTI that
 # wraps another, a TCTI library by name.
@@ -109,10 +117,10 @@ else
 fi
 
 # One debug line per wrap and unwrap, only with --verbose.
-t_run "$REQ" --verbose
+t_run "$OK_REQ" --verbose
 printf '%s\n' "$T_ERR" | grep -Eq "^ocikp: debug: tpm: unwrap: [1-9][0-9]* TPM commands over swtpm:path=$SOCK in 1 attempt \(opened\)$"
 t_ok $? "--verbose: unwrap says how many TPM commands it sent [$T_ERR]"
-t_run "$REQ"
+t_run "$OK_REQ"
 [ "$T_RC" -eq 0 ] && [ -z "$T_ERR" ]
 t_ok $? "without --verbose: nothing on stderr"
 t_run "$(t_wrap_request ocikp "$OPTS" "$URL")" --verbose
