@@ -224,13 +224,15 @@ static int dir_chain_ok(struct ocikp_ctx *ctx, const char *opt, const char *dir)
 
 /* A character device or a unix socket, owned by root or the caller; group
  * access is fine (/dev/tpmrm0 is root:tss 0660), but a node writable by
- * everyone must be root's. */
-static int node_ok(struct ocikp_ctx *ctx, const char *opt, const char *path, mode_t want)
+ * everyone must be root's.  Its type goes to *type. */
+static int node_ok(struct ocikp_ctx *ctx, const char *opt, const char *path, mode_t want,
+		   mode_t *type)
 {
 	struct stat st;
 
 	if (lstat(path, &st) != 0)
 		return OCIKP_UNAVAILABLE;	/* the caller reports it as "no TPM" */
+	*type = st.st_mode & S_IFMT;
 	if ((st.st_mode & S_IFMT) != want && !(want == 0 && (S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)))) {
 		ocikp_errorf(ctx, "%s: %s is not a %s", opt, path,
 			     want == S_IFCHR ? "character device" : want == S_IFSOCK ? "unix socket"
@@ -256,7 +258,7 @@ static int path_check(struct ocikp_ctx *ctx, const char *opt, const char *label,
 		      mode_t want, char canon[PATH_MAX], mode_t *type)
 {
 	char dir[PATH_MAX];
-	struct stat st;
+	mode_t got = 0;
 	int st_rc;
 
 	if (!realpath(path, canon)) {
@@ -267,13 +269,11 @@ static int path_check(struct ocikp_ctx *ctx, const char *opt, const char *label,
 	*strrchr(dir, '/') = '\0';
 	st_rc = dir_chain_ok(ctx, opt, dir);
 	if (st_rc == OCIKP_OK)
-		st_rc = node_ok(ctx, opt, canon, want);
+		st_rc = node_ok(ctx, opt, canon, want, &got);
 	if (st_rc == OCIKP_UNAVAILABLE)
 		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", label, strerror(errno));
-	if (st_rc == OCIKP_OK && type) {
-		lstat(canon, &st);
-		*type = st.st_mode & S_IFMT;
-	}
+	if (type)
+		*type = got;
 	return st_rc;
 }
 
@@ -282,9 +282,10 @@ static int socket_pair_check(struct ocikp_ctx *ctx, const char *opt, const char 
 			     const char *canon)
 {
 	char ctrl[PATH_MAX + 8];
+	mode_t type;
 
 	snprintf(ctrl, sizeof(ctrl), "%s.ctrl", canon);
-	switch (node_ok(ctx, opt, ctrl, S_IFSOCK)) {
+	switch (node_ok(ctx, opt, ctrl, S_IFSOCK, &type)) {
 	case OCIKP_OK:
 		return OCIKP_OK;
 	case OCIKP_UNAVAILABLE:
