@@ -1,13 +1,14 @@
 pkglib_LTLIBRARIES += plugins/tpm/ocikp-tpm.la
 plugins_tpm_ocikp_tpm_la_SOURCES = plugins/tpm/ocikp-tpm.c plugins/tpm/tpm.h \
-	plugins/tpm/tpm-blob.c plugins/tpm/tpm-pcr.c plugins/tpm/tpm-dup.c plugins/tpm/tpm-esys.c
+	plugins/tpm/tpm-blob.c plugins/tpm/tpm-pcr.c plugins/tpm/tpm-dup.c plugins/tpm/tpm-esys.c \
+	plugins/tpm/tpm-tcti.c
 plugins_tpm_ocikp_tpm_la_CFLAGS = $(MODULE_CFLAGS) $(TPM_CFLAGS)
 plugins_tpm_ocikp_tpm_la_LIBADD = $(TPM_LIBS)
 plugins_tpm_ocikp_tpm_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/tpm/50-tpm.conf
 EXTRA_DIST += plugins/tpm/50-tpm.conf tests/tpm/lib.sh $(tpm_tests)
 OCIKP_TEST_MODULES += plugins/tpm/ocikp-tpm.la
-tpm_tests = tests/tpm/fixtures.sh tests/tpm/swtpm.sh tests/tpm/parallel.sh
+tpm_tests = tests/tpm/fixtures.sh tests/tpm/swtpm.sh tests/tpm/parallel.sh tests/tpm/transport.sh
 TESTS += $(tpm_tests)
 check_PROGRAMS += tests/tpm/test-blob
 TESTS += tests/tpm/test-blob

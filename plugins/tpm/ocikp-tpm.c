@@ -6,8 +6,10 @@
  *   annot. {"key_url":...,"session_key":<b64 ImportBlob>,"wrapped_key":<b64>,"wrap_type":"AES"}
  *
  * Wrap needs only the EK public key; unwrap needs that TPM.  Options:
- * tpm.tcti (default device:/dev/tpmrm0), tpm.tpm_path (--tpmPath=),
- * tpm.verify_ek_ca (refuse EK certificates not issued under this CA).
+ * tpm.tcti (default device:/dev/tpmrm0; only device:, swtpm:, mssim:,
+ * tabrmd:, see tpm-tcti.c), tpm.tpm_path (--tpmPath=: a device or a swtpm
+ * unix socket), tpm.verify_ek_ca (refuse EK certificates not issued under
+ * this CA).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,12 @@ static int tpm_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 		rc = duplicate_to_ek(ctx, ek, key, &blob);
 	if (rc == OCIKP_OK)
 		rc = blob_encode(ctx, &blob, &session_key);
+	/* Wrap needs only the EK public key: say so, for whoever wonders why
+	 * no TPM was touched. */
+	if (rc == OCIKP_OK)
+		ocikp_debugf(ctx, "wrap: sealed to the %s EK, %d PCRs in the policy, 0 TPM commands",
+			     blob.encrypted_seed.len == 68 ? "ECC" : "RSA",
+			     __builtin_popcount(blob.pcr_mask));
 	if (rc == OCIKP_OK)
 		rc = h->aes256gcm_seal(ctx, key, optsdata->data, optsdata->len, &sealed);
 	if (rc == OCIKP_OK) {

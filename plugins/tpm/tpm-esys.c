@@ -21,7 +21,6 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 #include "tpm.h"
 
 #define EK_RSA_HANDLE 0x81010001
@@ -30,7 +29,7 @@
 struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
-	char tcti_conf[512];
+	char label[512];
 	ESYS_TR ek;
 	bool ek_transient;
 	bool busy;	/* the last failure was the TPM being busy or full */
@@ -73,24 +72,18 @@ static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2
 
 static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t)
 {
-	const char *path = ocikp_conf(ctx, "tpm_path"), *conf = ocikp_conf(ctx, "tcti");
 	TSS2_RC rc;
+	int st;
 
 	memset(t, 0, sizeof(*t));
 	t->ek = ESYS_TR_NONE;
-	if (path)	/* --tpmPath= of ocicrypt-tpm-keyprovider */
-		snprintf(t->tcti_conf, sizeof(t->tcti_conf), "device:%s", path);
-	else
-		snprintf(t->tcti_conf, sizeof(t->tcti_conf), "%s", conf ? conf : "device:/dev/tpmrm0");
-	/* tpm2-tss logs to stderr by default; ocikp reports one line itself. */
-	setenv("TSS2_LOG", "all+NONE", 0);
-	rc = Tss2_TctiLdr_Initialize(t->tcti_conf, &t->tcti);
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	st = tcti_open(ctx, &t->tcti, t->label, sizeof(t->label));
+	if (st != OCIKP_OK)
+		return st;
+	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", t->tcti_conf, Tss2_RC_Decode(rc));
-		if (t->tcti)
-			Tss2_TctiLdr_Finalize(&t->tcti);
+		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", t->label, Tss2_RC_Decode(rc));
+		tcti_close(&t->tcti);
 		return OCIKP_UNAVAILABLE;
 	}
 	return OCIKP_OK;
@@ -106,8 +99,7 @@ static void tpm_close(struct tpm *t)
 	}
 	if (t->esys)
 		Esys_Finalize(&t->esys);
-	if (t->tcti)
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	tcti_close(&t->tcti);
 }
 
 /* A policy session the TPM flushes itself after the one command that uses
@@ -277,8 +269,11 @@ static int pcr_mismatch(struct ocikp_ctx *ctx, struct tpm *t, const struct impor
 	return OCIKP_WRONG_KEY;
 }
 
+/* One try; the TPM commands it sent are added to *commands, and the TCTI
+ * it used is copied to label for the debug line. */
 static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
-		       unsigned char key[TPM_KEY_LEN], bool *busy)
+		       unsigned char key[TPM_KEY_LEN], bool *busy, unsigned long *commands,
+		       char label[512])
 {
 	struct tpm t;
 	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
@@ -311,6 +306,7 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 	memcpy(seed.secret, b->encrypted_seed.data, b->encrypted_seed.len);
 
 	st = tpm_open(ctx, &t);
+	memcpy(label, t.label, sizeof(t.label));
 	if (st != OCIKP_OK)
 		return st;
 	st = ek_get(ctx, &t, ecc, NULL);
@@ -381,6 +377,7 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 	flush(&t, &session);
 	flush(&t, &object);
 	*busy = t.busy;
+	*commands += tcti_commands(t.tcti);
 	tpm_close(&t);
 	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
 	return st;
@@ -391,11 +388,13 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 	struct timespec pause;
 	unsigned char jitter;
 	bool busy = false;
+	unsigned long commands = 0;
+	char label[512] = "";
 	int attempt, st = OCIKP_INTERNAL;
 
 	for (attempt = 1; attempt <= BUSY_ATTEMPTS; attempt++) {
-		st = unseal_once(ctx, b, key, &busy);
-		if (st != OCIKP_UNAVAILABLE || !busy)
+		st = unseal_once(ctx, b, key, &busy, &commands, label);
+		if (st != OCIKP_UNAVAILABLE || !busy || attempt == BUSY_ATTEMPTS)
 			break;
 		/* 20-100 ms, growing, jittered so the waiting execs spread out */
 		if (RAND_bytes(&jitter, 1) != 1)
@@ -404,6 +403,8 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 		pause.tv_nsec = (long)(20 + (attempt < 10 ? attempt * 5 : 50) + jitter % 30) * 1000000L;
 		nanosleep(&pause, NULL);
 	}
+	ocikp_debugf(ctx, "unwrap: %lu TPM commands over %s in %d attempt%s (%s)", commands, label,
+		     attempt, attempt == 1 ? "" : "s", st == OCIKP_OK ? "opened" : "failed");
 	return st;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <tss2/tss2_tcti.h>
 #include <tss2/tss2_tpm2_types.h>
 #include "ocikp/backend.h"
 
@@ -41,6 +42,12 @@ int ek_load_public(struct ocikp_ctx *ctx, const unsigned char *pem_or_der, size_
 int duplicate_to_ek(struct ocikp_ctx *ctx, void *ek_pkey,
 		    const unsigned char key[TPM_KEY_LEN], struct import_blob *b);
 void ek_free(void *ek_pkey);
+
+/* tpm-tcti.c: the TCTI from tpm.tcti or tpm.tpm_path, checked, counting
+ * TPM commands.  label gets the TCTI as the user knows it, for messages. */
+int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **tcti, char *label, size_t label_len);
+unsigned long tcti_commands(TSS2_TCTI_CONTEXT *tcti);
+void tcti_close(TSS2_TCTI_CONTEXT **tcti);
 
 /* tpm-esys.c: opening a blob on the local TPM */
 int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b,

@@ -56,6 +56,23 @@ tpm_start() {
 	eval "TCTI_$name='swtpm:host=127.0.0.1,port=$port'"
 }
 
+# tpm_start_unix NAME: a fresh swtpm (no EK certificates) on unix sockets,
+# as a simulator is given to ocicrypt-tpm-keyprovider's --tpmPath=: the
+# server socket $T_TMP/tpm-NAME/sock and its control socket sock.ctrl, the
+# names the swtpm TCTI expects.  Sets SOCK_<NAME>.
+tpm_start_unix() {
+	local name=$1 dir="$T_TMP/tpm-$1" i
+	mkdir -p "$dir/state"
+	swtpm_setup --tpm2 --tpmstate "$dir/state" --overwrite > "$dir/setup.log" 2>&1 ||
+		{ cat "$dir/setup.log" >&2; return 1; }
+	swtpm socket --tpm2 --tpmstate dir="$dir/state" --server type=unixio,path="$dir/sock" \
+		--ctrl type=unixio,path="$dir/sock.ctrl" --flags not-need-init,startup-clear \
+		--daemon --pid file="$dir/pid" --log file="$dir/swtpm.log" || return 1
+	t_at_exit "kill \$(cat '$dir/pid' 2>/dev/null) 2>/dev/null"
+	for i in $(seq 50); do [ -S "$dir/sock" ] && [ -S "$dir/sock.ctrl" ] && break; sleep 0.1; done
+	eval "SOCK_$name='$dir/sock'"
+}
+
 # No transient objects or sessions left on the TPM behind TCTI.
 tpm_clean() {
 	local out
