@@ -84,3 +84,13 @@ EXTRA_DIST += $(shim_tests)
 check_PROGRAMS += tests/shim/leaky
 tests_shim_leaky_LDADD = $(CRYPTO_LIBS)
 tests_shim_leaky_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+
+# Issue 11, secrets and caches: host/privfile.c and host/statedir.c.
+# test-statedir runs itself again as uid 65534 (setpriv) when root.
+secrets_unit_tests = tests/unit/test-privfile tests/unit/test-statedir
+check_PROGRAMS += $(secrets_unit_tests)
+TESTS += $(secrets_unit_tests)
+tests_unit_test_privfile_LDADD = $(UNIT_LDADD)
+tests_unit_test_privfile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_statedir_LDADD = $(UNIT_LDADD)
+tests_unit_test_statedir_CFLAGS = $(UNIT_CFLAGS)
