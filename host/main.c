@@ -172,10 +172,10 @@ int main(int argc, char **argv)
 	struct ocikp_ctx *ctx = &root.pub;
 	struct options o;
 	struct ocikp_buf out = { 0 };
-	int rc, code;
+	int rc, code, hooked;
 
 	/* Before anything allocates: OpenSSL's freed blocks are wiped too. */
-	alloc_hook_openssl();
+	hooked = alloc_hook_openssl();
 	/* Key material must not end up in a core dump, and a closed stdout
 	 * must be an error we report, not a silent death. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -190,6 +190,10 @@ int main(int argc, char **argv)
 	h.plugin_dir = o.plugin_dir;
 	host_ctx_init(ctx, &h, NULL);
 	ctx_enter(ctx);
+	/* Something (a preloaded library) used OpenSSL first: carry on, but
+	 * say so to whoever debugs a leak. */
+	if (hooked != OCIKP_OK)
+		debugf(ctx, "OpenSSL allocated before main; its freed blocks are not cleansed");
 
 	rc = load_config(&h, ctx, &o);
 	if (rc != OCIKP_OK) {
