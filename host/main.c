@@ -203,7 +203,7 @@ int main(int argc, char **argv)
 	struct ocikp_ctx *ctx = &root.pub;
 	struct options o;
 	struct ocikp_buf out = { 0 };
-	int rc, code;
+	int rc, code, hooked;
 
 	/* Setuid, the command line and OCIKP_* would let any caller point this
 	 * process's rights at files of their choosing: refuse before reading
@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	/* Before anything allocates: OpenSSL's freed blocks are wiped too. */
-	alloc_hook_openssl();
+	hooked = alloc_hook_openssl();
 	/* Key material must not end up in a core dump, and a closed stdout
 	 * must be an error we report, not a silent death. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -229,6 +229,10 @@ int main(int argc, char **argv)
 	h.plugin_dir = o.plugin_dir;
 	host_ctx_init(ctx, &h, NULL);
 	ctx_enter(ctx);
+	/* Something (a preloaded library) used OpenSSL first: carry on, but
+	 * say so to whoever debugs a leak. */
+	if (hooked != OCIKP_OK)
+		debugf(ctx, "OpenSSL allocated before main; its freed blocks are not cleansed");
 
 	rc = load_config(&h, ctx, &o);
 	if (rc != OCIKP_OK) {

@@ -137,3 +137,23 @@ check_PROGRAMS += tests/unit/test-form
 TESTS += tests/unit/test-form
 tests_unit_test_form_LDADD = $(UNIT_LDADD)
 tests_unit_test_form_CFLAGS = $(UNIT_CFLAGS)
+
+# Issue 11, secrets and caches: host/privfile.c and host/statedir.c.
+# test-statedir runs itself again as uid 65534 (setpriv) when root.
+secrets_unit_tests = tests/unit/test-privfile tests/unit/test-statedir
+check_PROGRAMS += $(secrets_unit_tests)
+TESTS += $(secrets_unit_tests)
+tests_unit_test_privfile_LDADD = $(UNIT_LDADD)
+tests_unit_test_privfile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_statedir_LDADD = $(UNIT_LDADD)
+tests_unit_test_statedir_CFLAGS = $(UNIT_CFLAGS)
+# A preload that makes OpenSSL allocate before ocikp's main (tests/secrets.sh).
+check_LTLIBRARIES += tests/shim/ossl-first.la
+tests_shim_ossl_first_la_SOURCES = tests/shim/ossl-first.c
+tests_shim_ossl_first_la_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
+tests_shim_ossl_first_la_LIBADD = $(CRYPTO_LIBS)
+tests_shim_ossl_first_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)
+# Secret files through the binary (sample and keychain key files).
+secrets_sh_tests = tests/private-files.sh
+TESTS += $(secrets_sh_tests)
+EXTRA_DIST += $(secrets_sh_tests) tests/shim/ossl-first.c

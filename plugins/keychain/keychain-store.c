@@ -9,19 +9,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <libsecret/secret.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
-#include <openssl/objects.h>
-#include <openssl/params.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
 #include "keychain.h"
+
+#define KEY_FILE_MAX 16384	/* a P-256 PEM is about 250 bytes */
 
 static const SecretSchema key_schema = {
 	"org.ocikp.Keychain", SECRET_SCHEMA_NONE,
@@ -29,142 +28,59 @@ static const SecretSchema key_schema = {
 	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
-/* One DER element of [*p, end) with the tag wanted; its contents in *val. */
-static int der_next(const unsigned char **p, const unsigned char *end, int want_tag,
-		    int want_class, const unsigned char **val, long *len)
+/* No passphrase: OpenSSL's default callback would prompt on a terminal,
+ * and ocikp never prompts. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-	int tag, xclass, ret;
-
-	if (*p >= end)
-		return 0;
-	ret = ASN1_get_object(p, len, &tag, &xclass, end - *p);
-	if ((ret & 0x80) || tag != want_tag || xclass != want_class)
-		return 0;
-	*val = *p;
-	*p += *len;
-	return 1;
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
 }
 
-/* The key of a PKCS#8 P-256 PrivateKeyInfo.  OpenSSL's decoders would
- * parse it, but they free their copies of the DER without cleansing them
- * (tests/secrets.sh finds them), so the inner ECPrivateKey
- *   SEQUENCE { INTEGER 1, OCTET STRING d, [0] curve OPTIONAL, [1] BIT STRING point }
- * is walked in place with ASN1_get_object, and the key made with
- * EVP_PKEY_fromdata from a scalar we clear ourselves. */
-static EVP_PKEY *key_from_pkcs8(const PKCS8_PRIV_KEY_INFO *p8)
-{
-	const ASN1_OBJECT *alg;
-	const X509_ALGOR *algor;
-	const void *curve;
-	const unsigned char *p, *end, *seq, *val, *d = NULL, *point = NULL;
-	unsigned char d_native[32];
-	long len;
-	int plen, ptype, i;
-	EVP_PKEY *key = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	OSSL_PARAM params[4];
-
-	if (PKCS8_pkey_get0(&alg, &p, &plen, &algor, p8) != 1 ||
-	    OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey)
-		return NULL;
-	X509_ALGOR_get0(NULL, &ptype, &curve, algor);
-	if (ptype != V_ASN1_OBJECT || OBJ_obj2nid(curve) != NID_X9_62_prime256v1)
-		return NULL;
-	end = p + plen;
-	if (!der_next(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &seq, &len) || p != end)
-		return NULL;
-	p = seq;
-	end = seq + len;
-	if (!der_next(&p, end, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &val, &len) ||
-	    len != 1 || val[0] != 1 ||
-	    !der_next(&p, end, V_ASN1_OCTET_STRING, V_ASN1_UNIVERSAL, &d, &len) || len != 32)
-		return NULL;
-	if (p < end && *p == 0xa0)	/* [0] curve: the algorithm already named it */
-		der_next(&p, end, 0, V_ASN1_CONTEXT_SPECIFIC, &val, &len);
-	if (der_next(&p, end, 1, V_ASN1_CONTEXT_SPECIFIC, &seq, &len) &&
-	    der_next(&seq, seq + len, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &val, &len) &&
-	    len == 1 + EC_POINT_LEN && val[0] == 0)
-		point = val + 1;
-	if (!point || p != end)
-		return NULL;
-
-	/* OSSL_PARAM integers are native-endian. */
-	for (i = 0; i < 32; i++)
-		d_native[i] = d[__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? i : 31 - i];
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
-	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, d_native, sizeof(d_native));
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point,
-						      EC_POINT_LEN);
-	params[3] = OSSL_PARAM_construct_end();
-	pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!pctx || EVP_PKEY_fromdata_init(pctx) != 1 ||
-	    EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
-		key = NULL;
-	OPENSSL_cleanse(d_native, sizeof(d_native));
-	EVP_PKEY_CTX_free(pctx);
-	/* The point is stored beside the scalar: they must belong together. */
-	pctx = key ? EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL) : NULL;
-	if (key && (!pctx || EVP_PKEY_pairwise_check(pctx) != 1)) {
-		EVP_PKEY_free(key);
-		key = NULL;
-	}
-	EVP_PKEY_CTX_free(pctx);
-	return key;
-}
-
-/* PEM_FLAG_SECURE: the PEM layer clears what it allocated; PKCS#8's own
- * free clears the key octets; the DER we clear ourselves. */
+/* A P-256 private key from PEM text.  OpenSSL allocates through the host's
+ * cleansing allocator (host/alloc.c), so the copies its decoders free are
+ * wiped, and its own parser is used. */
 static EVP_PKEY *parse_pem(const char *pem, size_t len)
 {
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	char *name = NULL, *header = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	long der_len = 0;
-	PKCS8_PRIV_KEY_INFO *p8 = NULL;
-	EVP_PKEY *key = NULL;
+	BIO *bio = len <= INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	char group[32];
 
-	if (bio && PEM_read_bio_ex(bio, &name, &header, &der, &der_len,
-				   PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) == 1 &&
-	    !strcmp(name, PEM_STRING_PKCS8INF)) {
-		p = der;
-		p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, der_len);
-		key = p8 ? key_from_pkcs8(p8) : NULL;
-	}
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	OPENSSL_secure_clear_free(der, (size_t)der_len);
-	OPENSSL_secure_free(name);
-	OPENSSL_secure_free(header);
 	BIO_free(bio);
+	if (key && (!EVP_PKEY_is_a(key, "EC") ||
+		    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						   sizeof(group), NULL) != 1 ||
+		    strcmp(group, "prime256v1") != 0))
+		goto bad;
+	/* A stored public point must belong to the scalar. */
+	pctx = key ? EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL) : NULL;
+	if (key && (!pctx || EVP_PKEY_pairwise_check(pctx) != 1))
+		goto bad;
+	EVP_PKEY_CTX_free(pctx);
 	return key;
+bad:
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(key);
+	return NULL;
 }
 
+/* The key file, read under the host's policy for secrets. */
 static int load_file(struct ocikp_ctx *ctx, const char *path, void **out)
 {
+	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf pem = { 0 };
-	struct stat st;
-	unsigned char *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), rc = OCIKP_CONFIG;
+	int rc;
 
-	if (fd < 0) {
-		ocikp_errorf(ctx, "key file %s: %s", path, strerror(errno));
+	if (!OCIKP_HOST_HAS(h, read_private_file)) {
+		ocikp_errorf(ctx, "this ocikp is too old for keychain.key_file (no read_private_file)");
 		return OCIKP_CONFIG;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 16384) {
-		ocikp_errorf(ctx, "key file %s: not a small regular file", path);
-	} else if (st.st_mode & 077) {
-		ocikp_errorf(ctx, "key file %s: accessible by group or others (mode %03o, want 600)",
-			     path, (unsigned)(st.st_mode & 0777));
-	} else if (!(p = ctx->host->buf_extend(&pem, (size_t)st.st_size)) ||
-		   read(fd, p, (size_t)st.st_size) != st.st_size) {
-		ocikp_errorf(ctx, "key file %s: cannot read", path);
-	} else if (!(*out = parse_pem((char *)pem.data, pem.len))) {
+	rc = h->read_private_file(ctx, "key file", path, KEY_FILE_MAX, &pem);
+	if (rc == OCIKP_OK && !(*out = parse_pem((char *)pem.data, pem.len))) {
 		ocikp_errorf(ctx, "key file %s: not a P-256 private key in PEM", path);
-	} else {
-		rc = OCIKP_OK;
+		rc = OCIKP_CONFIG;
 	}
-	close(fd);
-	ctx->host->buf_free(&pem);
+	h->buf_free(&pem);
 	return rc;
 }
 

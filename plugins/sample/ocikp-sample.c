@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -54,44 +53,33 @@ static const char *key_name(struct ocikp_ctx *ctx)
 	return name ? name : "default";
 }
 
-/* Read the key file: exactly 32 bytes, readable by its owner only. */
+/* Read the key file through the host's one policy for secrets (a private
+ * regular file of root's or the caller's, not a symlink): exactly 32 bytes. */
 static int load_key(struct ocikp_ctx *ctx, unsigned char key[KEY_LEN])
 {
+	const struct ocikp_host *h = ctx->host;
 	const char *path = ocikp_conf(ctx, "key_file");
-	struct stat st;
-	ssize_t got;
-	int fd;
+	struct ocikp_buf buf = { 0 };
+	int rc;
 
 	if (!path) {
 		ocikp_errorf(ctx, "no key file: set sample.key_file in a drop-in "
 			     "(make one with: ocikp sample keygen FILE)");
 		return OCIKP_CONFIG;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ocikp_errorf(ctx, "key file %s: %s", path, strerror(errno));
+	if (!OCIKP_HOST_HAS(h, read_private_file)) {
+		ocikp_errorf(ctx, "this ocikp is too old for the sample backend (no read_private_file)");
 		return OCIKP_CONFIG;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		ocikp_errorf(ctx, "key file %s: not a regular file", path);
-		close(fd);
-		return OCIKP_CONFIG;
+	rc = h->read_private_file(ctx, "key file", path, KEY_LEN, &buf);
+	if (rc == OCIKP_OK && buf.len != KEY_LEN) {
+		ocikp_errorf(ctx, "key file %s: must hold exactly %d bytes", path, KEY_LEN);
+		rc = OCIKP_CONFIG;
 	}
-	if (st.st_mode & 077) {
-		ocikp_errorf(ctx, "key file %s: accessible by group or others (mode %03o, want 600)",
-			     path, (unsigned)(st.st_mode & 0777));
-		close(fd);
-		return OCIKP_CONFIG;
-	}
-	got = read(fd, key, KEY_LEN);
-	if (got == KEY_LEN && st.st_size == KEY_LEN) {
-		close(fd);
-		return OCIKP_OK;
-	}
-	OPENSSL_cleanse(key, KEY_LEN);
-	ocikp_errorf(ctx, "key file %s: must hold exactly %d bytes", path, KEY_LEN);
-	close(fd);
-	return OCIKP_CONFIG;
+	if (rc == OCIKP_OK)
+		memcpy(key, buf.data, KEY_LEN);
+	h->buf_free(&buf);
+	return rc;
 }
 
 static int sample_wrap(struct ocikp_ctx *ctx, const char *param,
