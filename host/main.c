@@ -5,6 +5,7 @@
  * answer on stdout.  Every failure prints exactly one line on stderr and
  * nothing on stdout.  See ocikp(1).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +248,8 @@ int main(int argc, char **argv)
 		debugf(ctx, "%zu drop-in files read; time budget %ld ms", h.conf.n_files,
 		       deadline_left_ms(&h.deadline));
 		rc = serve_request(&h, ctx, o.provider, &out);
-		backstop_disarm();
+		/* disarmed only after the answer is written, below: a reader
+		 * that never drains stdout is bounded too */
 	} else if (!strcmp(argv[o.first_arg], "list")) {
 		rc = admin_list(&h, ctx, &out);
 	} else if (!strcmp(argv[o.first_arg], "inspect")) {
@@ -261,9 +263,16 @@ int main(int argc, char **argv)
 	}
 
 	if (rc == OCIKP_OK && write_all(1, out.data, out.len) != 0) {
-		err_set(ctx, "cannot write the answer: %m");
-		rc = OCIKP_INTERNAL;
+		if (errno == ETIME) {
+			err_set(ctx, "cannot write the answer: stdout not drained within the time "
+				"budget (drop-in 'timeout')");
+			rc = OCIKP_UNAVAILABLE;
+		} else {
+			err_set(ctx, "cannot write the answer: %m");
+			rc = OCIKP_INTERNAL;
+		}
 	}
+	backstop_disarm();
 	code = ocikp_status_exit(rc);
 	if (rc != OCIKP_OK) {
 		if (!h.err.msg[0])

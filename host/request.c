@@ -4,17 +4,49 @@
  * request carries other providers' values, private keys among them.
  */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "ocikp.h"
 
+/* Wait for input, at most until the request's deadline: ocicrypt closes
+ * stdin after its request, but a writer that never does must not hold us
+ * for ever.  Also covers a non-blocking stdin. */
+static int wait_readable(struct ocikp_ctx *ctx, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	long left;
+	int n;
+
+	for (;;) {
+		left = deadline_left_ms(&host_of(ctx)->deadline);
+		n = left == 0 ? 0 : poll(&p, 1, left > INT_MAX ? -1 : (int)left);
+		if (n > 0)
+			return OCIKP_OK;
+		if (n == 0) {
+			err_set(ctx, "request: stdin not closed within the time budget "
+				"(drop-in 'timeout')");
+			return OCIKP_UNAVAILABLE;
+		}
+		if (errno != EINTR) {
+			err_set(ctx, "request: cannot wait for stdin: %s", strerror(errno));
+			return OCIKP_BAD_INPUT;
+		}
+	}
+}
+
 int request_read(struct ocikp_ctx *ctx, int fd, struct ocikp_buf *raw)
 {
 	unsigned char *p;
 	ssize_t n;
+	int rc;
 
 	for (;;) {
+		rc = wait_readable(ctx, fd);
+		if (rc != OCIKP_OK)
+			return rc;
 		p = buf_extend(raw, 16384);
 		if (!p)
 			return OCIKP_INTERNAL;
@@ -24,7 +56,7 @@ int request_read(struct ocikp_ctx *ctx, int fd, struct ocikp_buf *raw)
 		if (n == 0)
 			break;
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			err_set(ctx, "request: cannot read stdin: %s", strerror(errno));
 			return OCIKP_BAD_INPUT;

@@ -119,7 +119,7 @@ PY
 { read -r rc; read -r ms; read -r n; err=$(cat); } < "$T_TMP/stdin.out"
 [ "$rc" = 5 ] && [ "$ms" -ge 1000 ] && [ "$ms" -lt 3000 ] && [ "$n" = 0 ] &&
 	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
-	printf '%s' "$err" | grep -Eq "^ocikp: timed out: no answer within the time budget of 1 s"
-t_ok $? "stdin never closed: exit 5 after the budget, one line ($rc, $ms ms)"
+	printf '%s' "$err" | grep -Eq "^ocikp: request: stdin not closed within the time budget"
+t_ok $? "stdin never closed: exit 5 after the budget, one line naming the cause ($rc, $ms ms)"
 t_done
 [ "$T_FAILED" -eq 0 ]

@@ -72,5 +72,21 @@ slow_reader "$T_TMP/bigunwrap.json" > "$T_TMP/slow.out" 2> "$T_TMP/slow.err"
 [ "$(head -n1 "$T_TMP/slow.out")" = 0 ] &&
 	[ "$(tail -n +2 "$T_TMP/slow.out" | t_json_field keyunwrapresults.optsdata | base64 -d)" = "$BIG" ]
 t_ok $? "and the unwrap answer too: the exact optsdata"
+
+# A non-blocking stdin written in pieces: EAGAIN means wait, not fail.
+python3 - "$OCIKP" "$REQ" > "$T_TMP/nbin.out" 2>&1 <<'PY'
+import fcntl, os, subprocess, sys, time
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)
+p = subprocess.Popen([sys.argv[1]], stdin=r, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+os.close(r)
+req = sys.argv[2].encode()
+os.write(w, req[:30]); time.sleep(0.3); os.write(w, req[30:]); os.close(w)
+out, err = p.communicate(timeout=20)
+print(p.returncode, len(out), err.decode().strip())
+PY
+read -r rc n rest < "$T_TMP/nbin.out"
+[ "$rc" = 0 ] && [ "$n" -gt 0 ] && [ -z "$rest" ]
+t_ok $? "a non-blocking stdin written in two pieces is read whole ($(cat "$T_TMP/nbin.out"))"
 t_done
 [ "$T_FAILED" -eq 0 ]
