@@ -185,19 +185,25 @@ struct ocikp_host {
 	void (*vdebugf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
 
 	/* Read a secret (key file, credentials) into out, the one policy for
-	 * all of them: an absolute path, opened O_NOFOLLOW; a regular file
-	 * owned by root or the caller, no group or other permission bits, at
-	 * most `max` bytes.  Errors name `what` and the path, never contents:
-	 * missing or refused is OCIKP_CONFIG. */
+	 * all of them: an absolute path, opened O_NOFOLLOW|O_NONBLOCK (a FIFO
+	 * or device is refused without blocking); a regular file owned by root
+	 * or the caller, no group or other permission bits (0600 and 0400 are
+	 * fine), at most `max` bytes.  Errors name `what` and the path, never
+	 * contents: missing or refused is OCIKP_CONFIG, and out is left as it
+	 * was. */
 	int (*read_private_file)(struct ocikp_ctx *ctx, const char *what, const char *path,
 				 size_t max, struct ocikp_buf *out);
 
 	/* This backend's private cache directory, appended to out as a C
-	 * string: $XDG_RUNTIME_DIR/ocikp/<backend> for users, /run/ocikp/<backend>
-	 * for root.  Created 0700 when missing; owner and mode are checked on
-	 * every call.  state_lock takes an exclusive lock on the file `name` in
-	 * it (waiting at most until the deadline) so parallel execs refresh a
-	 * cache once; state_unlock releases it (fd < 0 is a no-op). */
+	 * string: $XDG_RUNTIME_DIR/ocikp/<backend> for users (XDG_RUNTIME_DIR
+	 * must be the caller's, mode 0700), /run/ocikp/<backend> for root.
+	 * Created 0700 when missing; every level is checked on every call
+	 * (owned by the caller, no group or other bits, no symlink), and
+	 * anything else is OCIKP_CONFIG.  state_lock takes an exclusive lock on
+	 * `<name>.lock` in it (`name` a plain file name; the file 0600),
+	 * waiting at most until the deadline (then OCIKP_UNAVAILABLE), so
+	 * parallel execs refresh a cache once; state_unlock releases it
+	 * (fd < 0 is a no-op). */
 	int (*state_dir)(struct ocikp_ctx *ctx, struct ocikp_buf *out);
 	int (*state_lock)(struct ocikp_ctx *ctx, const char *name, int *fd_out);
 	void (*state_unlock)(int fd);
