@@ -61,6 +61,12 @@ static bool rc_busy(TSS2_RC rc)
 /* A failure of a TPM command: busy is retryable, the rest says what failed. */
 static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2_RC rc, int status)
 {
+	if (tcti_timed_out(t->tcti)) {
+		t->busy = false;
+		ocikp_errorf(ctx, "no answer from the TPM at '%s' during %s within the time budget "
+			     "(drop-in 'timeout')", t->label, what);
+		return OCIKP_UNAVAILABLE;
+	}
 	t->busy = rc_busy(rc);
 	if (t->busy) {
 		ocikp_errorf(ctx, "TPM busy during %s (%s); retry", what, Tss2_RC_Decode(rc));
@@ -401,6 +407,10 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 			jitter = 0;
 		pause.tv_sec = 0;
 		pause.tv_nsec = (long)(20 + (attempt < 10 ? attempt * 5 : 50) + jitter % 30) * 1000000L;
+		/* no retry that the request's deadline would cut short */
+		if (OCIKP_HOST_HAS(ctx->host, deadline_ms) &&
+		    ctx->host->deadline_ms(ctx) < pause.tv_nsec / 1000000L + 100)
+			break;
 		nanosleep(&pause, NULL);
 	}
 	ocikp_debugf(ctx, "unwrap: %lu TPM commands over %s in %d attempt%s (%s)", commands, label,

@@ -64,6 +64,8 @@ struct counting {
 	TSS2_TCTI_CONTEXT_COMMON_V2 common;	/* first: ESAPI sees a TCTI */
 	TSS2_TCTI_CONTEXT *inner;
 	unsigned long commands;
+	struct ocikp_ctx *ctx;	/* for the request's deadline */
+	bool timed_out;
 };
 
 static struct counting *counting_of(TSS2_TCTI_CONTEXT *t)
@@ -77,9 +79,29 @@ static TSS2_RC c_transmit(TSS2_TCTI_CONTEXT *t, size_t size, const uint8_t *comm
 	return Tss2_Tcti_Transmit(counting_of(t)->inner, size, command);
 }
 
+/* Milliseconds left of the request, or -1 on a host without deadlines. */
+static long time_left(struct ocikp_ctx *ctx)
+{
+	return OCIKP_HOST_HAS(ctx->host, deadline_ms) ? ctx->host->deadline_ms(ctx) : -1;
+}
+
+/* Every wait for the TPM ends at the request's deadline.  A TPM that has
+ * not answered by then is an I/O error, not "try again": the synchronous
+ * ESAPI calls retry TRY_AGAIN for ever. */
 static TSS2_RC c_receive(TSS2_TCTI_CONTEXT *t, size_t *size, uint8_t *response, int32_t timeout)
 {
-	return Tss2_Tcti_Receive(counting_of(t)->inner, size, response, timeout);
+	struct counting *c = counting_of(t);
+	long left = time_left(c->ctx);
+	TSS2_RC rc;
+
+	if (left >= 0 && (timeout < 0 || left < timeout))
+		timeout = left > INT32_MAX ? INT32_MAX : (int32_t)left;
+	rc = Tss2_Tcti_Receive(c->inner, size, response, timeout);
+	if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN && time_left(c->ctx) == 0) {
+		c->timed_out = true;
+		return TSS2_TCTI_RC_IO_ERROR;
+	}
+	return rc;
 }
 
 static void c_finalize(TSS2_TCTI_CONTEXT *t)
@@ -429,8 +451,14 @@ int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_
 	cnt->common.v1.setLocality = c_set_locality;
 	cnt->common.makeSticky = c_make_sticky;
 	cnt->inner = inner;
+	cnt->ctx = ctx;
 	*out = (TSS2_TCTI_CONTEXT *)cnt;
 	return OCIKP_OK;
+}
+
+bool tcti_timed_out(TSS2_TCTI_CONTEXT *t)
+{
+	return t && counting_of(t)->timed_out;
 }
 
 unsigned long tcti_commands(TSS2_TCTI_CONTEXT *t)

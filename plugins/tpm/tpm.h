@@ -47,6 +47,7 @@ void ek_free(void *ek_pkey);
  * TPM commands.  label gets the TCTI as the user knows it, for messages. */
 int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **tcti, char *label, size_t label_len);
 unsigned long tcti_commands(TSS2_TCTI_CONTEXT *tcti);
+bool tcti_timed_out(TSS2_TCTI_CONTEXT *tcti);	/* a receive ran into the deadline */
 void tcti_close(TSS2_TCTI_CONTEXT **tcti);
 
 /* tpm-esys.c: opening a blob on the local TPM */

@@ -3,7 +3,7 @@
 # certificate, and every failure path.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/tpm/lib.sh"
-N=39
+N=42
 tpm_tools_or_skip $N
 tpm_setup a
 OPTS='{"symkey":"bGF5ZXIta2V5LW9mLTMyLWJ5dGVzLWZvci10ZXN0cyEh","digest":"sha256:00"}'
@@ -136,6 +136,25 @@ TPM2TOOLS_TCTI=$TCTI_a tpm2_evictcontrol -C o -c 0x81010016 >/dev/null 2>&1
 t_ok $? "no persistent EK: CreatePrimary from the TCG templates (RSA and ECC)"
 tpm_clean "$TCTI_a"
 t_ok $? "the created EKs are flushed too"
+
+# A TPM that stops answering ends at the backend's time budget.  The device
+# TCTI waits for an answer within it (the counting TCTI bounds every
+# receive); the swtpm TCTI blocks earlier, on its control socket, so there
+# the host's backstop ends it: either way one line and exit 5.
+pid=$(cat "$T_TMP/tpm-a/pid")
+kill -STOP "$pid"
+start=$(date +%s%N)
+t_expect_fail "a TPM that never answers: exit 5 at the time budget" 5 \
+	"^ocikp: tpm: .*time budget" \
+	"$(t_unwrap_request ocikp "$annC" 'tpm://ek?mode=decrypt')" --config-dir="$(tpm_conf "$TCTI_a" "timeout = 1")"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill -CONT "$pid"
+[ "$ms" -ge 900 ] && [ "$ms" -lt 2500 ]
+t_ok $? "... after about a second ($ms ms)"
+sleep 0.5
+tpm_clean "$TCTI_a" 2>/dev/null || TPM2TOOLS_TCTI=$TCTI_a tpm2_flushcontext -t >/dev/null 2>&1
+[ "$(t_unwrap "$annC")" = "$OPTS" ]
+t_ok $? "the TPM opens the key again once it answers"
 
 # Through the real ocicrypt.
 t_e2e "ocicrypt end to end, provider name tpm, ECC+PCR and RSA recipients" tpm "$OCIKP_CONFIG_DIR" \
