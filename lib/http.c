@@ -1,0 +1,667 @@
+/*
+ * One HTTPS request over libcurl for the network backends (see http.h).
+ *
+ * The shape: check the URL before anything connects, set up one easy handle
+ * with every safety option fixed, then a loop of attempts, each bounded by
+ * the sooner of the configured timeouts and the request's deadline, with a
+ * backoff sleep between them that never runs past that deadline.  Lines
+ * for the user name the URL as "host[:port]/path" only: a query may hold a
+ * key name or token, and headers and bodies always may.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <curl/curl.h>
+#include "http.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0"
+#endif
+
+#define BACKOFF_FIRST_MS 100L
+#define BACKOFF_MAX_MS 2000L
+#define OPT_TIMEOUT_MAX_S 3600L
+#define WHERE_MAX 256
+
+/* ---- libcurl's global set-up ---------------------------------------------- */
+
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool global_done;
+
+/* libcurl copies header lines (a bearer token) and keeps transfer buffers
+ * in its own allocations: on the host's allocator each is wiped when freed.
+ * The allocator must be in place before libcurl allocates anything, so this
+ * runs before the first handle, once per process. */
+static int global_init(struct ocikp_ctx *ctx)
+{
+	const struct ocikp_host *h = ctx->host;
+	CURLcode c = CURLE_OK;
+
+	if (!OCIKP_HOST_HAS(h, mem_calloc)) {
+		ocikp_errorf(ctx, "the ocikp host is too old for HTTP (no cleansing allocator)");
+		return OCIKP_INTERNAL;
+	}
+	pthread_mutex_lock(&global_lock);
+	if (!global_done) {
+		c = curl_global_init_mem(CURL_GLOBAL_DEFAULT, h->mem_malloc, h->mem_free,
+					 h->mem_realloc, h->mem_strdup, h->mem_calloc);
+		global_done = c == CURLE_OK;
+	}
+	pthread_mutex_unlock(&global_lock);
+	if (c != CURLE_OK) {
+		ocikp_errorf(ctx, "libcurl failed to start: %s", curl_easy_strerror(c));
+		return OCIKP_INTERNAL;
+	}
+	return OCIKP_OK;
+}
+
+void http_global_cleanup(void)
+{
+	pthread_mutex_lock(&global_lock);
+	if (global_done)
+		curl_global_cleanup();
+	global_done = false;
+	pthread_mutex_unlock(&global_lock);
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec * 1000 + t.tv_nsec / 1000000);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	/* absolute, so a signal (the host's own) does not stretch the wait */
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) != 0)
+		;
+}
+
+/* The n-th backoff (n from 1): doubling from BACKOFF_FIRST_MS up to
+ * BACKOFF_MAX_MS, then a random point in its upper half, so clients that
+ * failed together do not come back together. */
+static long backoff_ms(int n)
+{
+	long base = BACKOFF_FIRST_MS;
+	struct timespec t;
+	uint64_t r;
+
+	while (--n > 0 && base < BACKOFF_MAX_MS)
+		base *= 2;
+	if (base > BACKOFF_MAX_MS)
+		base = BACKOFF_MAX_MS;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	r = ((uint64_t)t.tv_nsec ^ (uint64_t)(uintptr_t)&t) * 0x9e3779b97f4a7c15ULL;
+	return base / 2 + (long)((r >> 33) % (uint64_t)(base / 2 + 1));
+}
+
+static long deadline_left(struct ocikp_ctx *ctx)
+{
+	return ctx->host->deadline_ms(ctx);
+}
+
+/* ---- the target: checked before anything connects ------------------------ */
+
+struct target {
+	CURLU *url;
+	bool plain;		/* http:// to a local address */
+	char where[WHERE_MAX];	/* "host[:port]/path" for lines */
+};
+
+/* Loopback or link-local: where the metadata servers live. */
+static bool addr_local(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		return (a >> 24) == 127 || (a >> 16) == 0xa9fe;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		struct sockaddr_in v4 = { .sin_family = AF_INET };
+
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a))
+			return true;
+		if (!IN6_IS_ADDR_V4MAPPED(a))
+			return false;
+		memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+		return addr_local((const struct sockaddr *)&v4);
+	}
+	return false;
+}
+
+/* A URL host (IPv6 in brackets, as libcurl gives it) that may take plain
+ * HTTP: a local address literal, or a name the metadata services use. */
+static bool host_local(const char *host)
+{
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+	char lit[64];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "metadata.google.internal"))
+		return true;
+	if (inet_pton(AF_INET, host, &v4.sin_addr) == 1)
+		return addr_local((struct sockaddr *)&v4);
+	if (n < 3 || n - 2 >= sizeof(lit) || host[0] != '[' || host[n - 1] != ']')
+		return false;
+	memcpy(lit, host + 1, n - 2);
+	lit[n - 2] = '\0';
+	return inet_pton(AF_INET6, lit, &v6.sin6_addr) == 1 &&
+	       addr_local((struct sockaddr *)&v6);
+}
+
+/* "host[:port]/path" of an already parsed URL, for lines. */
+static void target_where(struct target *t)
+{
+	char *host = NULL, *port = NULL, *path = NULL;
+
+	curl_url_get(t->url, CURLUPART_HOST, &host, 0);
+	curl_url_get(t->url, CURLUPART_PORT, &port, 0);
+	curl_url_get(t->url, CURLUPART_PATH, &path, 0);
+	snprintf(t->where, sizeof(t->where), "%s%s%s%s", host ? host : "?", port ? ":" : "",
+		 port ? port : "", path ? path : "/");
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+}
+
+static bool url_has(CURLU *u, CURLUPart part)
+{
+	char *s = NULL;
+	bool has = curl_url_get(u, part, &s, 0) == CURLUE_OK && s;
+
+	curl_free(s);
+	return has;
+}
+
+/* Parse req->url and decide whether it may be used at all. */
+static int target_open(struct ocikp_ctx *ctx, const struct http_opts *o, const char *method,
+		       const char *url, struct target *t)
+{
+	char *scheme = NULL, *host = NULL;
+	CURLUcode uc;
+	int rc = OCIKP_OK;
+
+	memset(t, 0, sizeof(*t));
+	if (!(t->url = curl_url()))
+		return OCIKP_INTERNAL;
+	uc = curl_url_set(t->url, CURLUPART_URL, url ? url : "", 0);
+	if (uc != CURLUE_OK) {	/* never quoted: it may hold a query */
+		ocikp_errorf(ctx, "%s: malformed URL (%s)", method, curl_url_strerror(uc));
+		return OCIKP_BAD_INPUT;
+	}
+	target_where(t);
+	if (url_has(t->url, CURLUPART_USER) || url_has(t->url, CURLUPART_PASSWORD)) {
+		ocikp_errorf(ctx, "%s %s: a URL with user:password@ is refused", method, t->where);
+		return OCIKP_BAD_INPUT;
+	}
+	curl_url_get(t->url, CURLUPART_SCHEME, &scheme, 0);
+	curl_url_get(t->url, CURLUPART_HOST, &host, 0);
+	if (scheme && !strcmp(scheme, "https")) {
+		/* the one good case */
+	} else if (!scheme || strcmp(scheme, "http")) {
+		ocikp_errorf(ctx, "%s %s: only https:// URLs are allowed", method, t->where);
+		rc = OCIKP_CONFIG;
+	} else if (!(o->flags & HTTP_PLAIN_LOCAL)) {
+		ocikp_errorf(ctx, "%s %s: plain http:// is refused, use https://", method, t->where);
+		rc = OCIKP_CONFIG;
+	} else if (!host || !host_local(host)) {
+		ocikp_errorf(ctx, "%s %s: plain http:// only to a loopback or link-local address",
+			     method, t->where);
+		rc = OCIKP_CONFIG;
+	} else {
+		t->plain = true;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	return rc;
+}
+
+static void target_close(struct target *t)
+{
+	curl_url_cleanup(t->url);
+	t->url = NULL;
+}
+
+/* ---- one transfer's state ------------------------------------------------- */
+
+struct xfer {
+	struct ocikp_ctx *ctx;
+	struct http_resp *resp;
+	bool too_big, oom, not_local;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Keep the body in the caller's cleansing buffer; stop the transfer at the
+ * cap rather than read what we would refuse anyway. */
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	struct ocikp_buf *b = &x->resp->body;
+
+	n *= size;
+	if (n > HTTP_MAX_BODY - b->len) {
+		x->too_big = true;
+		return 0;
+	}
+	if (x->ctx->host->buf_append(b, data, n) != OCIKP_OK) {
+		x->oom = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Plain HTTP: every address tried must itself be local, so a name cannot
+ * lead a token request elsewhere. */
+static curl_socket_t on_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer *x = arg;
+
+	(void)purpose;
+	if (!addr_local(&a->addr)) {
+		x->not_local = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* ---- setting up the handle ------------------------------------------------- */
+
+static bool method_ok(const char *m)
+{
+	size_t n = 0;
+
+	for (; m && *m; m++, n++)
+		if (*m < 'A' || *m > 'Z')
+			return false;
+	return n > 0 && n <= 16;
+}
+
+/* The header list; a line break would smuggle another header in. */
+static int headers_build(struct ocikp_ctx *ctx, const char *where, const struct http_req *req,
+			 struct curl_slist **out)
+{
+	struct curl_slist *l = NULL, *n;
+	char ct[128];
+	size_t i;
+
+	/* no "Expect: 100-continue" round trip before a body */
+	if (!(l = curl_slist_append(l, "Expect:")))
+		return OCIKP_INTERNAL;
+	*out = l;
+	if (req->body) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+			 req->content_type ? req->content_type : "application/x-www-form-urlencoded");
+		if (!(n = curl_slist_append(l, ct)))
+			return OCIKP_INTERNAL;
+	}
+	for (i = 0; req->headers && req->headers[i]; i++) {
+		const char *h = req->headers[i];
+		if (strpbrk(h, "\r\n") || !strchr(h, ':') || *h == ':') {
+			ocikp_errorf(ctx, "%s %s: request header %zu is malformed", req->method,
+				     where, i + 1);
+			return OCIKP_INTERNAL;
+		}
+		if (!(n = curl_slist_append(l, h)))
+			return OCIKP_INTERNAL;
+	}
+	return OCIKP_OK;
+}
+
+static CURLcode set_method(CURL *c, const struct http_req *req)
+{
+	CURLcode e = CURLE_OK;
+
+	if (!strcmp(req->method, "GET") && !req->body)
+		return curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	if (strcmp(req->method, "POST"))
+		e = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	if (!e && (req->body || !strcmp(req->method, "POST"))) {
+		/* not copied: libcurl reads the caller's (cleansing) buffer */
+		e = curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		if (!e)
+			e = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+					     (curl_off_t)(req->body ? req->body_len : 0));
+	}
+	return e;
+}
+
+/* Everything that holds for every attempt. */
+static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct target *t,
+			     const struct http_req *req, struct curl_slist *hdrs, struct xfer *x)
+{
+	CURLcode e = CURLE_OK;
+
+#define SET(opt, val) do { if (!e) e = curl_easy_setopt(c, opt, val); } while (0)
+	SET(CURLOPT_CURLU, t->url);	/* the URL exactly as checked */
+	SET(CURLOPT_PROTOCOLS_STR, t->plain ? "http" : "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_NOSIGNAL, 1L);	/* SIGALRM is the host's backstop */
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (o->ca_file) {
+		/* the private CA alone: a system CA directory would widen it */
+		SET(CURLOPT_CAINFO, o->ca_file);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	}
+	if (t->plain) {
+		SET(CURLOPT_PROXY, "");	/* a metadata server is never behind a proxy */
+		SET(CURLOPT_OPENSOCKETFUNCTION, on_socket);
+		SET(CURLOPT_OPENSOCKETDATA, x);
+	}
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_USERAGENT, "ocikp/" PACKAGE_VERSION);
+	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_ERRORBUFFER, x->errbuf);
+#undef SET
+	return e ? e : set_method(c, req);
+}
+
+/* ---- attempts -------------------------------------------------------------- */
+
+enum verdict { V_DONE, V_RETRY, V_FAIL };
+
+struct attempt {
+	CURLcode code;
+	long elapsed_ms;
+	long limit_ms;		/* the total timeout this attempt had */
+	bool by_deadline;	/* ...and it was the deadline's */
+};
+
+/* Why a transfer failed, for a line: libcurl's detail when it has one. */
+static const char *curl_why(const struct xfer *x, CURLcode code)
+{
+	return x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+}
+
+static bool retryable_status(long s)
+{
+	return s == 429 || s == 503 || s == 504;
+}
+
+static bool retryable_code(CURLcode c)
+{
+	return c == CURLE_COULDNT_CONNECT || c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR ||
+	       c == CURLE_GOT_NOTHING;
+}
+
+/* One error line for a transfer that did not complete; its status. */
+static int transfer_fail(struct ocikp_ctx *ctx, const char *method, const char *where,
+			 const struct xfer *x, const struct attempt *a, const char *ca_file)
+{
+	switch (a->code) {
+	case CURLE_OPERATION_TIMEDOUT:
+		ocikp_errorf(ctx, "%s %s: %s after %ld ms (%s)", method, where,
+			     a->by_deadline ? "the request's time budget ran out" : "timed out",
+			     a->elapsed_ms, curl_why(x, a->code));
+		return OCIKP_UNAVAILABLE;
+	case CURLE_FILESIZE_EXCEEDED:
+	case CURLE_WRITE_ERROR:
+		if (x->oom) {
+			ocikp_errorf(ctx, "%s %s: out of memory", method, where);
+			return OCIKP_INTERNAL;
+		}
+		ocikp_errorf(ctx, "%s %s: answer larger than %d KiB refused", method, where,
+			     HTTP_MAX_BODY / 1024);
+		return OCIKP_UNAVAILABLE;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		ocikp_errorf(ctx, "%s %s: TLS: server certificate not trusted (%s)%s", method,
+			     where, curl_why(x, a->code),
+			     ca_file ? "; check ca_file" : "");
+		return OCIKP_CONFIG;
+	case CURLE_SSL_CACERT_BADFILE:
+		ocikp_errorf(ctx, "%s %s: TLS: ca_file %s unusable (%s)", method, where,
+			     ca_file ? ca_file : "(system)", curl_why(x, a->code));
+		return OCIKP_CONFIG;
+	case CURLE_OUT_OF_MEMORY:
+		ocikp_errorf(ctx, "%s %s: out of memory", method, where);
+		return OCIKP_INTERNAL;
+	default:
+		break;
+	}
+	if (x->not_local) {
+		ocikp_errorf(ctx, "%s %s: plain http:// resolved to an address neither loopback "
+			     "nor link-local", method, where);
+		return OCIKP_CONFIG;
+	}
+	ocikp_errorf(ctx, "%s %s: %s%s", method, where,
+		     a->code == CURLE_SSL_CONNECT_ERROR ? "TLS: " : "", curl_why(x, a->code));
+	return OCIKP_UNAVAILABLE;
+}
+
+/* What an answer means to us; *rc is set when it is V_FAIL. */
+static enum verdict answer_verdict(struct ocikp_ctx *ctx, const char *method, const char *where,
+				   long status, int *rc)
+{
+	if (retryable_status(status))
+		return V_RETRY;
+	if ((status >= 200 && status < 300) || (status >= 400 && status < 500))
+		return V_DONE;
+	if (status >= 300 && status < 400) {
+		ocikp_errorf(ctx, "%s %s: HTTP %ld: redirects are not followed (check the URL)",
+			     method, where, status);
+		*rc = OCIKP_CONFIG;
+	} else {
+		ocikp_errorf(ctx, "%s %s: HTTP %ld from the server", method, where, status);
+		*rc = OCIKP_UNAVAILABLE;
+	}
+	return V_FAIL;
+}
+
+/* One attempt: its own time limits, a fresh body, then perform. */
+static void attempt_run(CURL *c, struct ocikp_ctx *ctx, const struct http_opts *o,
+			struct xfer *x, long left, struct attempt *a)
+{
+	long total = o->timeout_ms > 0 ? o->timeout_ms : HTTP_TIMEOUT_MS;
+	long conn = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_MS;
+	long start = now_ms();
+	curl_off_t ra = 0;
+
+	a->by_deadline = left < total;
+	a->limit_ms = a->by_deadline ? left : total;
+	if (conn > a->limit_ms)
+		conn = a->limit_ms;
+	ctx->host->buf_free(&x->resp->body);
+	x->resp->status = 0;
+	x->resp->retry_after_s = 0;
+	x->too_big = x->oom = x->not_local = false;
+	x->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->limit_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, conn);
+	a->code = curl_easy_perform(c);
+	a->elapsed_ms = now_ms() - start;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->resp->status);
+	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+		x->resp->retry_after_s = ra > LONG_MAX / 1000 ? LONG_MAX / 1000 : (long)ra;
+}
+
+/* The wait before attempt n+1, or a failure when it would run past the
+ * deadline. */
+static int retry_wait(struct ocikp_ctx *ctx, const char *method, const char *where, int n,
+		      const struct http_resp *resp, const char *last, long *wait)
+{
+	long left = deadline_left(ctx);
+
+	*wait = backoff_ms(n);
+	if (resp->retry_after_s > 0 && resp->retry_after_s * 1000 > *wait)
+		*wait = resp->retry_after_s * 1000;
+	if (*wait < left)
+		return OCIKP_OK;
+	ocikp_errorf(ctx, "%s %s: %s; not retrying: the wait (%ld ms) would pass the request's "
+		     "deadline (%ld ms left)", method, where, last, *wait, left);
+	return OCIKP_UNAVAILABLE;
+}
+
+/* The last failure in words, for the retry lines. */
+static void describe_last(char *out, size_t n, const struct xfer *x, const struct attempt *a)
+{
+	if (a->code == CURLE_OK)
+		snprintf(out, n, "HTTP %ld", x->resp->status);
+	else
+		snprintf(out, n, "%s", curl_why(x, a->code));
+}
+
+static int attempts_loop(CURL *c, struct ocikp_ctx *ctx, const struct http_opts *o,
+			 const struct http_req *req, const char *where, struct xfer *x)
+{
+	struct attempt a;
+	char last[CURL_ERROR_SIZE + 32];
+	long left, wait;
+	int n, rc = OCIKP_OK;
+
+	for (n = 1;; n++) {
+		if ((left = deadline_left(ctx)) <= 0) {
+			ocikp_errorf(ctx, "%s %s: the request's time budget ran out before attempt %d",
+				     req->method, where, n);
+			return OCIKP_UNAVAILABLE;
+		}
+		attempt_run(c, ctx, o, x, left, &a);
+		describe_last(last, sizeof(last), x, &a);
+		ocikp_debugf(ctx, "%s %s: attempt %d/%d: %s in %ld ms (limit %ld ms)", req->method,
+			     where, n, HTTP_MAX_ATTEMPTS, last, a.elapsed_ms, a.limit_ms);
+		if (a.code == CURLE_OK) {
+			if (answer_verdict(ctx, req->method, where, x->resp->status, &rc) != V_RETRY)
+				return rc;
+		} else if (!retryable_code(a.code) || x->not_local) {
+			return transfer_fail(ctx, req->method, where, x, &a, o->ca_file);
+		}
+		if (n == HTTP_MAX_ATTEMPTS) {
+			ocikp_errorf(ctx, "%s %s: %s after %d attempts", req->method, where, last, n);
+			return OCIKP_UNAVAILABLE;
+		}
+		if ((rc = retry_wait(ctx, req->method, where, n, x->resp, last, &wait)) != OCIKP_OK)
+			return rc;
+		ocikp_debugf(ctx, "%s %s: retrying in %ld ms", req->method, where, wait);
+		sleep_ms(wait);
+	}
+}
+
+/* ---- the API ---------------------------------------------------------------- */
+
+int http_request(struct ocikp_ctx *ctx, const struct http_opts *o, const struct http_req *req,
+		 struct http_resp *resp)
+{
+	static const struct http_opts none;
+	struct target t;
+	struct xfer x = { .ctx = ctx, .resp = resp };
+	struct curl_slist *hdrs = NULL;
+	CURL *c = NULL;
+	int rc;
+
+	if (!o)
+		o = &none;
+	resp->status = 0;
+	resp->retry_after_s = 0;
+	if (!method_ok(req->method)) {
+		ocikp_errorf(ctx, "HTTP: invalid method");
+		return OCIKP_INTERNAL;
+	}
+	if ((rc = global_init(ctx)) != OCIKP_OK)
+		return rc;
+	if ((rc = target_open(ctx, o, req->method, req->url, &t)) != OCIKP_OK)
+		goto out;
+	if ((rc = headers_build(ctx, t.where, req, &hdrs)) != OCIKP_OK)
+		goto out;
+	rc = OCIKP_INTERNAL;
+	if (!(c = curl_easy_init()) || handle_setup(c, o, &t, req, hdrs, &x) != CURLE_OK) {
+		ocikp_errorf(ctx, "%s %s: libcurl refused the request set-up", req->method, t.where);
+		goto out;
+	}
+	rc = attempts_loop(c, ctx, o, req, t.where, &x);
+out:
+	curl_easy_cleanup(c);	/* its buffers go back wiped, to the host's allocator */
+	curl_slist_free_all(hdrs);
+	target_close(&t);
+	return rc;
+}
+
+void http_resp_free(struct ocikp_ctx *ctx, struct http_resp *resp)
+{
+	ctx->host->buf_free(&resp->body);
+	resp->status = 0;
+	resp->retry_after_s = 0;
+}
+
+int http_fail(struct ocikp_ctx *ctx, const struct http_req *req, const struct http_resp *resp,
+	      int rc, const char *why)
+{
+	struct target t = { 0 };
+
+	if ((t.url = curl_url()) && curl_url_set(t.url, CURLUPART_URL, req->url, 0) == CURLUE_OK)
+		target_where(&t);
+	else
+		snprintf(t.where, sizeof(t.where), "(URL)");
+	ocikp_errorf(ctx, "%s %s: HTTP %ld%s%s", req->method, t.where, resp->status,
+		     why ? ": " : "", why ? why : "");
+	target_close(&t);
+	return rc;
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+/* Whole seconds 1..OPT_TIMEOUT_MAX_S, the form the host's `timeout` takes. */
+static int opt_seconds(struct ocikp_ctx *ctx, const char *prefix, const char *name, long *ms)
+{
+	char key[128];
+	const char *v, *p;
+	long s = 0;
+
+	snprintf(key, sizeof(key), "%s%s", prefix, name);
+	if (!(v = ocikp_conf(ctx, key)))
+		return OCIKP_OK;
+	for (p = v; *p >= '0' && *p <= '9' && s <= OPT_TIMEOUT_MAX_S; p++)
+		s = s * 10 + (*p - '0');
+	if (*p || p == v || s < 1 || s > OPT_TIMEOUT_MAX_S) {
+		ocikp_errorf(ctx, "option %s.%s must be whole seconds from 1 to %ld", ctx->backend,
+			     key, OPT_TIMEOUT_MAX_S);
+		return OCIKP_CONFIG;
+	}
+	*ms = s * 1000;
+	return OCIKP_OK;
+}
+
+int http_opts_load(struct ocikp_ctx *ctx, const char *prefix, struct http_opts *o)
+{
+	char key[128];
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = HTTP_CONNECT_TIMEOUT_MS;
+	o->timeout_ms = HTTP_TIMEOUT_MS;
+	if (!prefix)
+		prefix = "";
+	if ((rc = opt_seconds(ctx, prefix, "connect_timeout", &o->connect_timeout_ms)) ||
+	    (rc = opt_seconds(ctx, prefix, "http_timeout", &o->timeout_ms)))
+		return rc;
+	snprintf(key, sizeof(key), "%sca_file", prefix);
+	o->ca_file = ocikp_conf(ctx, key);
+	if (o->ca_file && o->ca_file[0] != '/') {
+		ocikp_errorf(ctx, "option %s.%s must be an absolute path", ctx->backend, key);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}

@@ -1,0 +1,19 @@
+# Convenience code the network backends share, linked into each module that
+# uses it (never into the ocikp binary, which must not depend on libcurl).
+# A module adds lib/libocikphttp.la to its LIBADD and $(CURL_CFLAGS) to
+# its CFLAGS, inside `if HAVE_CURL`.
+if HAVE_CURL
+noinst_LTLIBRARIES += lib/libocikphttp.la
+lib_libocikphttp_la_SOURCES = lib/http.c lib/http.h
+lib_libocikphttp_la_CFLAGS = $(MODULE_CFLAGS) $(CURL_CFLAGS)
+lib_libocikphttp_la_LIBADD = $(CURL_LIBS)
+
+# Its test: a C driver on the real host services against a local HTTPS
+# server (tests/http/server.py) with a CA the test makes.
+check_PROGRAMS += tests/http/test-http
+tests_http_test_http_SOURCES = tests/http/test-http.c
+tests_http_test_http_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib
+tests_http_test_http_LDADD = lib/libocikphttp.la $(UNIT_LDADD)
+TESTS += tests/http/http.sh
+endif
+EXTRA_DIST += tests/http/http.sh tests/http/server.py

@@ -1,0 +1,48 @@
+#!/bin/bash
+# lib/http.c against a local HTTPS server: makes two test CAs and server
+# certificates, starts tests/http/server.py on random loopback ports and runs
+# the C driver tests/http/test-http, which prints the TAP.
+. "$top_srcdir/tests/lib/common.sh"
+
+D="$T_TMP/http"
+mkdir -p "$D"
+
+for tool in openssl python3; do
+	command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
+done
+
+# ca NAME: a self-signed CA in $D/NAME-ca.{pem,key}
+ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=ocikp test CA $1" -keyout "$D/$1-ca.key" -out "$D/$1-ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+		2> "$D/openssl.err"
+}
+
+# leaf NAME CA SAN: a server certificate signed by CA
+leaf() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+		-keyout "$D/$1.key" -out "$D/$1.csr" 2> "$D/openssl.err" &&
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$3" > "$D/$1.ext" &&
+	openssl x509 -req -in "$D/$1.csr" -CA "$D/$2-ca.pem" -CAkey "$D/$2-ca.key" \
+		-CAcreateserial -days 2 -extfile "$D/$1.ext" -out "$D/$1.pem" 2> "$D/openssl.err"
+}
+
+if ! { ca a && ca b && leaf server a "DNS:localhost,IP:127.0.0.1" &&
+       leaf other a "DNS:other.invalid"; }; then
+	echo "1..1"; echo "not ok 1 - test certificates: $(cat "$D/openssl.err")"; exit 1
+fi
+
+python3 "$top_srcdir/tests/http/server.py" "$D" 2> "$D/server.err" &
+SERVER=$!
+t_at_exit "kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null"
+for _ in $(seq 100); do
+	[ -s "$D/ports" ] && break
+	kill -0 $SERVER 2>/dev/null || break
+	sleep 0.05
+done
+if [ ! -s "$D/ports" ]; then
+	echo "1..1"; echo "not ok 1 - test server did not start: $(cat "$D/server.err")"; exit 1
+fi
+
+"$abs_top_builddir/tests/http/test-http" "$D"

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Scripted HTTPS answers for tests/http/test-http (test use only).
+
+Usage: server.py DIR
+
+DIR holds the certificates made by tests/http/http.sh.  Two listeners on
+random loopback ports, both TLS:
+  good      server.pem (CA "a", names localhost and 127.0.0.1)
+  wronghost other.pem  (CA "a", names only other.invalid)
+and a plain-HTTP one, "plain".  Ports are written to DIR/ports as
+"good=N wronghost=N plain=N" once all listen.  Every request is appended to
+DIR/requests.log as "METHOD PATH-WITHOUT-QUERY", so the test can count
+attempts.  Answers depend on the path alone (see answer()).
+"""
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DIR = sys.argv[1]
+LOCK = threading.Lock()
+COUNTS = {}
+
+
+def count(path):
+    with LOCK:
+        COUNTS[path] = COUNTS.get(path, 0) + 1
+        with open(os.path.join(DIR, "requests.log"), "a") as f:
+            f.write(path + "\n")
+        return COUNTS[path]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet: the test reads requests.log
+        pass
+
+    def send(self, status, body=b"", headers=(), length=True):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reset(self):
+        # RST instead of FIN: a connection reset as the client sees it
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+
+    def handle_any(self):
+        path = self.path.split("?", 1)[0]
+        n = count(self.command + " " + path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        ok = json.dumps({"ok": True, "n": n}).encode()
+        if path == "/json":
+            self.send(200, ok, [("Content-Type", "application/json")])
+        elif path == "/echo":
+            self.send(200, json.dumps({
+                "method": self.command,
+                "body": body.decode(),
+                "ctype": self.headers.get("Content-Type"),
+                "xtest": self.headers.get("X-Test"),
+                "auth": self.headers.get("Authorization"),
+                "expect": self.headers.get("Expect"),
+            }).encode(), [("Content-Type", "application/json")])
+        elif path == "/redirect":
+            self.send(302, b"", [("Location", "/json")])
+        elif path == "/big":
+            self.send(200, b"x" * (64 * 1024 + 1))
+        elif path == "/big-nolen":
+            self.send(200, b"x" * (200 * 1024), length=False)
+        elif path == "/exact":
+            self.send(200, b"y" * (64 * 1024))
+        elif path == "/flaky503":
+            self.send(503 if n <= 2 else 200, ok)
+        elif path == "/always503":
+            self.send(503, b'{"error":"busy"}')
+        elif path == "/504":
+            self.send(504 if n <= 1 else 200, ok)
+        elif path == "/429":
+            self.send(429, b"", [("Retry-After", "1")]) if n <= 1 else self.send(200, ok)
+        elif path == "/429long":
+            self.send(429, b"", [("Retry-After", "5")])
+        elif path == "/500":
+            self.send(500, b'{"error":"broken"}')
+        elif path == "/404":
+            self.send(404, b'{"error":"no such key"}')
+        elif path == "/reset":
+            self.reset() if n <= 1 else self.send(200, ok)
+        else:
+            self.send(400, b"unknown test path")
+
+    do_GET = do_POST = do_PUT = do_DELETE = handle_any
+
+
+class TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    context = None
+
+    def finish_request(self, request, client_address):
+        # the handshake in the request's thread, so one bad client (a test
+        # refusing our certificate) never stalls the others
+        if self.context:
+            try:
+                request = self.context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        try:
+            super().finish_request(request, client_address)
+        except (ConnectionError, ssl.SSLError):
+            pass
+
+
+def serve(cert):
+    srv = TLSServer(("127.0.0.1", 0), Handler)
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(DIR, cert + ".pem"),
+                            os.path.join(DIR, cert + ".key"))
+        srv.context = ctx
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv.server_address[1]
+
+
+def main():
+    ports = {"good": serve("server"), "wronghost": serve("other"), "plain": serve(None)}
+    tmp = os.path.join(DIR, "ports.tmp")
+    with open(tmp, "w") as f:
+        f.write(" ".join("%s=%d" % kv for kv in ports.items()) + "\n")
+    os.rename(tmp, os.path.join(DIR, "ports"))
+    # until the test kills us, or at most a minute
+    time.sleep(60)
+
+
+main()
