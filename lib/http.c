@@ -574,8 +574,7 @@ int http_request(struct ocikp_ctx *ctx, const struct http_opts *o, const struct 
 
 	if (!o)
 		o = &none;
-	resp->status = 0;
-	resp->retry_after_s = 0;
+	http_resp_free(ctx, resp);	/* a reused one never shows an earlier answer */
 	if (!method_ok(req->method)) {
 		ocikp_errorf(ctx, "HTTP: invalid method");
 		return OCIKP_INTERNAL;

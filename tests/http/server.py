@@ -37,6 +37,7 @@ def count(path):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once
 
     def log_message(self, fmt, *args):  # quiet: the test reads requests.log
         pass

@@ -29,7 +29,7 @@ static char ca_a[512], ca_b[512], debug_log[512];
 static int leaks;	/* error lines holding a marker */
 static long elapsed;	/* of the last call, ms */
 
-static const char *const token_hdrs[] = { TOKEN, NULL };
+static const char *const token_hdrs[] = { "X-Test: x-value", TOKEN, NULL };
 
 static long now_ms(void)
 {
@@ -133,11 +133,12 @@ static void test_ok(void)
 	   strstr(body_of(&r), "\"body\": \"{\\\"k\\\":\\\"" BODY_MARK "\\\"}\"") &&
 	   strstr(body_of(&r), "\"ctype\": \"application/json\"") &&
 	   strstr(body_of(&r), "\"auth\": \"Bearer S3CRET-TOKEN-MARK\"") &&
+	   strstr(body_of(&r), "\"xtest\": \"x-value\"") &&
 	   strstr(body_of(&r), "\"expect\": null"),
-	   "POST with a body and a header: all arrived: %s", body_of(&r));
+	   "POST with a body and headers: all arrived (HTTP %ld, %zu bytes)", r.status,
+	   r.body.len);	/* the body holds the token: not printed, stdio keeps copies */
 	rc = call("PUT", "/echo", &o, NULL, &r);
-	ok(rc == OCIKP_OK && strstr(body_of(&r), "\"method\": \"PUT\""),
-	   "another method: %s", body_of(&r));
+	ok(rc == OCIKP_OK && strstr(body_of(&r), "\"method\": \"PUT\""), "another method");
 	rc = call("GET", "/404", &o, NULL, &r);
 	ok(rc == OCIKP_OK && r.status == 404 && strstr(body_of(&r), "no such key") &&
 	   !h.err.msg[0], "a 404 is the caller's to map: rc %d, HTTP %ld, no error line", rc,
@@ -204,8 +205,10 @@ static void test_plain(void)
 	   elapsed < 200, "http:// to 10.1.2.3 refused before connecting (%ld ms): %s",
 	   elapsed, h.err.msg);
 	rc = call_url("GET", "http://example.invalid/x", &o, NULL, &r);
-	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only to a loopback or link-local"),
-	   "http:// to a name other than the metadata one: %s", h.err.msg);
+	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only to a loopback or link-local") &&
+	   r.status == 0 && r.body.len == 0,
+	   "http:// to a name other than the metadata one (the last answer cleared): %s",
+	   h.err.msg);
 	rc = call_url("GET", "http://[fe80::1]:1/x", &o, NULL, &r);
 	ok(rc != OCIKP_CONFIG, "http:// to fe80::1 passes the check (then fails to connect): %s",
 	   h.err.msg);
@@ -268,7 +271,7 @@ static void test_retries(void)
 	ok(rc == OCIKP_OK && r.status == 200 && seen("GET /429") == 2 && elapsed >= 950 &&
 	   elapsed < 2500, "429 with Retry-After: 1 waits about 1 s: %ld ms", elapsed);
 	rc = call("GET", "/500", &o, NULL, &r);
-	ok(rc == OCIKP_UNAVAILABLE && seen("GET /500") == 1 && elapsed < 500 &&
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /500") == 1 && elapsed < 1000 &&
 	   strstr(h.err.msg, "HTTP 500"), "500 is not retried: %d request, %ld ms: %s",
 	   seen("GET /500"), elapsed, h.err.msg);
 	http_resp_free(ctx, &r);
@@ -318,13 +321,13 @@ static void test_time(void)
 	o.timeout_ms = 1000;
 	rc = call_url("GET", url_of("https", port, "/x"), &o, NULL, &r);
 	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, ": timed out after") && elapsed >= 950 &&
-	   elapsed < 1800, "a hung server, bounded by the total timeout (1 s): %ld ms: %s",
+	   elapsed < 2500, "a hung server, bounded by the total timeout (1 s): %ld ms: %s",
 	   elapsed, h.err.msg);
 	o.timeout_ms = 5000;
 	deadline(400);
 	rc = call_url("GET", url_of("https", port, "/x"), &o, NULL, &r);
 	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, "the request's time budget ran out") &&
-	   elapsed >= 350 && elapsed < 1000,
+	   elapsed >= 350 && elapsed < 1200,
 	   "a hung server, bounded by the sooner deadline (0.4 s): %ld ms: %s", elapsed,
 	   h.err.msg);
 	close(fd);
