@@ -298,35 +298,40 @@ static bool method_ok(const char *m)
 	return n > 0 && n <= 16;
 }
 
-/* The header list; a line break would smuggle another header in. */
+/* One header line onto the list; a line break would smuggle another header
+ * in, so it is refused, naming the line by its number only. */
+static int header_add(struct ocikp_ctx *ctx, const char *where, const struct http_req *req,
+		      size_t i, const char *line, struct curl_slist *l)
+{
+	if (strpbrk(line, "\r\n") || !strchr(line, ':') || *line == ':') {
+		ocikp_errorf(ctx, "%s %s: request header %zu is malformed", req->method, where, i);
+		return OCIKP_INTERNAL;
+	}
+	return curl_slist_append(l, line) ? OCIKP_OK : OCIKP_INTERNAL;
+}
+
+/* The header list: the caller's lines (1, 2, ...), then the body's type
+ * (0 in an error line). */
 static int headers_build(struct ocikp_ctx *ctx, const char *where, const struct http_req *req,
 			 struct curl_slist **out)
 {
-	struct curl_slist *l = NULL, *n;
-	char ct[128];
+	char ct[256];
 	size_t i;
+	int rc = OCIKP_OK;
 
 	/* no "Expect: 100-continue" round trip before a body */
-	if (!(l = curl_slist_append(l, "Expect:")))
+	if (!(*out = curl_slist_append(NULL, "Expect:")))
 		return OCIKP_INTERNAL;
-	*out = l;
-	if (req->body) {
-		snprintf(ct, sizeof(ct), "Content-Type: %s",
-			 req->content_type ? req->content_type : "application/x-www-form-urlencoded");
-		if (!(n = curl_slist_append(l, ct)))
-			return OCIKP_INTERNAL;
+	for (i = 0; !rc && req->headers && req->headers[i]; i++)
+		rc = header_add(ctx, where, req, i + 1, req->headers[i], *out);
+	if (!rc && req->body) {
+		if (snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type ?
+			     req->content_type : "application/x-www-form-urlencoded") >=
+		    (int)sizeof(ct))
+			ct[0] = '\0';	/* refused just below */
+		rc = header_add(ctx, where, req, 0, ct, *out);
 	}
-	for (i = 0; req->headers && req->headers[i]; i++) {
-		const char *h = req->headers[i];
-		if (strpbrk(h, "\r\n") || !strchr(h, ':') || *h == ':') {
-			ocikp_errorf(ctx, "%s %s: request header %zu is malformed", req->method,
-				     where, i + 1);
-			return OCIKP_INTERNAL;
-		}
-		if (!(n = curl_slist_append(l, h)))
-			return OCIKP_INTERNAL;
-	}
-	return OCIKP_OK;
+	return rc;
 }
 
 static CURLcode set_method(CURL *c, const struct http_req *req)

@@ -362,6 +362,12 @@ static void test_headers(void)
 	ok(http_request(ctx, &o, &req, &r) == OCIKP_INTERNAL && !has_marker(h.err.msg),
 	   "a header without a colon: %s", h.err.msg);
 	req.headers = NULL;
+	req.body = "{}";
+	req.body_len = 2;
+	req.content_type = "application/json\r\nX-Evil: 1";
+	ok(http_request(ctx, &o, &req, &r) == OCIKP_INTERNAL &&
+	   strstr(h.err.msg, "request header 0 is malformed"),
+	   "a content type with a line break: %s", h.err.msg);
 	req.method = "get x";
 	ok(http_request(ctx, &o, &req, &r) == OCIKP_INTERNAL, "a bad method: %s", h.err.msg);
 	http_resp_free(ctx, &r);
