@@ -22,9 +22,12 @@
  *  - Up to HTTP_MAX_ATTEMPTS attempts, retrying only HTTP 429, 503 and 504,
  *    a refused or reset connection and an empty reply, with jittered
  *    exponential backoff (100 ms doubling, at most 2 s) or the server's
- *    Retry-After when longer, never sleeping past the deadline.
+ *    Retry-After when longer, never sleeping past the deadline.  Any
+ *    method is retried: send only requests that are safe to repeat (KMS
+ *    encrypt/decrypt, token and resource fetches are).
  *  - libcurl on the host's cleansing allocator (its copies of headers and
- *    bodies hold tokens), set up on the first request.
+ *    bodies hold tokens), set up on the first request; so a host older than
+ *    0.2 (no mem_* services) is refused with OCIKP_INTERNAL.
  *  - Error and debug lines that name the method, the URL's host and path
  *    and the status; never its query, a header or a body.
  *
@@ -50,7 +53,8 @@
 struct http_opts {
 	long connect_timeout_ms;	/* 0: HTTP_CONNECT_TIMEOUT_MS */
 	long timeout_ms;		/* one attempt, all told; 0: HTTP_TIMEOUT_MS */
-	const char *ca_file;		/* absolute path of PEM CA certificates; NULL: the system's */
+	const char *ca_file;		/* PEM CA certificates, trusted instead of the
+					 * system's (not in addition); NULL: the system's */
 	unsigned flags;			/* HTTP_PLAIN_LOCAL */
 };
 
