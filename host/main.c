@@ -212,7 +212,10 @@ int main(int argc, char **argv)
 	if (getauxval(AT_SECURE)) {
 		fputs("ocikp: refusing to run setuid or setgid (run it as the user whose "
 		      "keys it uses)\n", stderr);
-		return EXIT_CONFIG;
+		/* _exit: nothing is set up, and no library's exit handler should
+		 * run with borrowed privileges (a sanitizer's leak check, for one,
+		 * cannot ptrace a setgid process and fails). */
+		_exit(EXIT_CONFIG);
 	}
 	/* Before anything allocates: OpenSSL's freed blocks are wiped too. */
 	hooked = alloc_hook_openssl();
