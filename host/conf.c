@@ -224,14 +224,9 @@ static int read_dropin(struct ocikp_ctx *ctx, int dirfd, const char *name, const
 	}
 	if (fstat(fd, &st) != 0) {
 		err_set(ctx, "%s: cannot stat: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		err_set(ctx, "%s: not a regular file", path);
-	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		err_set(ctx, "%s: owned by uid %u, not root or the caller", path,
-			(unsigned)st.st_uid);
-	} else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		err_set(ctx, "%s: writable by group or others (mode %03o)", path,
-			(unsigned)(st.st_mode & 0777));
+	} else if (trust_stat(ctx, path, &st, false, false) != OCIKP_OK) {
+		/* the module's rules: a regular file of root's or the caller's,
+		 * writable by nobody else */
 	} else if (st.st_size > CONF_MAX_FILE) {
 		err_set(ctx, "%s: larger than %d bytes", path, CONF_MAX_FILE);
 	} else {
