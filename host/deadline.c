@@ -5,7 +5,9 @@
  * is left, and in exec mode a timer ends the process shortly after it, in
  * case a backend does not listen.
  */
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +55,28 @@ const struct deadline *deadline_min(const struct deadline *a, const struct deadl
 	if (!deadline_isset(b))
 		return a;
 	return deadline_left_ms(a) <= deadline_left_ms(b) ? a : b;
+}
+
+int deadline_poll(const struct deadline *d, int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long left;
+	int n;
+
+	for (;;) {
+		left = deadline_left_ms(d);
+		if (left == 0)
+			break;
+		n = poll(&p, 1, left > INT_MAX ? -1 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			break;
+		if (errno != EINTR)
+			return -1;
+	}
+	errno = ETIME;
+	return -1;
 }
 
 /* The line the handler writes: formatted beforehand, since a signal handler

@@ -75,6 +75,9 @@ struct deadline {
 void deadline_set(struct deadline *d, long ms);	/* ms from now */
 long deadline_left_ms(const struct deadline *d);	/* >= 0; LONG_MAX if none */
 const struct deadline *deadline_min(const struct deadline *a, const struct deadline *b);
+/* Wait for `events` on fd until d (no limit if d is unset): 0 when ready,
+ * -1 with errno ETIME when d passes first, or another errno. */
+int deadline_poll(const struct deadline *d, int fd, short events);
 /* The backstop: end the process (one line naming `who`, exit 5) at d plus
  * a grace period.  Exec mode only; who may be NULL. */
 void backstop_arm(const struct deadline *d, const char *who);

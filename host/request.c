@@ -16,25 +16,15 @@
  * for ever.  Also covers a non-blocking stdin. */
 static int wait_readable(struct ocikp_ctx *ctx, int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	long left;
-	int n;
-
-	for (;;) {
-		left = deadline_left_ms(&host_of(ctx)->deadline);
-		n = left == 0 ? 0 : poll(&p, 1, left > INT_MAX ? -1 : (int)left);
-		if (n > 0)
-			return OCIKP_OK;
-		if (n == 0) {
-			err_set(ctx, "request: stdin not closed within the time budget "
-				"(drop-in 'timeout')");
-			return OCIKP_UNAVAILABLE;
-		}
-		if (errno != EINTR) {
-			err_set(ctx, "request: cannot wait for stdin: %s", strerror(errno));
-			return OCIKP_BAD_INPUT;
-		}
+	if (deadline_poll(&host_of(ctx)->deadline, fd, POLLIN) == 0)
+		return OCIKP_OK;
+	if (errno == ETIME) {
+		err_set(ctx, "request: stdin not closed within the time budget "
+			"(drop-in 'timeout')");
+		return OCIKP_UNAVAILABLE;
 	}
+	err_set(ctx, "request: cannot wait for stdin: %s", strerror(errno));
+	return OCIKP_BAD_INPUT;
 }
 
 int request_read(struct ocikp_ctx *ctx, int fd, struct ocikp_buf *raw)

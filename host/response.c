@@ -29,20 +29,8 @@ int response_build(enum op op, const struct ocikp_buf *payload, struct ocikp_buf
 static int wait_writable(int fd)
 {
 	struct ocikp_ctx *ctx = ctx_current();
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	long left = ctx ? deadline_left_ms(&host_of(ctx)->deadline) : LONG_MAX;
-	int n;
 
-	if (left == 0) {
-		errno = ETIME;
-		return -1;
-	}
-	n = poll(&p, 1, left > INT_MAX ? -1 : (int)left);
-	if (n == 0) {
-		errno = ETIME;
-		return -1;
-	}
-	return n < 0 && errno != EINTR ? -1 : 0;
+	return deadline_poll(ctx ? &host_of(ctx)->deadline : NULL, fd, POLLOUT);
 }
 
 /* All of it: stdout may be a non-blocking pipe (the caller's choice, and
