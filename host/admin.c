@@ -146,17 +146,6 @@ static void put_string(struct ocikp_buf *out, const char *s)
 	put_text(out, s, strlen(s));
 }
 
-/* The key URL's full length: it may hold a NUL that strlen would stop at. */
-static size_t url_len(const ocikp_json *ann, const char *url)
-{
-	size_t i;
-
-	for (i = 0; i < json_object_len(ann); i++)
-		if (json_string(json_object_value_at(ann, i)) == url)
-			return json_string_len(json_object_value_at(ann, i));
-	return strlen(url);
-}
-
 static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *out,
 		     const char *indent)
 {
@@ -171,7 +160,7 @@ static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *ou
 		cb = conf_backend_for_scheme(&h->conf, scheme);
 	buf_printf(out, "%skey: ", indent);
 	if (url)
-		put_text(out, url, url_len(ann, url));
+		put_string(out, url);	/* no NUL: the parser refuses one */
 	else
 		buf_printf(out, "(none)");
 	buf_printf(out, "\n%sscheme: %s, backend: %s\n", indent, url ? scheme : "-",

@@ -19,7 +19,7 @@ void err_vset(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 {
 	struct host *h;
 
-	if (!ctx)	/* a helper used without a request (jgen_raw's parse) */
+	if (!ctx)	/* outside any call: ctx_current() is NULL in tools and tests */
 		return;
 	h = host_of(ctx);
 
