@@ -9,3 +9,9 @@ plugins_gcpkms_ocikp_gcpkms_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/gcpkms/50-gcpkms.conf
 EXTRA_DIST += plugins/gcpkms/50-gcpkms.conf
 OCIKP_TEST_MODULES += plugins/gcpkms/ocikp-gcpkms.la
+
+# CRC32C against RFC 3720's vectors.
+check_PROGRAMS += tests/gcpkms/test-crc32c
+TESTS += tests/gcpkms/test-crc32c
+tests_gcpkms_test_crc32c_SOURCES = tests/gcpkms/test-crc32c.c plugins/gcpkms/gcpkms-crc32c.c
+tests_gcpkms_test_crc32c_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms -I$(top_srcdir)/tests/unit
