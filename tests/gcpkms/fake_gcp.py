@@ -43,7 +43,8 @@ HTTP:
   GET  /_stats    {"token_jwt": N, "token_refresh", "sts", "iam", "metadata",
                    "encrypt", "decrypt", "subject", "unauthorized", ...}
 
-Every request is appended to DIR/requests.log as "KIND METHOD PATH"; each
+Every request is appended to DIR/requests.log as "KIND METHOD PATH", every
+refusal to DIR/refusals.log as "KIND STATUS METHOD PATH: WHY"; each
 x-goog-user-project header to DIR/user-project.log as "KIND VALUE"; each
 decrypt (encrypt) request body to DIR/last-decrypt.json (last-encrypt.json).
 Tracebacks go to stderr (lib.sh sends it to DIR/server.err).
@@ -261,8 +262,12 @@ def parse_config(raw):
 
 # --- parsing helpers --------------------------------------------------------
 
-def json_body(body):
+def json_body(handler, body):
     """A JSON object request body, refused as Google's front end refuses."""
+    ctype = (handler.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise rpc_error(400, "Invalid JSON payload received: Content-Type must be application/json, "
+                        "not %r." % ctype)
     try:
         v = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
@@ -402,7 +407,7 @@ def crc_check(obj, data_field, crc_field, data):
 
 def kms(handler, body, key, version, op):
     bearer(handler, KMS_SCOPES)
-    req = json_body(body)
+    req = json_body(handler, body)
     cfg = STATE.config()
     if key not in cfg["keys"]:
         raise rpc_error(404, "CryptoKey %s not found." % key)
@@ -624,7 +629,7 @@ def duration(v):
 
 def iam(handler, body, project, email):
     bearer(handler, IAM_SCOPES)
-    req = json_body(body)
+    req = json_body(handler, body)
     only_fields(req, ("scope", "lifetime", "delegates"))
     email = urllib.parse.unquote(email)
     cfg = STATE.config()
@@ -800,6 +805,20 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def refused(self, kind, e):
+        """Why a request was refused, in DIR/refusals.log, for whoever debugs a client."""
+        b = e.body
+        if isinstance(b, dict):
+            err = b.get("error")
+            why = (err.get("message") if isinstance(err, dict)
+                   else "%s: %s" % (err, b.get("error_description")))
+        else:
+            why = b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+        with LOCK:
+            with open(os.path.join(DIR, "refusals.log"), "a") as f:
+                f.write("%s %d %s %s: %s\n" % (kind, e.status, self.command,
+                                               self.path.split("?", 1)[0], why))
+
     def kind(self, path, body):
         if not self.tls:
             if path.startswith("/_"):
@@ -869,6 +888,7 @@ class Handler(BaseHTTPRequestHandler):
         except Reply as e:
             if e.kind_unauth:
                 STATE.count("unauthorized")
+            self.refused(kind, e)
             return self.send(e.status, e.body, e.headers)
         if fault and 200 <= status < 300:
             with LOCK:

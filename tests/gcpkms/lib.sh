@@ -100,7 +100,7 @@ gcp_setup() {
 	python3 "$top_srcdir/tests/gcpkms/fake_gcp.py" "$GCP_DIR" 2> "$GCP_DIR/server.err" &
 	GCP_PID=$!
 	t_at_exit "kill $GCP_PID 2>/dev/null; wait $GCP_PID 2>/dev/null"
-	for i in $(seq 200); do
+	for i in $(seq 400); do
 		[ -s "$GCP_DIR/ports" ] && break
 		kill -0 $GCP_PID 2> /dev/null || break
 		sleep 0.05

@@ -254,6 +254,11 @@ ok(rpc_err(st, b, 400, "INVALID_ARGUMENT") and "Decryption failed" in js(b)["err
    "another key's ciphertext: 400 Decryption failed", st, b)
 st, _, b = req("POST", URL + "/v1/" + KEY + ":decrypt", b"{not json", {"Authorization": "Bearer " + TOK})
 ok(rpc_err(st, b, 400, "INVALID_ARGUMENT"), "a body that is not JSON: 400", st, b)
+st, _, b = encrypt(TOK, PT, headers={"Content-Type": "application/x-www-form-urlencoded"})
+ok(rpc_err(st, b, 400, "INVALID_ARGUMENT"), "a KMS body not sent as application/json: 400", st, b)
+st, _, b = req("POST", URL + "/v1/" + KEY + "/cryptoKeyVersions/1:decrypt", {"ciphertext": CT},
+               {"Authorization": "Bearer " + TOK})
+ok(rpc_err(st, b, 404, "NOT_FOUND"), "decrypt names the key, not a version: 404 otherwise", st, b)
 st, _, b = encrypt(TOK, PT, key=KEY.replace("key1", "nokey"))
 ok(rpc_err(st, b, 404, "NOT_FOUND"), "an unknown key: 404 NOT_FOUND", st, b)
 st, _, b = encrypt(TOK, PT, extra={"additionalAuthenticatedData": base64.b64encode(b"ctx").decode()})
@@ -448,6 +453,10 @@ ok(all(stats.get(k, 0) > 0 for k in ("token_jwt", "token_refresh", "sts", "iam",
                                        "decrypt", "subject", "unauthorized")), "every counter moved", stats)
 with open(D + "/requests.log") as f:
     log = f.read()
+with open(D + "/refusals.log") as f:
+    ref = f.read()
+ok("encrypt 400 POST /v1/%s:encrypt: The checksum in field plaintext_crc32c" % KEY in ref,
+   "refusals.log says why a request was refused", ref[:300])
 ok("encrypt POST /v1/%s:encrypt\n" % KEY in log and "metadata GET /computeMetadata/" in log
    and "sts POST /v1/token\n" in log, "requests.log has KIND METHOD PATH lines")
 EOF
