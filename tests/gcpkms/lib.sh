@@ -59,7 +59,7 @@ gcp_certs() {
 }
 
 gcp_setup() {
-	local tool i
+	local tool
 	for tool in openssl python3; do
 		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
 	done
@@ -67,7 +67,7 @@ gcp_setup() {
 		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
 
 	GCP_DIR="$T_TMP/gcp"
-	mkdir -p "$GCP_DIR" && chmod 700 "$GCP_DIR" || gcp_fail "mkdir $GCP_DIR"
+	{ mkdir -p "$GCP_DIR" && chmod 700 "$GCP_DIR"; } || gcp_fail "mkdir $GCP_DIR"
 	gcp_certs || gcp_fail "certificates: $(cat "$GCP_DIR/openssl.err")"
 
 	GCP_KEY=projects/fake-project/locations/global/keyRings/ring/cryptoKeys/key1
@@ -100,7 +100,7 @@ gcp_setup() {
 	python3 "$top_srcdir/tests/gcpkms/fake_gcp.py" "$GCP_DIR" 2> "$GCP_DIR/server.err" &
 	GCP_PID=$!
 	t_at_exit "kill $GCP_PID 2>/dev/null; wait $GCP_PID 2>/dev/null"
-	for i in $(seq 400); do
+	for _ in $(seq 400); do
 		[ -s "$GCP_DIR/ports" ] && break
 		kill -0 $GCP_PID 2> /dev/null || break
 		sleep 0.05
