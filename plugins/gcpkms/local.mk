@@ -15,3 +15,8 @@ check_PROGRAMS += tests/gcpkms/test-crc32c
 TESTS += tests/gcpkms/test-crc32c
 tests_gcpkms_test_crc32c_SOURCES = tests/gcpkms/test-crc32c.c plugins/gcpkms/gcpkms-crc32c.c
 tests_gcpkms_test_crc32c_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms -I$(top_srcdir)/tests/unit
+
+# The fake Google services the gcpkms tests run against, and its own
+# strictness test.
+TESTS += tests/gcpkms/selftest.sh
+EXTRA_DIST += tests/gcpkms/selftest.sh tests/gcpkms/fake_gcp.py tests/gcpkms/lib.sh
