@@ -9,3 +9,13 @@ plugins_gcpkms_ocikp_gcpkms_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/gcpkms/50-gcpkms.conf
 EXTRA_DIST += plugins/gcpkms/50-gcpkms.conf
 OCIKP_TEST_MODULES += plugins/gcpkms/ocikp-gcpkms.la
+
+# The credentials and JWT code on the real host services (TAP): RS256
+# checked with OpenSSL, token answers, credentials files and the ADC order.
+check_PROGRAMS += tests/gcpkms/test-jwt
+tests_gcpkms_test_jwt_SOURCES = tests/gcpkms/test-jwt.c plugins/gcpkms/gcpkms.h \
+	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cred.c
+tests_gcpkms_test_jwt_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/gcpkms
+tests_gcpkms_test_jwt_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
+TESTS += tests/gcpkms/test-jwt
