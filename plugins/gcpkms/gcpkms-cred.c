@@ -1234,18 +1234,18 @@ static int external_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 	}
 	/* Client authentication (RFC 6749 §2.3.1: Basic, both parts as is). */
 	if (rc == OCIKP_OK && id && secret) {
-		rc = puts_(ctx, &basic, id);
+		struct ocikp_buf pair = { 0 };
+
+		rc = puts_(ctx, &pair, id);
 		if (rc == OCIKP_OK)
-			rc = put(ctx, &basic, ":", 1);
+			rc = put(ctx, &pair, ":", 1);
 		if (rc == OCIKP_OK)
-			rc = puts_(ctx, &basic, secret);
+			rc = puts_(ctx, &pair, secret);
+		if (rc == OCIKP_OK && x->b64_encode(pair.data, pair.len, 0, &basic) != OCIKP_OK)
+			rc = oom(ctx);
 		if (rc == OCIKP_OK)
-			rc = hdr_add(ctx, &h, "Authorization", "Basic ", "");
-		if (rc == OCIKP_OK) {
-			h.text.len--;	/* reopen the header to append the encoding */
-			rc = x->b64_encode(basic.data, basic.len, 0, &h.text) == OCIKP_OK ?
-				     put(ctx, &h.text, "", 1) : oom(ctx);
-		}
+			rc = hdr_add(ctx, &h, "Authorization", "Basic ", (const char *)basic.data);
+		x->buf_free(&pair);
 	}
 	if (rc == OCIKP_OK)
 		rc = token_request(ctx, &o->http, "STS", c->endpoint, h.text.len ? hdr_list(&h) : NULL,

@@ -83,6 +83,10 @@ mkdir -p "$T_TMP/k8s/..2024" && cp "$D/subject-token" "$T_TMP/k8s/..2024/token" 
 edit "$D/ext-file.json" "$T_TMP/ext-k8s.json" "d['credential_source'] = {'file': '$T_TMP/k8s/token'}"
 case_ok "a projected token: mode 0644, through symlinks" "$T_TMP/ext-k8s.json" "encrypt=1 sts=1"
 
+# Client authentication at STS (HTTP Basic) does not get in the way.
+edit "$D/ext-file.json" "$T_TMP/ext-client.json" "d['client_id'] = 'cid'; d['client_secret'] = 'SECRET-cs'"
+case_ok "external_account with client_id/client_secret" "$T_TMP/ext-client.json" "encrypt=1 sts=1"
+
 # A FIFO is refused without blocking.
 mkfifo "$T_TMP/fifo"
 edit "$D/ext-file.json" "$T_TMP/ext-fifo.json" "d['credential_source'] = {'file': '$T_TMP/fifo'}"
