@@ -41,3 +41,15 @@ tests_gcpkms_test_cred_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/
 tests_gcpkms_test_cred_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
 TESTS += tests/gcpkms/cred.sh
 EXTRA_DIST += tests/gcpkms/cred.sh
+
+# The token cache on the real host services, the credential functions
+# stubbed.  As root it uses /run/ocikp/gcpkms (identities of its own,
+# removed at the end) and runs again as uid 65534.
+check_PROGRAMS += tests/gcpkms/test-cache
+TESTS += tests/gcpkms/test-cache
+tests_gcpkms_test_cache_SOURCES = tests/gcpkms/test-cache.c tests/gcpkms/cred-stub.c \
+	tests/gcpkms/cred-stub.h plugins/gcpkms/gcpkms-cache.c
+tests_gcpkms_test_cache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/gcpkms \
+	-I$(top_srcdir)/lib
+tests_gcpkms_test_cache_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS)
+tests_gcpkms_test_cache_LDADD = $(UNIT_LDADD) $(GCPKMS_LIBS)
