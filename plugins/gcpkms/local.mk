@@ -53,3 +53,9 @@ tests_gcpkms_test_cache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/gcpkms
 	-I$(top_srcdir)/lib
 tests_gcpkms_test_cache_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS)
 tests_gcpkms_test_cache_LDADD = $(UNIT_LDADD) $(GCPKMS_LIBS)
+
+# The backend through the ocikp binary and through ocicrypt (tests/go),
+# against the fake services.
+gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh
+TESTS += $(gcpkms_tests)
+EXTRA_DIST += $(gcpkms_tests)

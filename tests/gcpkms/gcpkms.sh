@@ -114,8 +114,8 @@ t_expect_fail "unwrap: 403 is exit 4 (this identity cannot open it)" 4 \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")"
 t_expect_fail "wrap: a key KMS does not know is 404 NOT_FOUND, exit 3" 3 "^ocikp: gcpkms: NOT_FOUND" \
 	"$(t_wrap_request ocikp "$OPTS" "${KEY%/*}/nosuch")"
-gcp_ctl /_fault '{"match":":decrypt","status":404,"times":1}'
-t_expect_fail "unwrap: 404 without a body is exit 4 naming the HTTP status" 4 "^ocikp: gcpkms: KMS answered HTTP 404" \
+gcp_ctl /_fault '{"match":":decrypt","status":404,"times":1,"body":"<html>Not Found</html>"}'
+t_expect_fail "unwrap: 404 with a proxy's HTML page is exit 4 naming the HTTP status" 4 "^ocikp: gcpkms: KMS answered HTTP 404" \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")"
 
 # --- retries -----------------------------------------------------------------------
