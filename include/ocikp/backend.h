@@ -109,7 +109,9 @@ struct ocikp_host {
 	uint32_t size;
 
 	/* One-line error for the user (the last call wins); a warning goes to
-	 * stderr at once.  Never pass secret material. */
+	 * stderr at once.  Never pass secret material.  An empty message
+	 * means no error (every host reads it so): ocikp_error_clear() drops
+	 * the line a host service set for a failure the backend absorbed. */
 	void (*verrorf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
 	void (*vwarnf)(struct ocikp_ctx *ctx, const char *fmt, va_list ap);
 
@@ -307,6 +309,15 @@ ocikp_errorf(struct ocikp_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	ctx->host->verrorf(ctx, fmt, ap);
 	va_end(ap);
+}
+
+/* Forget the error line: after a failure the backend recovered from
+ * (a cache it could not use), so it never stands as the reason of a
+ * later, unrelated failure. */
+static inline void
+ocikp_error_clear(struct ocikp_ctx *ctx)
+{
+	ocikp_errorf(ctx, "%s", "");
 }
 
 static inline OCIKP_PRINTF(2, 3) void

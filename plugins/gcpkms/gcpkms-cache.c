@@ -37,17 +37,6 @@ struct cache {
 	char file[16 + HEX_LEN];	/* token-<hex>.json */
 };
 
-/*
- * A backend cannot clear the host's error line, but the host reads an
- * empty one as "no error" (host/err.c, main, route's blame): so a failure
- * the cache shrugs off (no state directory, a corrupt file) is set empty,
- * and never passes for the reason of a later, unrelated failure.
- */
-static void forget_error(struct ocikp_ctx *ctx)
-{
-	ocikp_errorf(ctx, "%s", "");
-}
-
 static long long now_s(void)
 {
 	return (long long)time(NULL);
@@ -85,7 +74,7 @@ static void cache_open(struct ocikp_ctx *ctx, struct gcp_cred *c, struct cache *
 
 	if (h->state_dir(ctx, &dir) != OCIKP_OK) {
 		/* Its reason is in the error line, which a backend cannot read. */
-		forget_error(ctx);
+		ocikp_error_clear(ctx);
 		ocikp_debugf(ctx, "token cache off: no usable state directory%s",
 			     geteuid() != 0 && !getenv("XDG_RUNTIME_DIR") ?
 			     " (XDG_RUNTIME_DIR is unset)" : "");
@@ -230,7 +219,7 @@ static bool cache_read(struct ocikp_ctx *ctx, const struct cache *k,
 		why = "too large or unreadable";
 	close(fd);
 	if (!why && h->json_parse(ctx, "token cache", raw.data, raw.len, &doc) != OCIKP_OK) {
-		forget_error(ctx);
+		ocikp_error_clear(ctx);
 		why = "not valid JSON";
 	}
 	if (!why)
@@ -311,7 +300,7 @@ static void cache_store(struct ocikp_ctx *ctx, const struct cache *k, const unsi
 	h->jgen_int(g, expires_at);
 	h->jgen_map_close(g);
 	if (h->jgen_finish(g, &text) != OCIKP_OK) {
-		forget_error(ctx);
+		ocikp_error_clear(ctx);
 		why = "cannot encode";
 		goto out;
 	}
@@ -373,7 +362,7 @@ int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cre
 	if (rc == OCIKP_UNAVAILABLE)	/* held by another exec until the deadline */
 		goto out;
 	if (rc != OCIKP_OK) {
-		forget_error(ctx);
+		ocikp_error_clear(ctx);
 		ocikp_debugf(ctx, "token cache: cannot lock %s, fetching without caching", k.lock);
 		rc = fetch(ctx, o, c, tok, &expires_at);
 		goto out;
