@@ -189,7 +189,9 @@ t_ok $? "the cache file is 0600 and named by a hash only"
 gcp_ctl /_revoke
 OUT=$(OCIKP_CONFIG_DIR="$C4" t_unwrap "$ANN" "$KEY")
 [ "$OUT" = "$OPTS" ] && [ "$(gcp_stat token_jwt)" -eq 2 ] && [ "$(gcp_stat unauthorized)" -eq 1 ]
-t_ok $? "KMS answers 401 once: the cached token is dropped, one refresh, success"
+R=$?
+t_ok $R "KMS answers 401 once: the cached token is dropped, one refresh, success"
+[ $R -eq 0 ] || t_diag "stats: $(gcp_ctl /_stats)" "$T_ERR"
 
 gcp_ctl /_reset
 gcp_ctl /_ttl '{"ttl":305}'
