@@ -19,3 +19,7 @@ tests_kbs_test_param_SOURCES = tests/kbs/test-param.c plugins/kbs/kbs-param.c \
 tests_kbs_test_param_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib \
 	-I$(top_srcdir)/plugins/kbs -I$(top_srcdir)/tests/unit
 tests_kbs_test_param_LDADD = $(UNIT_LDADD)
+
+kbs_tests = tests/kbs/wrap.sh
+TESTS += $(kbs_tests)
+EXTRA_DIST += $(kbs_tests)
