@@ -155,6 +155,10 @@ static int post_kek(struct ocikp_ctx *ctx, const char *url, const char *path,
 		 * key or role); another 4xx, what the request names. */
 		rc = resp.status == 401 || resp.status == 403 ? OCIKP_CONFIG : OCIKP_BAD_INPUT;
 		rc = http_fail(ctx, &req, &resp, rc, why);
+	} else if (rc == OCIKP_UNAVAILABLE && resp.status >= 429) {
+		/* 429/5xx after the retries: the KBS's own words say more. */
+		error_detail(ctx, &resp, why, sizeof(why));
+		rc = http_fail(ctx, &req, &resp, rc, why);
 	}
 	if (rc == OCIKP_OK)
 		ocikp_debugf(ctx, "registered the KEK for %s: HTTP %ld", path, resp.status);
