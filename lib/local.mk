@@ -24,3 +24,11 @@ noinst_LTLIBRARIES += lib/libocikpjws.la
 lib_libocikpjws_la_SOURCES = lib/jws.c lib/jws.h
 lib_libocikpjws_la_CFLAGS = $(MODULE_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libocikpjws_la_LIBADD = $(CRYPTO_LIBS)
+
+# Its test: tokens verified by Python's cryptography.
+check_PROGRAMS += tests/jws/test-jws
+tests_jws_test_jws_SOURCES = tests/jws/test-jws.c
+tests_jws_test_jws_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/lib
+tests_jws_test_jws_LDADD = lib/libocikpjws.la $(UNIT_LDADD)
+TESTS += tests/jws/jws.sh
+EXTRA_DIST += tests/jws/jws.sh
