@@ -112,6 +112,16 @@ print(base64.b64encode(json.dumps({"kid": "kbs:///default/ctr/1", "wrapped_data"
 [ "$(t_unwrap "$CTR_EXT")" = "$OPTS" ]
 t_ok $? "unwrap a Python-made A256CTR annotation whose counter carries past 64 bits"
 
+# Under CoCo's provider name, as ocicrypt sends it with --provider=attestation-agent.
+t_run "$(t_wrap_request attestation-agent "$OPTS" "keypath=$K1::keyid=kbs:///default/image-kek/1")" \
+	--provider=attestation-agent
+AA=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation 2> /dev/null)
+[ "$T_RC" -eq 0 ] && [ "$(ann_json "$AA" | decrypt "$K1")" = "$OPTS" ]
+t_ok $? "wrap under the provider name attestation-agent"
+t_run "$(t_unwrap_request attestation-agent "$AA")" --provider=attestation-agent
+[ "$T_RC" -eq 0 ] && [ "$(printf '%s' "$T_OUT" | t_json_field keyunwrapresults.optsdata | base64 -d)" = "$OPTS" ]
+t_ok $? "unwrap under the provider name attestation-agent"
+
 # --- v2 packets -------------------------------------------------------------------
 V1=$(t_wrap "$OPTS" "keypath=$K1::keyid=kbs:///default/image-kek/2")
 v2() {	# v2 V1-B64 PYTHON-STATEMENTS: the packet, changed, base64
