@@ -1,0 +1,109 @@
+# The local Key Broker Service (tests/kbs/fake_kbs.py) for the kbs tests.
+# Source after tests/lib/common.sh.
+#
+#   kbs_require              SKIP the whole test (TAP "1..0") without openssl,
+#                            python3 or its cryptography module
+#   kbs_setup [JSON]         a CA, a server certificate, an Ed25519 admin key
+#                            pair and config.json (JSON merged in), then the
+#                            server; exports KBS_DIR KBS_HTTPS KBS_HTTP.
+#                            Returns non-zero (KBS_DIR/server.err says why).
+#   kbs_ctl PATH [JSON]      a control request on the plain-HTTP port (POST
+#                            with JSON, else GET); prints the answer, fails
+#                            on a non-2xx
+#   kbs_stat KIND            one counter of /_stats
+#   kbs_dropin DIR [LINE...] DIR/50-kbs.conf for this server, then LINEs
+#
+# Files in KBS_DIR: ca.pem, server.{pem,key}, admin.pem (0600), admin-pub.pem,
+# kek1.bin and kek2.bin (0600, the raw KEKs of default/key/1 and
+# default/key/2), config.json, ports, requests.log, server.err.
+
+kbs_require() {
+	local tool
+	for tool in openssl python3; do
+		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
+	done
+	python3 -c 'import cryptography' 2> /dev/null ||
+		{ echo "1..0 # SKIP python3 cryptography not found"; exit 0; }
+}
+
+kbs_setup() {
+	local d="$T_TMP/kbs" pid
+	KBS_DIR=$d
+	export KBS_DIR
+	mkdir -p "$d" || return 1
+	: > "$d/server.err"
+	# the CA and a server certificate for localhost and 127.0.0.1
+	if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=ocikp test KBS CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+	       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+			-keyout "$d/server.key" -out "$d/server.csr" &&
+	       printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+			> "$d/server.ext" &&
+	       openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" &&
+	       openssl genpkey -algorithm ed25519 -out "$d/admin.pem" &&
+	       chmod 600 "$d/admin.pem" &&
+	       openssl pkey -in "$d/admin.pem" -pubout -out "$d/admin-pub.pem"; } 2>> "$d/server.err"; then
+		return 1
+	fi
+	head -c 32 /dev/urandom > "$d/kek1.bin"
+	head -c 32 /dev/urandom > "$d/kek2.bin"
+	chmod 600 "$d/kek1.bin" "$d/kek2.bin"
+	python3 - "$d" "${1:-}" <<-'EOF' 2>> "$d/server.err" || return 1
+		import base64, json, sys
+		d, extra = sys.argv[1], sys.argv[2]
+		kek = lambda n: base64.b64encode(open("%s/kek%d.bin" % (d, n), "rb").read()).decode()
+		conf = {"resources": {"default/key/1": kek(1), "default/key/2": kek(2),
+		                      "default/image-kek/1": kek(1)},
+		        "session_ttl": 300}
+		conf.update(json.loads(extra) if extra else {})
+		with open(d + "/config.json", "w") as f:
+		    json.dump(conf, f, indent=1)
+	EOF
+	rm -f "$d/ports"
+	python3 "$top_srcdir/tests/kbs/fake_kbs.py" "$d" 2>> "$d/server.err" &
+	pid=$!
+	t_at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 200); do
+		[ -s "$d/ports" ] && break
+		kill -0 $pid 2> /dev/null || break
+		sleep 0.05
+	done
+	[ -s "$d/ports" ] || { echo "the fake KBS did not start" >> "$d/server.err"; return 1; }
+	KBS_HTTPS=$(sed -n 's/.*https=\([0-9]*\).*/\1/p' "$d/ports")
+	KBS_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$d/ports")
+	export KBS_HTTPS KBS_HTTP
+}
+
+kbs_ctl() {
+	python3 - "http://127.0.0.1:$KBS_HTTP$1" "${2-}" <<-'EOF'
+		import sys, urllib.request, urllib.error
+		url, body = sys.argv[1], sys.argv[2]
+		req = urllib.request.Request(url, data=body.encode() if body else None,
+		                             method="POST" if body else "GET",
+		                             headers={"Content-Type": "application/json"})
+		try:
+		    with urllib.request.urlopen(req, timeout=10) as r:
+		        sys.stdout.write(r.read().decode())
+		except urllib.error.HTTPError as e:
+		    sys.stderr.write("kbs_ctl: %s: %d %s\n" % (url, e.code, e.read().decode()))
+		    sys.exit(1)
+	EOF
+}
+
+kbs_stat() {
+	kbs_ctl /_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+kbs_dropin() {
+	local dir=$1 line
+	shift
+	{
+		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n'
+		printf 'kbs.url = https://127.0.0.1:%s\n' "$KBS_HTTPS"
+		printf 'kbs.ca_file = %s/ca.pem\n' "$KBS_DIR"
+		printf 'kbs.admin_key = %s/admin.pem\n' "$KBS_DIR"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$dir/50-kbs.conf"
+}
