@@ -45,7 +45,7 @@ static const struct {
 	const char *flag, *option;
 } compat_flags[] = {
 	{ "--tpmPath=", "tpm.tpm_path" },
-	{ "--adc=", "gcpkms.adc" },
+	{ "--adc=", "gcpkms.credentials" },
 	{ "--kmsURI=", "gcpkms.kms_uri" },
 };
 

@@ -71,6 +71,22 @@ else
 fi
 BACKENDS=$(cd "$T_TMP/src" && ls ocikp-*_*.deb | grep -v -- -dbgsym_ | sed 's/_.*//; s/^ocikp-//')
 t_diag "backend packages built: $(echo $BACKENDS)"
+STANZAS=$(sed -n 's/^Package:[[:space:]]*ocikp-\([a-z0-9]*\)[[:space:]]*$/\1/p' "$SRC/debian/control" | sort)
+[ "$(echo $BACKENDS)" = "$(echo $STANZAS)" ]
+t_ok $? "one package per backend stanza of debian/control ($(echo $STANZAS))"
+
+# Each backend package holds exactly its module and its drop-in (and its
+# docs), so removing one takes nothing another needs.
+bad=""
+for b in $BACKENDS; do
+	files=$(dpkg-deb -c "$(deb "ocikp-$b")" | awk '{ print $NF }' | grep -v '/$' |
+		grep -v '^\./usr/share/doc/' | sort | tr '\n' ' ')
+	want="./usr/lib/ocikp.d/50-$b.conf ./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/ocikp/ocikp-$b.so "
+	[ "$files" = "$want" ] || bad="$bad ocikp-$b:[$files]"
+done
+[ -z "$bad" ] || t_diag "contents wrong:$bad"
+[ -z "$bad" ]
+t_ok $? "each backend package holds its module and its drop-in, nothing else"
 
 # Each backend package depends on the exact ocikp and on its own libraries
 # only (${shlibs:Depends} of its module), so installing one pulls in nothing
@@ -78,13 +94,16 @@ t_diag "backend packages built: $(echo $BACKENDS)"
 depends() { dpkg-deb -f "$(deb "$1")" Depends; }
 ver=$(dpkg-deb -f "$(deb ocikp)" Version)
 bad=""
-! depends ocikp | grep -Eq 'libtss2|libsecret' || bad="$bad ocikp:$(depends ocikp)"
+! depends ocikp | grep -Eq 'libtss2|libsecret|libcurl' || bad="$bad ocikp:$(depends ocikp)"
 for b in $BACKENDS; do
 	d=$(depends "ocikp-$b")
 	case "$d" in *"ocikp (= $ver)"*) ;; *) bad="$bad ocikp-$b(no ocikp (= $ver)):$d" ;; esac
 	case "$b" in
-	tpm) [[ "$d" == *libtss2-esys* && "$d" != *libsecret* ]] || bad="$bad ocikp-tpm:$d" ;;
-	keychain) [[ "$d" == *libsecret-1* && "$d" != *libtss2* ]] || bad="$bad ocikp-keychain:$d" ;;
+	tpm) [[ "$d" == *libtss2-esys* && "$d" != *libsecret* && "$d" != *libcurl* ]] || bad="$bad ocikp-tpm:$d" ;;
+	keychain) [[ "$d" == *libsecret-1* && "$d" != *libtss2* && "$d" != *libcurl* ]] ||
+		bad="$bad ocikp-keychain:$d" ;;
+	gcpkms) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
+		bad="$bad ocikp-gcpkms:$d" ;;
 	esac
 done
 [ -z "$bad" ] || t_diag "Depends wrong:$bad"

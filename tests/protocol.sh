@@ -60,6 +60,19 @@ t_ok $? "300-byte optsdata round trip"
 # Seed providers' flags are accepted, so an admin swaps only the binary.
 t_run "$(t_wrap_request ocikp "$OPTS" sample://default)" --tpmPath=/dev/tpmrm0 --adc=/x.json --kmsURI=gcpkms://x
 t_ok "$T_RC" "--tpmPath= --adc= --kmsURI= accepted"
+# Each becomes the option its backend reads: the mock, loaded under that
+# backend's name, logs the value it sees.
+for m in tpm:tpm_path:--tpmPath=/dev/tpmrm0 gcpkms:credentials:--adc=/x.json \
+	gcpkms:kms_uri:--kmsURI=gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k; do
+	be=${m%%:*}; rest=${m#*:}; opt=${rest%%:*}; flag=${rest#*:}
+	C3=$(t_conf_dir)
+	printf 'backend = %s\nmodule = ocikp-mock.so\nschemes = mock\n%s.log = %s\n%s.log_option = %s\n' \
+		"$be" "$be" "$T_TMP/compat.log" "$be" "$opt" > "$C3/50-$be.conf"
+	rm -f "$T_TMP/compat.log"
+	t_run "$(t_wrap_request ocikp "$OPTS" mock://k)" --config-dir="$C3" "$flag"
+	[ "$T_RC" -eq 0 ] && [ "$(grep '^option ' "$T_TMP/compat.log")" = "option $opt ${flag#*=}" ]
+	t_ok $? "${flag%%=*}= sets $be.$opt"
+done
 
 # The embedded default: with no drop-in for it, sample:// still routes.
 C2=$(t_conf_dir)

@@ -40,6 +40,26 @@ for f in tpm/state/tpm2-00.permall tpm/rsa-nopcr.annotation.json tpm/ek-rsa.pem 
 	t_ok $? "fixture tests/fixtures/$f is in the tree"
 done
 
+# Every optional backend configure.ac knows is packaged as tpm and keychain
+# are: a debian/control stanza behind its build profile and suggested by
+# ocikp, an RPM subpackage behind its bcond with its configure switch and
+# files, and a place in the RPM list .ci/run expects.
+for b in $(sed -n 's/^OCIKP_BACKEND(\[\([a-z0-9]*\)\].*/\1/p' configure.ac); do
+	miss=""
+	awk -v RS= -v p="ocikp-$b" -v prof="<!pkg.ocikp.no$b>" \
+		'$0 ~ "(^|\n)Package: " p "\n" && index($0, "Build-Profiles: " prof) { f = 1 } END { exit !f }' \
+		debian/control || miss="$miss stanza"
+	grep -q "^Suggests:.*[ ,]ocikp-$b\(,\|$\)" debian/control || miss="$miss Suggests"
+	grep -q "^%bcond_without $b$" ocikp.spec || miss="$miss bcond"
+	grep -q "^%package $b$" ocikp.spec || miss="$miss %package"
+	grep -qF -- "--%{?with_$b:enable}%{!?with_$b:disable}-$b" ocikp.spec || miss="$miss configure-switch"
+	grep -q "^%files $b$" ocikp.spec && grep -q "^%{_libdir}/ocikp/ocikp-$b\.so$" ocikp.spec &&
+		grep -q "^%{_prefix}/lib/ocikp.d/50-$b\.conf$" ocikp.spec || miss="$miss %files"
+	grep -q "want=\".* ocikp-$b .*\"" .ci/run || miss="$miss .ci/run-rpm-list"
+	[ -z "$miss" ]
+	t_ok $? "backend $b is packaged (deb and rpm) like the others${miss:+; missing:$miss}"
+done
+
 # The load test runs as a CI stage of its own, not in make check.
 ! grep -E '^TESTS \+?=.*tests/load\.sh' tests/local.mk > /dev/null && grep -q 'check-load' .ci/run
 t_ok $? "tests/load.sh is a CI stage, not part of make check"

@@ -15,3 +15,29 @@ check_PROGRAMS += tests/gcpkms/test-crc32c
 TESTS += tests/gcpkms/test-crc32c
 tests_gcpkms_test_crc32c_SOURCES = tests/gcpkms/test-crc32c.c plugins/gcpkms/gcpkms-crc32c.c
 tests_gcpkms_test_crc32c_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms -I$(top_srcdir)/tests/unit
+
+# The fake Google services the gcpkms tests run against, and its own
+# strictness test.
+TESTS += tests/gcpkms/selftest.sh
+EXTRA_DIST += tests/gcpkms/selftest.sh tests/gcpkms/fake_gcp.py tests/gcpkms/lib.sh
+
+# The credentials and JWT code on the real host services (TAP): RS256
+# checked with OpenSSL, token answers, credentials files and the ADC order.
+check_PROGRAMS += tests/gcpkms/test-jwt
+tests_gcpkms_test_jwt_SOURCES = tests/gcpkms/test-jwt.c plugins/gcpkms/gcpkms.h \
+	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cred.c
+tests_gcpkms_test_jwt_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/gcpkms
+tests_gcpkms_test_jwt_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
+TESTS += tests/gcpkms/test-jwt
+
+# gcpkms-cred.c against the fake Google server (tests/gcpkms/fake_gcp.py):
+# every credential type, refusals, retries; tests/gcpkms/cred.sh drives it.
+check_PROGRAMS += tests/gcpkms/test-cred
+tests_gcpkms_test_cred_SOURCES = tests/gcpkms/test-cred.c plugins/gcpkms/gcpkms.h \
+	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cred.c
+tests_gcpkms_test_cred_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/gcpkms
+tests_gcpkms_test_cred_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
+TESTS += tests/gcpkms/cred.sh
+EXTRA_DIST += tests/gcpkms/cred.sh

@@ -50,7 +50,7 @@ if t_e2e_client; then
 	mv "$T_TMP/moved/ann.keys.provider.kmscrypt" "$T_TMP/moved/ann.keys.provider.ocikp"
 	t_e2e "a layer wrapped as kmscrypt opens as ocikp (same annotation bytes)" ocikp "$C1" \
 		-from "$T_TMP/moved" -dec "ocikp:$KEY"
-	OCICRYPT_KEYPROVIDER_CONFIG="$CFG" "$E2E" -from "$T_TMP/theirs" -dec "kmscrypt:${KEY%/*}/other" \
+	OCICRYPT_KEYPROVIDER_CONFIG="$CFG" "$E2E" -from "$T_TMP/theirs" -dec "kmscrypt:gcpkms://$GCP_KEY2" \
 		-expect-dec-fail "ocikp: gcpkms: wrapped with .* but the decrypt parameter names" > "$T_TMP/e2e.out" 2>&1
 	t_ok $? "decrypting with another key fails through ocicrypt with ocikp's reason"
 else

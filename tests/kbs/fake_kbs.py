@@ -30,9 +30,11 @@ The plain-HTTP port also answers the test's control requests:
   POST /_fault  {"match": SUBSTRING of "METHOD PATH", "times": K,
                  "status": N, "body": "...", "hang": SECONDS,
                  "bad_jwe": "garbage"|"other_key"|"tamper"}
-                the next K matching requests: wait "hang" seconds, then answer
-                "status" (with "body", default a KBS error body), or, with
-                bad_jwe, answer a successful resource GET with a broken JWE
+                the next K matching requests (path without the query):
+                wait "hang" seconds, then answer "status" (with "body",
+                default a KBS error body) or, without "status", as usual;
+                with bad_jwe, the next K successful resource GETs carry a
+                JWE that is malformed, for a fresh key, or with a flipped tag
   POST /_expire drop every session and rotate the token key (the next
                 resource GET answers 401 as for an expired session)
   POST /_config {KEY: VALUE, ...} change config.json settings live

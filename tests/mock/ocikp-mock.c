@@ -12,7 +12,10 @@
  *    mock.honour_deadline = yes: then it waits at most until the deadline
  *    and, if that came first, gives up with its own message;
  *  - mock.log = FILE appends "OP KEY_URL DEADLINE_MS" per call, so tests
- *    can count calls and see the budget a backend is given.
+ *    can count calls and see the budget a backend is given;
+ *  - mock.log_option = KEY adds a line "option KEY VALUE" (or "option KEY
+ *    unset"): loaded under another backend's name (backend = tpm, module =
+ *    ocikp-mock.so), it shows which option a compatibility flag set.
  *
  * Built several times with -D to make broken modules for the loader tests:
  * MOCK_ABI (a wrong ABI number), MOCK_SIZE (a short descriptor),
@@ -57,11 +60,16 @@ static int mock_enter(struct ocikp_ctx *ctx, const char *op, const char *url)
 {
 	const char *log = ocikp_conf(ctx, "log"), *sleep = ocikp_conf(ctx, "sleep_ms");
 	const char *honour = ocikp_conf(ctx, "honour_deadline");
+	const char *show = ocikp_conf(ctx, "log_option");
 	long want = sleep ? strtol(sleep, NULL, 10) : 0, left = deadline_left(ctx);
 	FILE *f;
 
 	if (log && (f = fopen(log, "a"))) {
 		fprintf(f, "%s %s %ld\n", op, url ? url : "-", left);
+		if (show && ocikp_conf(ctx, show))
+			fprintf(f, "option %s %s\n", show, ocikp_conf(ctx, show));
+		else if (show)
+			fprintf(f, "option %s unset\n", show);
 		fclose(f);
 	}
 	if (want <= 0)
