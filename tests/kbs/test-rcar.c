@@ -4,7 +4,8 @@
  * key bound into the sample evidence as trustee's sample verifier does.
  * argv[1]: the directory tests/kbs/rcar.sh prepared (ports, ca.pem, the
  * KEK files).  The server's counters and faults are driven over its
- * plain-HTTP control port with lib/http itself.
+ * plain-HTTP control port with lib/http itself.  The file under test is
+ * included, so its RFC 8785 canonicalization is checked on its own first.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,8 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ocikp.h"
-#include "http.h"
-#include "kbs.h"
+#include "../../plugins/kbs/kbs-rcar.c"
 #include "../unit/tap.h"
 
 static struct host h;
@@ -157,6 +157,44 @@ static int stderr_has(const char *s)
 	buf[n] = '\0';
 	fclose(f);
 	return strstr(buf, s) != NULL;
+}
+
+static int canon_of(const char *json, const char *want)
+{
+	struct ocikp_buf out = { 0 };
+	ocikp_json *doc = NULL;
+	int good = json_parse(ctx, "canon", json, strlen(json), &doc) == OCIKP_OK &&
+		   canon_value(ctx, doc, &out) == OCIKP_OK && out.len == strlen(want) &&
+		   !memcmp(out.data, want, out.len);
+
+	if (!good)
+		printf("# got %s\n", out.data ? (char *)out.data : "(nothing)");
+	json_free(doc);
+	buf_free(&out);
+	return good;
+}
+
+/* RFC 8785's own examples: §3.2.3 (keys by UTF-16 code units: U+1F600's
+ * surrogates before U+FB33) and §3.2.2.2 (string escapes). */
+static void test_canon(void)
+{
+	ok(canon_of("{\"\\u20ac\":\"Euro Sign\",\"\\r\":\"Carriage Return\","
+		    "\"\\ufb33\":\"Hebrew Letter Dalet With Dagesh\",\"1\":\"One\","
+		    "\"\\ud83d\\ude00\":\"Emoji: Grinning Face\",\"\\u0080\":\"Control\","
+		    "\"\\u00f6\":\"Latin Small Letter O With Diaeresis\"}",
+		    "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\xc2\x80\":\"Control\","
+		    "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\","
+		    "\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
+		    "\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}"),
+	   "RFC 8785 3.2.3: members sorted by UTF-16 code units");
+	ok(canon_of("{\"s\":\"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\"}",
+		    "{\"s\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}"),
+	   "RFC 8785 3.2.2.2: string escapes");
+	ok(canon_of("{\"tee-pubkey\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"A\",\"x\":\"X\","
+		    "\"y\":\"Y\"},\"nonce\":\"n+/=\",\"additional-evidence\":\"\"}",
+		    "{\"additional-evidence\":\"\",\"nonce\":\"n+/=\",\"tee-pubkey\":{\"alg\":\"A\","
+		    "\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"X\",\"y\":\"Y\"}}"),
+	   "the runtime data: nested members sorted, '/' not escaped");
 }
 
 static void test_ok(void)
@@ -374,6 +412,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setenv("no_proxy", "*", 1);
+	test_canon();
 	test_ok();
 	test_401();
 	test_faults();
