@@ -17,3 +17,10 @@ tests_http_test_http_LDADD = lib/libocikphttp.la $(UNIT_LDADD)
 TESTS += tests/http/http.sh
 endif
 EXTRA_DIST += tests/http/http.sh tests/http/server.py
+
+# The JWS signer (RS256, EdDSA) for JWTs: libcrypto only, so always built;
+# a module adds lib/libocikpjws.la to its LIBADD.
+noinst_LTLIBRARIES += lib/libocikpjws.la
+lib_libocikpjws_la_SOURCES = lib/jws.c lib/jws.h
+lib_libocikpjws_la_CFLAGS = $(MODULE_CFLAGS) $(CRYPTO_CFLAGS)
+lib_libocikpjws_la_LIBADD = $(CRYPTO_LIBS)
