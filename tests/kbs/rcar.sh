@@ -8,7 +8,7 @@
 . "$top_srcdir/tests/kbs/lib.sh"
 
 kbs_require
-kbs_setup ||
+kbs_setup "" ||
 	{ echo "1..1"; echo "not ok 1 - fake KBS: $(cat "$KBS_DIR/server.err" 2>/dev/null)"; exit 1; }
 "$abs_top_builddir/tests/kbs/test-rcar" "$KBS_DIR" > "$T_TMP/tap"
 rc=$?
