@@ -23,3 +23,22 @@ tests_kbs_test_param_LDADD = $(UNIT_LDADD)
 kbs_tests = tests/kbs/wrap.sh tests/kbs/offline.sh tests/kbs/register.sh tests/kbs/e2e.sh
 TESTS += $(kbs_tests)
 EXTRA_DIST += $(kbs_tests) tests/kbs/lib.sh tests/kbs/fake_kbs.py
+
+# The TEE keys and JWE (the file under test included), against RFC 7518's
+# vectors and JWEs Python's cryptography makes (tests/kbs/jwe_vectors.py).
+check_PROGRAMS += tests/kbs/test-jwe
+TESTS += tests/kbs/test-jwe
+tests_kbs_test_jwe_SOURCES = tests/kbs/test-jwe.c
+tests_kbs_test_jwe_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/kbs -I$(top_srcdir)/tests/unit
+tests_kbs_test_jwe_LDADD = $(UNIT_LDADD)
+
+# The RCAR client (the file under test included) against the local KBS,
+# driven by tests/kbs/rcar.sh; the KBS itself checked by selftest.sh.
+check_PROGRAMS += tests/kbs/test-rcar
+tests_kbs_test_rcar_SOURCES = tests/kbs/test-rcar.c plugins/kbs/kbs-jwe.c
+tests_kbs_test_rcar_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/kbs -I$(top_srcdir)/tests/unit
+tests_kbs_test_rcar_LDADD = lib/libocikphttp.la $(UNIT_LDADD)
+TESTS += tests/kbs/rcar.sh tests/kbs/selftest.sh
+EXTRA_DIST += tests/kbs/rcar.sh tests/kbs/selftest.sh tests/kbs/jwe_vectors.py

@@ -38,6 +38,10 @@ t_ok $? "the KBS stores exactly the key file's 32 bytes"
 grep -q "resource_post POST /kbs/v0/resource/default/reg/1" "$KBS_DIR/requests.log"
 t_ok $? "POST /kbs/v0/resource/<repo>/<type>/<tag>"
 
+dropin "kbs.sources = kbs"
+[ "$(t_unwrap "$ANN")" = "$OPTS" ]
+t_ok $? "the registered KEK opens the image over the RCAR handshake (sources = kbs)"
+dropin
 ANN=$(t_wrap "$OPTS" "kbs:///default/reg/2")
 t_ok $? "wrap without keypath: a random KEK, registered"
 opens_with_stored "$ANN" default/reg/2
