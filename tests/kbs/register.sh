@@ -9,7 +9,7 @@
 
 kbs_require
 t_setup
-kbs_setup ||
+kbs_setup "" ||
 	{ echo "1..1"; echo "not ok 1 - fake KBS: $(cat "$KBS_DIR/server.err" 2>/dev/null)"; exit 1; }
 unset OFFLINE_FS_KBC_EXTRA_FILE_PATH
 OPTS='{"symkey":"c2VjcmV0","cipheroptions":{}}'
