@@ -17,6 +17,10 @@ FUZZ_TARGETS += gcpkms_response
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP helper.
 FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c)
 endif
+if ENABLE_KBS
+# kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys).
+FUZZ_TARGETS += kbs_jwe
+endif
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
@@ -33,7 +37,8 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 		$(if $(filter tpm_%,$*),$(FUZZ_TPM_SRC)) \
 		$(if $(filter keychain_%,$*),$(FUZZ_KEYCHAIN_SRC)) \
 		$(if $(filter gcpkms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms \
-			$(FUZZ_GCPKMS_SRC)) $(FUZZ_LIBS)
+			$(FUZZ_GCPKMS_SRC)) \
+		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) $(FUZZ_LIBS)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
 
@@ -53,5 +58,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe)) \
 	fuzz/corpus

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <curl/curl.h>
+#include <curl/header.h>
 #include "http.h"
 
 #ifndef PACKAGE_VERSION
@@ -125,7 +126,8 @@ static long deadline_left(struct ocikp_ctx *ctx)
 
 struct target {
 	CURLU *url;
-	bool plain;		/* http:// to a local address */
+	bool plain;		/* http:// */
+	bool plain_any;		/* ...to any host (HTTP_PLAIN_ANY), else to a local address */
 	char where[WHERE_MAX];	/* "host[:port]/path" for lines */
 };
 
@@ -223,6 +225,8 @@ static int target_open(struct ocikp_ctx *ctx, const struct http_opts *o, const c
 	} else if (!scheme || strcmp(scheme, "http")) {
 		ocikp_errorf(ctx, "%s %s: only https:// URLs are allowed", method, t->where);
 		rc = OCIKP_CONFIG;
+	} else if (o->flags & HTTP_PLAIN_ANY) {
+		t->plain = t->plain_any = true;
 	} else if (!(o->flags & HTTP_PLAIN_LOCAL)) {
 		ocikp_errorf(ctx, "%s %s: plain http:// is refused, use https://", method, t->where);
 		rc = OCIKP_CONFIG;
@@ -249,6 +253,7 @@ static void target_close(struct target *t)
 struct xfer {
 	struct ocikp_ctx *ctx;
 	struct http_resp *resp;
+	const char *want_cookie;
 	bool too_big, oom, not_local;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -371,7 +376,7 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 		SET(CURLOPT_CAINFO, o->ca_file);
 		SET(CURLOPT_CAPATH, (char *)NULL);
 	}
-	if (t->plain) {
+	if (t->plain && !t->plain_any) {
 		SET(CURLOPT_PROXY, "");	/* a metadata server is never behind a proxy */
 		SET(CURLOPT_OPENSOCKETFUNCTION, on_socket);
 		SET(CURLOPT_OPENSOCKETDATA, x);
@@ -384,6 +389,38 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 #undef SET
 	return e ? e : set_method(c, req);
+}
+
+/* ---- a cookie of the answer ------------------------------------------------ */
+
+/* The value of cookie x->want_cookie from the last answer's Set-Cookie
+ * lines, into resp->cookie: "name=value; attributes".  No cookie jar: the
+ * caller keeps a session cookie for the requests that follow, and an
+ * attribute (Path, Expires) never matters within one short exec. */
+static void cookie_capture(CURL *c, struct xfer *x)
+{
+	const struct ocikp_host *h = x->ctx->host;
+	size_t i, amount, nl = strlen(x->want_cookie), vl;
+	struct curl_header *hd;
+	const char *v;
+
+	if (curl_easy_header(c, "Set-Cookie", 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+		return;
+	amount = hd->amount;
+	for (i = 0; i < amount; i++) {
+		if (curl_easy_header(c, "Set-Cookie", i, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+			return;
+		for (v = hd->value; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strncmp(v, x->want_cookie, nl) || v[nl] != '=')
+			continue;
+		v += nl + 1;
+		for (vl = strcspn(v, ";"); vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'); vl--)
+			;
+		/* out of memory leaves it empty: the caller finds no cookie */
+		h->buf_free(&x->resp->cookie);
+		h->buf_append(&x->resp->cookie, v, vl);
+	}
 }
 
 /* ---- attempts -------------------------------------------------------------- */
@@ -491,6 +528,7 @@ static void attempt_run(CURL *c, struct ocikp_ctx *ctx, const struct http_opts *
 	if (conn > a->limit_ms)
 		conn = a->limit_ms;
 	ctx->host->buf_free(&x->resp->body);
+	ctx->host->buf_free(&x->resp->cookie);
 	x->resp->status = 0;
 	x->resp->retry_after_s = 0;
 	x->too_big = x->oom = x->not_local = false;
@@ -502,6 +540,8 @@ static void attempt_run(CURL *c, struct ocikp_ctx *ctx, const struct http_opts *
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->resp->status);
 	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		x->resp->retry_after_s = ra > LONG_MAX / 1000 ? LONG_MAX / 1000 : (long)ra;
+	if (a->code == CURLE_OK && x->want_cookie)
+		cookie_capture(c, x);
 }
 
 /* The wait before attempt n+1, or a failure when it would run past the
@@ -572,7 +612,7 @@ int http_request(struct ocikp_ctx *ctx, const struct http_opts *o, const struct 
 {
 	static const struct http_opts none;
 	struct target t;
-	struct xfer x = { .ctx = ctx, .resp = resp };
+	struct xfer x = { .ctx = ctx, .resp = resp, .want_cookie = req->want_cookie };
 	struct curl_slist *hdrs = NULL;
 	CURL *c = NULL;
 	int rc;
@@ -606,6 +646,7 @@ out:
 void http_resp_free(struct ocikp_ctx *ctx, struct http_resp *resp)
 {
 	ctx->host->buf_free(&resp->body);
+	ctx->host->buf_free(&resp->cookie);
 	resp->status = 0;
 	resp->retry_after_s = 0;
 }

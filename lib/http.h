@@ -12,7 +12,7 @@
  *  - TLS with peer and host name verification, against the system store or
  *    the configured ca_file; https:// only, except plain http:// when the
  *    caller sets HTTP_PLAIN_LOCAL and the host is a loopback or link-local
- *    address (below).  No redirects are followed.  Proxies come only from
+ *    address, or sets HTTP_PLAIN_ANY (below).  No redirects are followed.  Proxies come only from
  *    libcurl's standard environment variables (https_proxy, no_proxy...).
  *  - Each attempt bounded by the connect and total timeouts and by the
  *    request's deadline (ctx->host->deadline_ms), whichever ends first;
@@ -49,13 +49,14 @@
 
 /* Flags of struct http_opts. */
 #define HTTP_PLAIN_LOCAL 1u	/* allow http:// to a local address (below) */
+#define HTTP_PLAIN_ANY 2u	/* allow http:// to any host (below) */
 
 struct http_opts {
 	long connect_timeout_ms;	/* 0: HTTP_CONNECT_TIMEOUT_MS */
 	long timeout_ms;		/* one attempt, all told; 0: HTTP_TIMEOUT_MS */
 	const char *ca_file;		/* PEM CA certificates, trusted instead of the
 					 * system's (not in addition); NULL: the system's */
-	unsigned flags;			/* HTTP_PLAIN_LOCAL */
+	unsigned flags;			/* HTTP_PLAIN_LOCAL, HTTP_PLAIN_ANY */
 };
 
 /*
@@ -67,6 +68,13 @@ struct http_opts {
  * checked again against those ranges right before connecting (so a name
  * cannot resolve elsewhere), with no proxy.  Anything else is refused
  * before any connection is made.
+ *
+ * HTTP_PLAIN_ANY is for a user who asked for plain HTTP to a server of
+ * their own in so many words (kbs.allow_http = yes: what travels is already
+ * encrypted to the caller's key, and the caller warns that a network
+ * attacker can still withhold it): http:// to any host, through the
+ * environment's proxy like https://.  It takes precedence over
+ * HTTP_PLAIN_LOCAL.
  */
 
 struct http_req {
@@ -77,12 +85,17 @@ struct http_req {
 	const void *body;		/* NULL: no body */
 	size_t body_len;
 	const char *content_type;	/* of the body; NULL: application/x-www-form-urlencoded */
+	const char *want_cookie;	/* a cookie name: its value from the answer's
+					 * Set-Cookie goes to resp->cookie; NULL: none */
 };
 
 struct http_resp {
 	long status;			/* the last answer's HTTP status; 0: none */
 	struct ocikp_buf body;		/* its body (cleansing); release with http_resp_free */
 	long retry_after_s;		/* its Retry-After in seconds (either form); 0: none */
+	struct ocikp_buf cookie;	/* req->want_cookie's value if that answer set it
+					 * (the last Set-Cookie for the name wins); a
+					 * session credential: cleansing, never in a line */
 };
 
 /*

@@ -99,6 +99,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send(500, b'{"error":"broken"}')
         elif path == "/404":
             self.send(404, b'{"error":"no such key"}')
+        elif path == "/cookie":
+            self.send(200, ok, [("Set-Cookie", "other=1; Path=/"),
+                                ("Set-Cookie", "sid=first"),
+                                ("Set-Cookie", " sid=S3CRET-COOKIE-MARK ; Expires=Wed, 21 Oct 2037 "
+                                               "07:28:00 GMT; HttpOnly"),
+                                ("Set-Cookie", "sidx=2")])
         elif path == "/reset":
             self.reset() if n <= 1 else self.send(200, ok)
         else:

@@ -212,6 +212,10 @@ static void test_plain(void)
 	rc = call_url("GET", "http://[fe80::1]:1/x", &o, NULL, &r);
 	ok(rc != OCIKP_CONFIG, "http:// to fe80::1 passes the check (then fails to connect): %s",
 	   h.err.msg);
+	o.flags = HTTP_PLAIN_ANY;
+	rc = call_url("GET", url_of("http", port_plain, "/json"), &o, NULL, &r);
+	ok(rc == OCIKP_OK && r.status == 200, "http:// with HTTP_PLAIN_ANY: %s", h.err.msg);
+	o.flags = HTTP_PLAIN_LOCAL;
 	rc = call_url("GET", "ftp://127.0.0.1/x", &o, NULL, &r);
 	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only https://"), "ftp://: %s", h.err.msg);
 	rc = call_url("GET", "https://user:pw@127.0.0.1/x", &o, NULL, &r);
@@ -373,6 +377,27 @@ static void test_headers(void)
 	http_resp_free(ctx, &r);
 }
 
+/* Set-Cookie: the named cookie's value (the last line for it), only when
+ * asked for; emptied on the next request. */
+static void test_cookie(void)
+{
+	struct http_opts o = trusted();
+	struct http_req req = { .method = "GET", .url = url_of("https", port_good, "/cookie"),
+				.want_cookie = "sid" };
+	struct http_resp r = { 0 };
+
+	ok(http_request(ctx, &o, &req, &r) == OCIKP_OK && r.cookie.len == 18 &&
+	   !strcmp((char *)r.cookie.data, "S3CRET-COOKIE-MARK"),
+	   "Set-Cookie: the wanted cookie's value, attributes and blanks cut");
+	req.want_cookie = "nope";
+	ok(http_request(ctx, &o, &req, &r) == OCIKP_OK && r.cookie.len == 0,
+	   "Set-Cookie: a cookie the answer did not set: none");
+	req.want_cookie = NULL;
+	ok(http_request(ctx, &o, &req, &r) == OCIKP_OK && r.cookie.len == 0,
+	   "Set-Cookie: not asked for: none");
+	http_resp_free(ctx, &r);
+}
+
 static void test_opts(void)
 {
 	struct http_opts o;
@@ -479,6 +504,7 @@ int main(int argc, char **argv)
 	test_retries();
 	test_time();
 	test_headers();
+	test_cookie();
 	test_opts();
 	check_debug(saved);
 	http_global_cleanup();
