@@ -14,8 +14,8 @@ FUZZ_TARGETS += keychain_annotation
 endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
-# The module's files as plugins/gcpkms/local.mk lists them, and the HTTP helper.
-FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c)
+# The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
+FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
 endif
 if ENABLE_KBS
 # kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys).
