@@ -18,18 +18,19 @@ FUZZ_TARGETS += gcpkms_response
 FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
 endif
 if ENABLE_KBS
-# kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys).
-FUZZ_TARGETS += kbs_jwe
+# kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys);
+# kbs_param and kbs_packet link the file of their name (kbs-param.c, kbs-packet.c).
+FUZZ_TARGETS += kbs_jwe kbs_param kbs_packet
 endif
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
-	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS)
+	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS) $(KBS_CFLAGS)
 FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
 FUZZ_TPM_SRC = $(addprefix $(top_srcdir)/plugins/tpm/,ocikp-tpm.c tpm-blob.c tpm-pcr.c tpm-dup.c tpm-esys.c \
 	tpm-tcti.c)
 FUZZ_KEYCHAIN_SRC = $(addprefix $(top_srcdir)/plugins/keychain/,ocikp-keychain.c keychain-ecies.c keychain-store.c)
-FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS) $(GCPKMS_LIBS)
+FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS) $(GCPKMS_LIBS) $(KBS_LIBS)
 
 fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 	@mkdir -p fuzz/bin
@@ -38,7 +39,9 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 		$(if $(filter keychain_%,$*),$(FUZZ_KEYCHAIN_SRC)) \
 		$(if $(filter gcpkms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms \
 			$(FUZZ_GCPKMS_SRC)) \
-		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) $(FUZZ_LIBS)
+		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) \
+		$(if $(filter kbs_param kbs_packet,$*),$(top_srcdir)/plugins/kbs/$(subst _,-,$*).c) \
+		$(FUZZ_LIBS)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
 
@@ -58,5 +61,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet)) \
 	fuzz/corpus

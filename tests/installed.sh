@@ -104,6 +104,8 @@ for b in $BACKENDS; do
 		bad="$bad ocikp-keychain:$d" ;;
 	gcpkms) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
 		bad="$bad ocikp-gcpkms:$d" ;;
+	kbs) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
+		bad="$bad ocikp-kbs:$d" ;;
 	esac
 done
 [ -z "$bad" ] || t_diag "Depends wrong:$bad"
