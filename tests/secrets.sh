@@ -11,39 +11,7 @@ LEAKY="$abs_top_builddir/tests/shim/leaky"
 t_shim_or_skip
 [ -x "$LEAKY" ] || { echo "1..1"; echo "not ok 1 - the control program is built ($LEAKY)"; exit 1; }
 
-hex() { od -An -tx1 -v | tr -d ' \n'; }
 REPORT="$T_TMP/shim.report"
-
-# shim_run SECRETS-HEX STDIN ARGS...: ocikp under the shim; T_RC, T_OUT,
-# T_ERR as t_run, and the shim's report in $REPORT.
-shim_run() {
-	local secrets=$1 input=$2
-	shift 2
-	rm -f "$REPORT"
-	printf '%s' "$input" > "$T_TMP/stdin"
-	OCIKP_SHIM_REPORT="$REPORT" OCIKP_SHIM_SECRETS="$secrets" LD_PRELOAD="$SHIM" \
-		"$OCIKP" "$@" < "$T_TMP/stdin" > "$T_TMP/stdout" 2> "$T_TMP/stderr"
-	T_RC=$?
-	T_OUT=$(cat "$T_TMP/stdout")
-	T_ERR=$(cat "$T_TMP/stderr")
-}
-
-# shim_ok DESC EXIT-CODE N-SECRETS: the run exited so, the shim reported at
-# exit with every secret armed, found none anywhere (ocikp, its modules and
-# the libraries they use alike), and saw a non-dumpable process.  (Open
-# descriptors are tests/load.sh's.)
-shim_ok() {
-	local desc=$1 code=$2 want=$3 line
-	line=$(grep '^exit ' "$REPORT" 2>/dev/null)
-	if [ "$T_RC" -eq "$code" ] && [ -n "$line" ] && ! grep -q '^error' "$REPORT" &&
-	   ! grep -q '^hit' "$REPORT" &&
-	   [[ "$line" == *" hits=0 secrets=$want" ]] && [[ "$line" == "exit dumpable=0 "* ]]; then
-		t_ok 0 "$desc"
-	else
-		t_ok 1 "$desc"
-		t_diag "exit $T_RC (want $code), stderr: $T_ERR" "shim report:" "$(cat "$REPORT" 2>/dev/null)"
-	fi
-}
 
 # ---- the control: the shim finds what it must, and only that -----------------
 CTL=$(head -c 32 /dev/urandom | hex)
@@ -82,12 +50,12 @@ S_OPTS64=$(printf '%s' "$OPTS" | base64 -w0 | hex)
 S_KEY=$(hex < "$K")
 ALL="$S_OPTS,$S_OPTS64,$S_KEY"
 
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default)"
-shim_ok "sample wrap: no key material left behind" 0 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default)"
+t_shim_ok "sample wrap: no key material left behind" 0 3
 ANN=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation)
 
-shim_run "$ALL" "$(t_unwrap_request ocikp "$ANN")"
-shim_ok "sample unwrap: no key material left behind (the answer was written, then cleansed)" 0 3
+t_shim_run "$ALL" "$(t_unwrap_request ocikp "$ANN")"
+t_shim_ok "sample unwrap: no key material left behind (the answer was written, then cleansed)" 0 3
 [ "$(printf '%s' "$T_OUT" | t_json_field keyunwrapresults.optsdata | base64 -d)" = "$OPTS" ]
 t_ok $? "sample unwrap under the shim returns the options"
 
@@ -95,36 +63,36 @@ t_ok $? "sample unwrap under the shim returns the options"
 C2=$(t_conf_dir)
 K2=$(t_sample_key)
 sed "s|^sample.key_file = .*|sample.key_file = $K2|" "$C/50-sample.conf" > "$C2/50-sample.conf"
-shim_run "$ALL,$(hex < "$K2")" "$(t_unwrap_request ocikp "$ANN")" --config-dir="$C2"
-shim_ok "wrong sample key (exit 4): neither key left behind" 4 4
+t_shim_run "$ALL,$(hex < "$K2")" "$(t_unwrap_request ocikp "$ANN")" --config-dir="$C2"
+t_shim_ok "wrong sample key (exit 4): neither key left behind" 4 4
 
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" nosuch://x)"
-shim_ok "wrap to an unknown scheme (exit 3): options not left behind" 3 3
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default | head -c -40)"
-shim_ok "truncated request holding the options (exit 3)" 3 3
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default | sed 's/"optsdata":"/"optsdata":"!!/')"
-shim_ok "options with bad base64 (exit 3)" 3 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" nosuch://x)"
+t_shim_ok "wrap to an unknown scheme (exit 3): options not left behind" 3 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default | head -c -40)"
+t_shim_ok "truncated request holding the options (exit 3)" 3 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default | sed 's/"optsdata":"/"optsdata":"!!/')"
+t_shim_ok "options with bad base64 (exit 3)" 3 3
 big=$(t_wrap_request ocikp "$OPTS" sample://default)
 big="$big$(head -c 1100000 /dev/zero | tr '\0' ' ')"
-shim_run "$ALL" "$big"
-shim_ok "oversized request holding the options (exit 3)" 3 3
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default nosuch://x)"
-shim_ok "two recipients, the second failing (exit non-zero): options not left behind" \
+t_shim_run "$ALL" "$big"
+t_shim_ok "oversized request holding the options (exit 3)" 3 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" sample://default nosuch://x)"
+t_shim_ok "two recipients, the second failing (exit non-zero): options not left behind" \
 	"$T_RC" 3
 [ "$T_RC" -ne 0 ]
 t_ok $? "  ...and that wrap did fail (exit $T_RC)"
-shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" mock://m sample://default)"
-shim_ok "envelope of two recipients: wrap" 0 3
+t_shim_run "$ALL" "$(t_wrap_request ocikp "$OPTS" mock://m sample://default)"
+t_shim_ok "envelope of two recipients: wrap" 0 3
 ENV=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation)
-shim_run "$ALL" "$(t_unwrap_request ocikp "$ENV")"
-shim_ok "envelope of two recipients: unwrap" 0 3
+t_shim_run "$ALL" "$(t_unwrap_request ocikp "$ENV")"
+t_shim_ok "envelope of two recipients: unwrap" 0 3
 
 # ---- sample keygen: the new key file's bytes ---------------------------------
 K3="$T_TMP/keygen.key"
-shim_run "" "" sample keygen "$K3"
-shim_run "$(hex < "$K3")" "$(t_wrap_request ocikp "$OPTS" sample://default)" \
+t_shim_run "" "" sample keygen "$K3"
+t_shim_run "$(hex < "$K3")" "$(t_wrap_request ocikp "$OPTS" sample://default)" \
 	--config-dir="$(d=$(t_conf_dir); sed "s|^sample.key_file = .*|sample.key_file = $K3|" "$C/50-sample.conf" > "$d/50-sample.conf"; echo "$d")"
-shim_ok "a wrap with a key made by 'sample keygen': key not left behind" 0 1
+t_shim_ok "a wrap with a key made by 'sample keygen': key not left behind" 0 1
 
 # ---- keychain backend (key file store): the P-256 private key -----------------
 if [[ " $OCIKP_MODULES " == *ocikp-keychain.so* ]]; then
@@ -143,14 +111,14 @@ if [[ " $OCIKP_MODULES " == *ocikp-keychain.so* ]]; then
 	PRIV=$(priv_of "$KF")
 	[ ${#PRIV} -eq 64 ] || t_diag "could not read the private scalar from $KF"
 	PRIV="$PRIV,$(rev "$PRIV")"
-	shim_run "$S_OPTS,$S_OPTS64,$PRIV" "$(t_wrap_request ocikp "$OPTS" "$PUB")" --config-dir="$CK"
-	shim_ok "keychain wrap" 0 4
+	t_shim_run "$S_OPTS,$S_OPTS64,$PRIV" "$(t_wrap_request ocikp "$OPTS" "$PUB")" --config-dir="$CK"
+	t_shim_ok "keychain wrap" 0 4
 	KANN=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation)
-	shim_run "$S_OPTS,$S_OPTS64,$PRIV" "$(t_unwrap_request ocikp "$KANN")" --config-dir="$CK"
+	t_shim_run "$S_OPTS,$S_OPTS64,$PRIV" "$(t_unwrap_request ocikp "$KANN")" --config-dir="$CK"
 	# OpenSSL is held to the rule too: it allocates through ocikp's
 	# cleansing allocator, so the copies its PEM decoder and its P-256
 	# multiplication free (that one holds the scalar native-endian) are wiped.
-	shim_ok "keychain unwrap: neither the options nor the private key left behind, by ocikp or by libcrypto" 0 4
+	t_shim_ok "keychain unwrap: neither the options nor the private key left behind, by ocikp or by libcrypto" 0 4
 
 	KF2="$T_TMP/keychain2.key"
 	sed "s|^keychain.key_file = .*|keychain.key_file = $KF2|" "$CK/50-keychain.conf" > "$C2/50-keychain.conf"
@@ -158,8 +126,8 @@ if [[ " $OCIKP_MODULES " == *ocikp-keychain.so* ]]; then
 	t_run "" --config-dir="$C2" keychain create --file "$KF2"
 	PRIV2=$(priv_of "$KF2")
 	PRIV2="$PRIV2,$(rev "$PRIV2")"
-	shim_run "$S_OPTS,$S_OPTS64,$PRIV2" "$(t_unwrap_request ocikp "$KANN")" --config-dir="$C2"
-	shim_ok "keychain unwrap with another key (exit 4): that key not left behind" 4 4
+	t_shim_run "$S_OPTS,$S_OPTS64,$PRIV2" "$(t_unwrap_request ocikp "$KANN")" --config-dir="$C2"
+	t_shim_ok "keychain unwrap with another key (exit 4): that key not left behind" 4 4
 else
 	for _ in 1 2 3; do t_skip "keychain under the shim" "keychain backend not built"; done
 fi
@@ -171,19 +139,19 @@ if [[ " $OCIKP_MODULES " == *ocikp-tpm.so* ]] && command -v swtpm > /dev/null; t
 	tpm_setup s
 	t_run "" tpm ekpub
 	URL=$(printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p')
-	shim_run "$S_OPTS,$S_OPTS64" "$(t_wrap_request ocikp "$OPTS" "$URL")"
-	shim_ok "tpm wrap" 0 2
+	t_shim_run "$S_OPTS,$S_OPTS64" "$(t_wrap_request ocikp "$OPTS" "$URL")"
+	t_shim_ok "tpm wrap" 0 2
 	TANN=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation)
-	shim_run "$S_OPTS,$S_OPTS64" "$(t_unwrap_request ocikp "$TANN")"
-	shim_ok "tpm unwrap on swtpm: the unsealed options not left behind" 0 2
+	t_shim_run "$S_OPTS,$S_OPTS64" "$(t_unwrap_request ocikp "$TANN")"
+	t_shim_ok "tpm unwrap on swtpm: the unsealed options not left behind" 0 2
 	TPM2TOOLS_TCTI=$TCTI_s tpm2_pcrextend 23:sha256=$(printf '%064d' 1) > /dev/null
 	t_run "" tpm ekpub --pcrs 23
 	URL23=$(printf '%s\n' "$T_OUT" | sed -n 's/^key URL: //p')
 	TPM2TOOLS_TCTI=$TCTI_s tpm2_pcrextend 23:sha256=$(printf '%064d' 2) > /dev/null
-	shim_run "$S_OPTS,$S_OPTS64" "$(t_wrap_request ocikp "$OPTS" "$URL23")"
+	t_shim_run "$S_OPTS,$S_OPTS64" "$(t_wrap_request ocikp "$OPTS" "$URL23")"
 	T23=$(printf '%s' "$T_OUT" | t_json_field keywrapresults.annotation)
-	shim_run "$S_OPTS,$S_OPTS64" "$(t_unwrap_request ocikp "$T23")"
-	shim_ok "tpm unwrap failing on a PCR mismatch (exit 4)" 4 2
+	t_shim_run "$S_OPTS,$S_OPTS64" "$(t_unwrap_request ocikp "$T23")"
+	t_shim_ok "tpm unwrap failing on a PCR mismatch (exit 4)" 4 2
 	export OCIKP_CONFIG_DIR=$saved_conf
 elif [ "${CI:-}" = true ]; then
 	t_ok 1 "tpm under the shim: backend or swtpm missing"

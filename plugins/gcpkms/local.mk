@@ -56,6 +56,6 @@ tests_gcpkms_test_cache_LDADD = $(UNIT_LDADD) $(GCPKMS_LIBS)
 
 # The backend through the ocikp binary and through ocicrypt (tests/go),
 # against the fake services.
-gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh
+gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh tests/gcpkms/secrets.sh
 TESTS += $(gcpkms_tests)
 EXTRA_DIST += $(gcpkms_tests)

@@ -216,3 +216,39 @@ t_shim_or_skip() {
 	[ $rc -eq 77 ] && { echo "1..0 # SKIP $T_SHIM_WHY"; exit 0; }
 	echo "1..1"; echo "not ok 1 - $T_SHIM_WHY"; exit 1
 }
+
+# Hex of stdin, for OCIKP_SHIM_SECRETS.
+hex() { od -An -tx1 -v | tr -d ' \n'; }
+
+# t_shim_run SECRETS-HEX STDIN ARGS...: ocikp under the shim; T_RC, T_OUT,
+# T_ERR as t_run, and the shim's report in $REPORT (default $T_TMP/shim.report).
+# Call t_shim first (it sets SHIM).
+t_shim_run() {
+	local secrets=$1 input=$2
+	shift 2
+	: "${REPORT:=$T_TMP/shim.report}"
+	rm -f "$REPORT"
+	printf '%s' "$input" > "$T_TMP/stdin"
+	OCIKP_SHIM_REPORT="$REPORT" OCIKP_SHIM_SECRETS="$secrets" LD_PRELOAD="$SHIM" \
+		"$OCIKP" "$@" < "$T_TMP/stdin" > "$T_TMP/stdout" 2> "$T_TMP/stderr"
+	T_RC=$?
+	T_OUT=$(cat "$T_TMP/stdout")
+	T_ERR=$(cat "$T_TMP/stderr")
+}
+
+# t_shim_ok DESC EXIT-CODE N-SECRETS: the run exited so, the shim reported at
+# exit with every secret armed, found none anywhere (ocikp, its modules and
+# the libraries they use alike), and saw a non-dumpable process.  (Open
+# descriptors are tests/load.sh's.)
+t_shim_ok() {
+	local desc=$1 code=$2 want=$3 line
+	line=$(grep '^exit ' "$REPORT" 2>/dev/null)
+	if [ "$T_RC" -eq "$code" ] && [ -n "$line" ] && ! grep -q '^error' "$REPORT" &&
+	   ! grep -q '^hit' "$REPORT" &&
+	   [[ "$line" == *" hits=0 secrets=$want" ]] && [[ "$line" == "exit dumpable=0 "* ]]; then
+		t_ok 0 "$desc"
+	else
+		t_ok 1 "$desc"
+		t_diag "exit $T_RC (want $code), stderr: $T_ERR" "shim report:" "$(cat "$REPORT" 2>/dev/null)"
+	fi
+}
