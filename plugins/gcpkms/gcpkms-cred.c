@@ -1283,6 +1283,7 @@ static int metadata_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 	static const char *const hdr[] = { "Metadata-Flavor: Google", NULL };
 	struct http_opts ho = o->http;
 	char url[384];
+	int rc;
 
 	/* The metadata server speaks plain http on a link-local address (or
 	 * its fixed name); lib/http holds it to those. */
@@ -1292,7 +1293,16 @@ static int metadata_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 		ocikp_errorf(ctx, "metadata host too long");
 		return OCIKP_CONFIG;
 	}
-	return token_request(ctx, &ho, "metadata server", url, hdr, NULL, NULL, tok, exp);
+	rc = token_request(ctx, &ho, "metadata server", url, hdr, NULL, NULL, tok, exp);
+	/* Off Google Cloud this is where ADC ends up: say what was looked
+	 * for, not only that a link-local address did not answer (lib/http's
+	 * reason is in the --verbose lines). */
+	if (rc == OCIKP_UNAVAILABLE)
+		ocikp_errorf(ctx, "no credentials: no gcpkms.credentials (--adc=), "
+			     "GOOGLE_APPLICATION_CREDENTIALS or gcloud application default "
+			     "credentials file, and the metadata server at %.100s did not answer "
+			     "(not on Google Cloud?)", c->endpoint);
+	return rc;
 }
 
 int cred_fetch_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,

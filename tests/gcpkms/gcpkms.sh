@@ -212,5 +212,14 @@ t_expect_fail "the token endpoint refuses the credentials: exit 6 with its error
 	"^ocikp: gcpkms: .*invalid_grant.*Invalid JWT Signature" \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$C6"
 
+# No credentials anywhere and no metadata server: one line saying what was
+# looked for.
+C7=$(t_conf_dir)
+printf 'backend = gcpkms\nmodule = ocikp-gcpkms.so\nschemes = gcpkms\ngcpkms.metadata_host = 127.0.0.1:1\n' \
+	> "$C7/50-gcpkms.conf"
+t_expect_fail "no credentials and no metadata server: exit 5 naming where ADC looked" 5 \
+	"^ocikp: gcpkms: no credentials: no gcpkms.credentials .*GOOGLE_APPLICATION_CREDENTIALS.*metadata server at 127.0.0.1:1 did not answer" \
+	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$C7"
+
 t_done
 [ "$T_FAILED" -eq 0 ]
