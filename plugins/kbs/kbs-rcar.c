@@ -48,7 +48,7 @@ struct rcar {
 
 /* ---- options ------------------------------------------------------------------ */
 
-static int opt_bool(struct ocikp_ctx *ctx, const char *key, int *out)
+int kbs_opt_bool(struct ocikp_ctx *ctx, const char *key, int *out)
 {
 	const char *v = ocikp_conf(ctx, key);
 
@@ -76,7 +76,7 @@ static int opt_url(struct rcar *r)
 		ocikp_errorf(ctx, "no KBS configured (%s.url)", ctx->backend);
 		return OCIKP_NOT_MINE;
 	}
-	if ((rc = opt_bool(ctx, "allow_http", &allow)) != OCIKP_OK)
+	if ((rc = kbs_opt_bool(ctx, "allow_http", &allow)) != OCIKP_OK)
 		return rc;
 	if (!strncmp(v, "http://", 7))
 		plain = 1;

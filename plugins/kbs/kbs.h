@@ -106,6 +106,9 @@ int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char ke
 
 /* ---- kbs-rcar.c ---- */
 
+/* A yes/no option (yes, true, 1 / no, false, 0; unset is no). */
+int kbs_opt_bool(struct ocikp_ctx *ctx, const char *key, int *out);
+
 /* Fetch the KEK for path from the KBS at kbs.url: RCAR handshake with the
  * sample TEE, one handshake per exec in the normal case, one more after a
  * 401; then the resource's JWE opened with the TEE key. */

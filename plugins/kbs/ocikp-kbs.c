@@ -82,21 +82,6 @@ static int kbs_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 
 /* ---- unwrap ---- */
 
-static int yes_no(struct ocikp_ctx *ctx, const char *key, int *out)
-{
-	const char *v = ocikp_conf(ctx, key);
-
-	*out = 0;
-	if (!v || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-		return OCIKP_OK;
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")) {
-		*out = 1;
-		return OCIKP_OK;
-	}
-	ocikp_errorf(ctx, "option %s.%s must be yes or no", ctx->backend, key);
-	return OCIKP_CONFIG;
-}
-
 /* kbs.sources: names separated by commas and blanks, each once.  The
  * sample KEK, when allowed and not listed, comes last. */
 static int sources(struct ocikp_ctx *ctx, int allow_sample, enum source *list, size_t *n)
@@ -204,7 +189,7 @@ static int kbs_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char *
 	int allow_sample, path_rc, rc;
 
 	(void)dc_params;	/* keys come from this machine, not from ocicrypt */
-	rc = yes_no(ctx, "allow_sample", &allow_sample);
+	rc = kbs_opt_bool(ctx, "allow_sample", &allow_sample);
 	if (rc == OCIKP_OK)
 		rc = sources(ctx, allow_sample, list, &n);
 	if (rc == OCIKP_OK)
