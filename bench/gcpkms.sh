@@ -16,17 +16,7 @@ OCIKP="$build/ocikp" OCIKP_MODULES="$build/plugins/gcpkms/.libs/ocikp-gcpkms.so"
 . "$src/tests/lib/common.sh"
 . "$src/tests/gcpkms/lib.sh"
 gcp_setup > /dev/null
-if [ "$(id -u)" -ne 0 ]; then
-	export XDG_RUNTIME_DIR="$T_TMP/xdg"
-	mkdir -m 700 "$XDG_RUNTIME_DIR"
-	cache="$XDG_RUNTIME_DIR/ocikp/gcpkms"
-else
-	cache=/run/ocikp/gcpkms
-fi
-before=$(ls "$cache" 2>/dev/null | sort)
-mine() { comm -13 <(printf '%s\n' "$before") <(ls "$cache" 2>/dev/null | sort); }
-drop() { mine | while read -r f; do [ -n "$f" ] && rm -f "$cache/$f"; done; }
-t_at_exit drop
+gcp_isolate
 P=$(t_plugin_dir)
 C=$(t_conf_dir)
 gcp_dropin "$C" "gcpkms.credentials = $GCP_DIR/sa.json"
@@ -44,7 +34,7 @@ median() {
 	local i
 	TIMEFORMAT='%R %U %S'
 	for i in $(seq "$runs"); do
-		[ "$3" = cold ] && drop
+		[ "$3" = cold ] && gcp_cache_drop
 		{ time "$OCIKP" < "$T_TMP/$2.json" > /dev/null 2>&1; } 2>&1 | tail -1
 	done > "$T_TMP/times"
 	printf '  %-28s wall %7.1f ms   cpu %6.1f ms\n' "$1" \
@@ -57,7 +47,7 @@ median "wrap, token cache cold" wrap cold
 median "unwrap, token cache warm" unwrap warm
 median "unwrap, token cache cold" unwrap cold
 
-drop
+gcp_cache_drop
 gcp_ctl /_reset > /dev/null
 for layer in $(seq 20); do
 	"$OCIKP" < "$T_TMP/unwrap.json" > /dev/null || echo "layer $layer failed" >&2

@@ -6,18 +6,9 @@
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/gcpkms/lib.sh"
 
-for tool in openssl python3; do
-	command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-done
 t_setup
 gcp_setup || { echo "1..1"; echo "not ok 1 - fake Google services: $(cat "$GCP_DIR/server.err" 2>/dev/null)"; exit 1; }
-if [ "$(id -u)" -ne 0 ]; then
-	export XDG_RUNTIME_DIR="$T_TMP/xdg"
-	mkdir -m 700 "$XDG_RUNTIME_DIR"
-fi
-unset GOOGLE_APPLICATION_CREDENTIALS
-export HOME="$T_TMP/home"
-mkdir -p "$HOME"
+gcp_isolate
 KEY="gcpkms://$GCP_KEY"
 
 # Our name: credentials from the drop-in.

@@ -211,7 +211,9 @@ class State:
     def issue(self, scopes, principal, lifetime=None):
         with LOCK:
             ttl = self.ttl if lifetime is None else min(lifetime, self.ttl)
-            tok = "ya29.fake-" + secrets.token_urlsafe(32)
+            # The pid tags this server's tokens: a test removes only its own
+            # cache files from a cache directory parallel tests share (root's).
+            tok = "ya29.fake%d-" % os.getpid() + secrets.token_urlsafe(32)
             self.tokens[tok] = (time.time() + ttl, frozenset(scopes), principal)
             return tok, ttl
 

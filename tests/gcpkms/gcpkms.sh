@@ -7,28 +7,9 @@
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/gcpkms/lib.sh"
 
-for tool in openssl python3; do
-	command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-done
 t_setup
 gcp_setup || { echo "1..1"; echo "not ok 1 - fake Google services: $(cat "$GCP_DIR/server.err" 2>/dev/null)"; exit 1; }
-
-# The token cache: a private XDG_RUNTIME_DIR for a user; root's is
-# /run/ocikp/gcpkms, where this test's identities (its own random ports and
-# keys) are new, and what it leaves is removed at exit.
-if [ "$(id -u)" -ne 0 ]; then
-	export XDG_RUNTIME_DIR="$T_TMP/xdg"
-	mkdir -m 700 "$XDG_RUNTIME_DIR"
-	CACHE="$XDG_RUNTIME_DIR/ocikp/gcpkms"
-else
-	CACHE=/run/ocikp/gcpkms
-	mkdir -p "$CACHE.before" 2>/dev/null; rmdir "$CACHE.before" 2>/dev/null
-	BEFORE=$(ls "$CACHE" 2>/dev/null | sort)
-	t_at_exit 'comm -13 <(printf "%s\n" "$BEFORE") <(ls "$CACHE" 2>/dev/null | sort) | while read -r f; do [ -n "$f" ] && rm -f "$CACHE/$f"; done'
-fi
-unset GOOGLE_APPLICATION_CREDENTIALS
-export HOME="$T_TMP/home"
-mkdir -p "$HOME"
+gcp_isolate
 
 gcp_dropin "$C" "gcpkms.credentials = $GCP_DIR/sa.json"
 KEY="gcpkms://$GCP_KEY"
@@ -182,8 +163,8 @@ for i in $(seq 20); do
 done
 [ $ok -eq 0 ] && [ "$(gcp_stat token_jwt)" -eq 1 ] && [ "$(gcp_stat decrypt)" -eq 20 ]
 t_ok $? "20 execs: 20 decrypts, exactly 1 token request ($(gcp_stat token_jwt))"
-F=$(ls "$CACHE" | grep -E '^token-[0-9a-f]{64}\.json$' | head -1)
-[ -n "$F" ] && [ "$(stat -c %a "$CACHE/$F")" = 600 ]
+F=$(gcp_cache_mine | grep -E '^token-[0-9a-f]{64}\.json$' | head -1)
+[ -n "$F" ] && [ "$(stat -c %a "$GCP_CACHE/$F")" = 600 ]
 t_ok $? "the cache file is 0600 and named by a hash only"
 
 gcp_ctl /_revoke

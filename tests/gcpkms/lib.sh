@@ -192,3 +192,37 @@ with open(p + ".tmp", "w") as f:
     json.dump(c, f, indent=1)
 os.rename(p + ".tmp", p)'
 }
+
+# gcp_isolate: the environment of an ocikp run under test.  No ADC from the
+# caller (GOOGLE_APPLICATION_CREDENTIALS unset, an empty HOME), and the token
+# cache in GCP_CACHE: a private XDG_RUNTIME_DIR for a user; root's is
+# /run/ocikp/gcpkms, which parallel tests share.  There each test's
+# identities are its own (they name its fake's port), and its files are
+# told apart by the fake's tokens, which carry the fake's pid:
+# gcp_cache_mine lists them, gcp_cache_drop removes them (also at exit).
+gcp_isolate() {
+	unset GOOGLE_APPLICATION_CREDENTIALS
+	export HOME="$T_TMP/home"
+	mkdir -p "$HOME"
+	if [ "$(id -u)" -ne 0 ]; then
+		export XDG_RUNTIME_DIR="$T_TMP/xdg"
+		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+		GCP_CACHE="$XDG_RUNTIME_DIR/ocikp/gcpkms"
+	else
+		GCP_CACHE=/run/ocikp/gcpkms
+	fi
+	t_at_exit gcp_cache_drop
+}
+
+gcp_cache_mine() {
+	local f
+	for f in "$GCP_CACHE"/token-*.json; do
+		[ -f "$f" ] && grep -qF "ya29.fake$GCP_PID-" "$f" 2> /dev/null && basename "$f"
+	done
+	return 0
+}
+
+gcp_cache_drop() {
+	local f
+	for f in $(gcp_cache_mine); do rm -f "$GCP_CACHE/$f" "$GCP_CACHE/${f%.json}.lock"; done
+}

@@ -10,23 +10,10 @@
 t_shim_or_skip
 t_setup
 gcp_setup || { echo "1..1"; echo "not ok 1 - fake Google services: $(cat "$GCP_DIR/server.err" 2>/dev/null)"; exit 1; }
-if [ "$(id -u)" -ne 0 ]; then
-	export XDG_RUNTIME_DIR="$T_TMP/xdg"
-	mkdir -m 700 "$XDG_RUNTIME_DIR"
-	CACHE="$XDG_RUNTIME_DIR/ocikp/gcpkms"
-else
-	CACHE=/run/ocikp/gcpkms
-fi
-BEFORE=$(ls "$CACHE" 2>/dev/null | sort)
-mine() { comm -13 <(printf '%s\n' "$BEFORE") <(ls "$CACHE" 2>/dev/null | sort); }
-drop() { mine | while read -r f; do [ -n "$f" ] && rm -f "$CACHE/$f"; done; }
-t_at_exit drop
-unset GOOGLE_APPLICATION_CREDENTIALS
+gcp_isolate
 # lib.sh exports the credentials' secrets for its own scripts: ocikp must
 # not inherit them in its environment (the shim would find them there).
 export -n GCP_AU_SECRET GCP_AU_REFRESH GCP_AU_ID GCP_SUBJECT_TOKEN GCP_SUBJECT_HDR
-export HOME="$T_TMP/home"
-mkdir -p "$HOME"
 gcp_dropin "$C" "gcpkms.credentials = $GCP_DIR/sa.json"
 KEY="gcpkms://$GCP_KEY"
 OPTS="{\"symkey\":\"$(head -c 32 /dev/urandom | base64 -w0)\"}"
@@ -35,7 +22,7 @@ ANN=$(t_wrap "$OPTS" "$KEY")
 
 # The cached token, and a line of the service account's private key (the
 # middle of its base64, as it sits in the JSON file and in the PEM).
-TOKEN=$(for f in $(mine); do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$CACHE/$f"; done | head -1)
+TOKEN=$(for f in $(gcp_cache_mine); do python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$GCP_CACHE/$f"; done | head -1)
 PEMLINE=$(sed -n 3p "$GCP_DIR/sa.key")
 [ -n "$TOKEN" ] && [ ${#PEMLINE} -ge 60 ]
 t_ok $? "setup: the cached token and a private key line to search for"
@@ -49,7 +36,7 @@ t_shim_run "$S_OPTS,$S_TOKEN,$S_PEM" "$(t_wrap_request ocikp "$OPTS" "$KEY")"
 t_shim_ok "wrap, token from the cache: likewise" 0 3
 
 # Cold: the JWT is signed with the private key, a new token fetched.
-drop
+gcp_cache_drop
 t_shim_run "$S_OPTS,$S_PEM" "$(t_unwrap_request ocikp "$ANN" "$KEY")"
 t_shim_ok "unwrap with a JWT grant (cold cache): no options or key left behind" 0 2
 
@@ -64,7 +51,7 @@ t_shim_ok "unwrap as an authorized user: no refresh token or client secret left 
 gcp_ctl /_fault '{"match":":decrypt","status":403,"times":1}' > /dev/null
 t_shim_run "$S_OPTS,$S_TOKEN,$S_PEM" "$(t_unwrap_request ocikp "$ANN" "$KEY")"
 t_shim_ok "KMS answers 403 (exit 4): nothing left behind" 4 3
-drop
+gcp_cache_drop
 gcp_ctl /_fault '{"match":"/token","status":400,"times":1,"body":"{\"error\":\"invalid_grant\"}"}' > /dev/null
 t_shim_run "$S_OPTS,$S_AU" "$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$C2"
 t_shim_ok "the token endpoint refuses (exit 6): no refresh token or secret left behind" 6 3
