@@ -108,7 +108,12 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
  * deadline, the backend's own `timeout` if it is sooner. */
 static struct ocikp_ctx *call_enter(struct backend_ctx *b, const char *what)
 {
-	struct ocikp_ctx *prev = ctx_enter(&b->pub);	/* first: the backstop names its timeout */
+	struct ocikp_ctx *prev;
+
+	if (b->serial)
+		pthread_mutex_lock(b->serial);
+	prev = ctx_enter(&b->pub);	/* first: the backstop names its timeout */
+	b->host->served_by = b->pub.backend;
 
 	memset(&b->deadline, 0, sizeof(b->deadline));
 	if (b->cb && b->cb->timeout_ms > 0)
@@ -126,6 +131,8 @@ static void call_leave(struct backend_ctx *b, struct ocikp_ctx *prev)
 	ctx_enter(prev);
 	if (b->host->backstop)
 		backstop_arm(&b->host->deadline, NULL);
+	if (b->serial)
+		pthread_mutex_unlock(b->serial);
 }
 
 int backend_open(struct host *h, const struct conf_backend *cb, struct backend_ctx **out)

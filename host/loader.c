@@ -86,15 +86,12 @@ static int ltdl_ready(struct ocikp_ctx *ctx)
 	return OCIKP_OK;
 }
 
-/* Does descriptor d carry `member` whole?  A member added after version 1
- * is read only through this: a module built against an older header has a
- * smaller `size` and lacks it. */
-#define DESC_HAS(d, member) \
-	((d)->size >= offsetof(struct ocikp_backend, member) + sizeof((d)->member))
-
-/* Growing struct ocikp_backend means teaching desc_copy() the new member. */
-_Static_assert(sizeof(struct ocikp_backend) == OCIKP_BACKEND_V1_SIZE,
-	       "struct ocikp_backend grew: copy the new member in desc_copy() under DESC_HAS");
+/* A member added after version 1 is read only through OCIKP_BACKEND_HAS: a
+ * module built against an older header has a smaller `size` and lacks it.
+ * Growing struct ocikp_backend means teaching desc_copy() the new member. */
+_Static_assert(sizeof(struct ocikp_backend) ==
+	       offsetof(struct ocikp_backend, flags) + sizeof(uint64_t),
+	       "struct ocikp_backend grew: copy the new member in desc_copy()");
 
 /* The host's copy of a checked descriptor: the version-1 members, then each
  * later member only if `size` covers it, the rest zero (absent).  A newer
@@ -107,7 +104,9 @@ static struct ocikp_backend *desc_copy(const struct ocikp_backend *d)
 	if (!c)
 		return NULL;
 	memcpy(c, d, OCIKP_BACKEND_V1_SIZE);
-	/* Later members go here: if (DESC_HAS(d, x)) c->x = d->x; */
+	if (OCIKP_BACKEND_HAS(d, flags))
+		c->flags = d->flags;
+	/* Later members go here, each under OCIKP_BACKEND_HAS. */
 	/* The copy holds no more than this host knows. */
 	if (c->size > sizeof(*c))
 		c->size = sizeof(*c);
@@ -124,7 +123,7 @@ static int check_descriptor(struct ocikp_ctx *ctx, const char *path,
 	}
 	/* Any size from version 1 up: larger is a newer module, whose extra
 	 * members this host does not read. */
-	if (!DESC_HAS(d, fini)) {
+	if (!OCIKP_BACKEND_HAS(d, fini)) {
 		err_set(ctx, "%s: backend descriptor too small (%u < %zu bytes)", path,
 			(unsigned)d->size, (size_t)OCIKP_BACKEND_V1_SIZE);
 		return OCIKP_CONFIG;

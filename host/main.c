@@ -177,23 +177,13 @@ static int load_config(struct host *h, struct ocikp_ctx *ctx, struct options *o)
 static int serve_request(struct host *h, struct ocikp_ctx *ctx, const char *provider,
 			 struct ocikp_buf *answer)
 {
-	struct ocikp_buf raw = { 0 }, payload = { 0 };
-	struct request req;
+	struct ocikp_buf raw = { 0 };
 	int rc;
 
-	memset(&req, 0, sizeof(req));
 	rc = request_read(ctx, 0, &raw);
 	if (rc == OCIKP_OK)
-		rc = request_parse(ctx, provider, &raw, &req);
+		rc = host_handle(h, ctx, provider, -1, &raw, answer);
 	buf_free(&raw);
-	if (rc == OCIKP_OK && req.op == OP_WRAP)
-		rc = route_wrap(h, ctx, &req, &payload);
-	else if (rc == OCIKP_OK)
-		rc = route_unwrap(h, ctx, &req, &payload);
-	if (rc == OCIKP_OK)
-		rc = response_build(req.op, &payload, answer);
-	request_free(&req);
-	buf_free(&payload);
 	return rc;
 }
 
@@ -278,13 +268,10 @@ int main(int argc, char **argv)
 	backstop_disarm();
 	code = ocikp_status_exit(rc);
 	if (rc != OCIKP_OK) {
-		if (!h.err.msg[0])
-			snprintf(h.err.msg, sizeof(h.err.msg), "%s",
-				 rc == OCIKP_INTERNAL ? "out of memory or internal error" : "failed");
-		if (h.err.who)
-			fprintf(stderr, "ocikp: %s: %s\n", h.err.who, h.err.msg);
-		else
-			fprintf(stderr, "ocikp: %s\n", h.err.msg);
+		char line[OCIKP_ERR_MAX + 64];
+
+		host_error_line(&h, rc, line, sizeof(line));
+		fprintf(stderr, "%s\n", line);
 	}
 	buf_free(&out);
 	conf_free(&h.conf);

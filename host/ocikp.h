@@ -5,6 +5,7 @@
 #ifndef OCIKP_HOST_H
 #define OCIKP_HOST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -207,6 +208,8 @@ struct host {
 	struct errctx err;	/* the last error, printed by main */
 	struct deadline deadline;	/* the request's budget */
 	bool backstop;		/* exec mode: arm the backstop around backend calls */
+	struct pool *pool;	/* ocikpd: backends stay loaded; NULL: opened per run */
+	const char *served_by;	/* the last backend called, for ocikpd's log line */
 };
 struct backend_ctx {
 	struct ocikp_ctx pub;	/* first: backends see only this */
@@ -215,6 +218,8 @@ struct backend_ctx {
 	struct module mod;
 	struct deadline deadline;	/* during a call: the host's, or sooner */
 	bool loaded, inited;
+	pthread_mutex_t *serial;	/* ocikpd: held around each call of a backend
+					 * not declared concurrent; NULL otherwise */
 };
 extern const struct ocikp_host host_services;
 void host_ctx_init(struct ocikp_ctx *ctx, struct host *h, const char *who);
@@ -255,6 +260,21 @@ int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 int route_unwrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 		 struct ocikp_buf *optsdata);
 const char *annotation_key_url(const ocikp_json *ann);
+
+/* ---- serve.c: one request, bytes in, bytes out (exec path and ocikpd) ------- */
+/* want_op: OP_WRAP or OP_UNWRAP when the transport names the call (gRPC),
+ * -1 when only the request's "op" does (exec). */
+int host_handle(struct host *h, struct ocikp_ctx *ctx, const char *provider, int want_op,
+		const struct ocikp_buf *raw, struct ocikp_buf *answer);
+void host_error_line(const struct host *h, int rc, char *out, size_t size);
+
+/* ---- pool.c: backends loaded once per configuration (ocikpd) ---------------- */
+struct pool;
+struct pool *pool_new(const struct host *base);	/* base (its conf) must outlive it */
+int pool_get(struct pool *p, struct host *h, const struct conf_backend *cb,
+	     struct backend_ctx **out);	/* a view; release with backend_close */
+int pool_open_all(struct pool *p, struct host *h, const char **failed);
+void pool_free(struct pool *p);
 
 /* ---- admin.c --------------------------------------------------------------- */
 int admin_list(struct host *h, struct ocikp_ctx *ctx, struct ocikp_buf *out);

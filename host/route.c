@@ -42,7 +42,7 @@ static int open_cached(struct host *h, struct opened *o, const struct conf_backe
 	if (!grown)
 		return OCIKP_INTERNAL;
 	o->list = grown;
-	rc = backend_open(h, cb, out);
+	rc = h->pool ? pool_get(h->pool, h, cb, out) : backend_open(h, cb, out);
 	if (rc == OCIKP_OK)
 		o->list[o->n++] = *out;
 	return rc;

@@ -292,9 +292,26 @@ struct ocikp_backend {
 	/* Optional.  Release backend_data. */
 	void (*fini)(struct ocikp_ctx *ctx);
 
-	/* Members added later go here; the host reads only those within
-	 * `size`. */
+	/* ---- Added in ocikp 0.3: a host reads a member only when `size`
+	 * covers it (OCIKP_BACKEND_HAS). ---- */
+
+	/* OCIKP_BACKEND_* flags below; 0 (or a descriptor too short to hold
+	 * it) is the safe default. */
+	uint64_t flags;	/* 64 bits: no padding after it for a later member to hide in */
+
+	/* Members added later go here. */
 };
+
+/* wrap and unwrap may run on several threads at once (ocikpd serves
+ * concurrent requests).  Without it the host serializes calls into the
+ * backend: one at a time, whichever thread makes them.  init and fini are
+ * always called alone. */
+#define OCIKP_BACKEND_CONCURRENT 1ull
+
+/* Does descriptor `d` carry `member` (added after version 1)? */
+#define OCIKP_BACKEND_HAS(d, member) \
+	((d)->size >= offsetof(struct ocikp_backend, member) + \
+		      sizeof(((const struct ocikp_backend *)0)->member))
 
 /* The smallest descriptor a host accepts: everything up to fini. */
 #define OCIKP_BACKEND_V1_SIZE \

@@ -207,4 +207,5 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.unwrap = sample_unwrap,
 	.command = sample_command,
 	.command_usage = "keygen FILE",
+	.flags = OCIKP_BACKEND_CONCURRENT,	/* no state between calls */
 };
