@@ -29,6 +29,7 @@
 
 #define DEFAULT_DEVICE "/dev/tpmrm0"
 #define ALLOWED "device:, swtpm:, mssim: or tabrmd:"
+#define UNBOUND_WAIT_MS 5000	/* a receive outside any request */
 
 /* What a conf value may hold. */
 enum kind { K_HOST, K_PORT, K_PATH, K_BUS_NAME, K_BUS_TYPE };
@@ -79,9 +80,12 @@ static TSS2_RC c_transmit(TSS2_TCTI_CONTEXT *t, size_t size, const uint8_t *comm
 	return Tss2_Tcti_Transmit(counting_of(t)->inner, size, command);
 }
 
-/* Milliseconds left of the request, or -1 on a host without deadlines. */
+/* Milliseconds left of the request, or -1 on a host without deadlines.
+ * Outside a request (fini flushing the EK) a fixed bound applies. */
 static long time_left(struct ocikp_ctx *ctx)
 {
+	if (!ctx)
+		return UNBOUND_WAIT_MS;
 	return OCIKP_HOST_HAS(ctx->host, deadline_ms) ? ctx->host->deadline_ms(ctx) : -1;
 }
 
@@ -97,7 +101,8 @@ static TSS2_RC c_receive(TSS2_TCTI_CONTEXT *t, size_t *size, uint8_t *response, 
 	if (left >= 0 && (timeout < 0 || left < timeout))
 		timeout = left > INT32_MAX ? INT32_MAX : (int32_t)left;
 	rc = Tss2_Tcti_Receive(c->inner, size, response, timeout);
-	if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN && time_left(c->ctx) == 0) {
+	if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN &&
+	    (!c->ctx || time_left(c->ctx) == 0)) {
 		c->timed_out = true;
 		return TSS2_TCTI_RC_IO_ERROR;
 	}
@@ -454,6 +459,14 @@ int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_
 	cnt->ctx = ctx;
 	*out = (TSS2_TCTI_CONTEXT *)cnt;
 	return OCIKP_OK;
+}
+
+void tcti_bind(TSS2_TCTI_CONTEXT *t, struct ocikp_ctx *ctx)
+{
+	if (!t)
+		return;
+	counting_of(t)->ctx = ctx;
+	counting_of(t)->timed_out = false;
 }
 
 bool tcti_timed_out(TSS2_TCTI_CONTEXT *t)
