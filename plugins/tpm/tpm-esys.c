@@ -10,7 +10,8 @@
  * leak would break the next exec.  The connection and the EKs are kept in
  * ctx->backend_data (struct tpm): an exec makes one call, ocikpd many, and
  * these are what a call would otherwise spend on the TCTI connect,
- * TR_FromTPMPublic and ReadPublic, or CreatePrimary.  The host serializes
+ * TR_FromTPMPublic and ReadPublic, or CreatePrimary (see tpm_leave for
+ * what a TPM serving one client at a time keeps).  The host serializes
  * calls into this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
  */
 #include <stdio.h>
@@ -152,7 +153,9 @@ void tpm_state_free(struct ocikp_ctx *ctx)
 
 	if (!t)
 		return;
-	tcti_bind(t->tcti, NULL);	/* fini: no request's deadline, a fixed bound */
+	/* fini: no request's deadline, a fixed bound; a released transport
+	 * holds no transient EK, nothing to send */
+	tcti_bind(t->tcti, NULL);
 	tpm_drop(t, true);
 	free(t);
 }
@@ -168,8 +171,10 @@ static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t, bool *reused)
 	if (reused)
 		*reused = t->esys != NULL;
 	if (t->esys) {
-		tcti_bind(t->tcti, ctx);
-		return OCIKP_OK;
+		st = tcti_resume(ctx, t->tcti);
+		if (st != OCIKP_OK)
+			tpm_drop(t, false);
+		return st;
 	}
 	st = tcti_open(ctx, &t->tcti, t->label, sizeof(t->label));
 	if (st != OCIKP_OK)
@@ -186,14 +191,26 @@ static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t, bool *reused)
 
 /* The end of a call: keep the connection unless the call left it in doubt
  * (busy: everything flushed, as the other clients need the slots), and
- * unbind it from this call's ctx, which the host frees. */
+ * unbind it from this call's ctx, which the host frees.  A transport that
+ * serves one client at a time is closed until the next call, so other
+ * clients get their turn; a transient EK is not left behind in such a TPM
+ * (three object slots for everyone, and any client may flush it), only
+ * the handle of a persistent one, which costs the TPM nothing. */
 static void tpm_leave(struct tpm *t)
 {
+	int i;
+
 	if (t->broken)
 		tpm_drop(t, false);
 	else if (t->busy)
 		tpm_drop(t, true);
-	tcti_bind(t->tcti, NULL);
+	for (i = 0; i < 2 && t->esys && tcti_exclusive(t->tcti); i++)
+		if (t->ek[i] != ESYS_TR_NONE && t->ek_transient[i]) {
+			Esys_FlushContext(t->esys, t->ek[i]);
+			t->ek[i] = ESYS_TR_NONE;
+			t->ek_transient[i] = false;
+		}
+	tcti_release(t->tcti);
 }
 
 /* A policy session the TPM flushes itself after the one command that uses
@@ -559,7 +576,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 	}
 	ocikp_debugf(ctx, "unwrap: %lu TPM commands over %s in %d attempt%s (%s%s)", commands, label,
 		     attempt, attempt == 1 ? "" : "s", st == OCIKP_OK ? "opened" : "failed",
-		     kept ? ", on the connection kept from an earlier call" : "");
+		     kept ? ", TPM context kept from an earlier call" : "");
 	return st;
 }
 

@@ -50,6 +50,13 @@ void ek_free(void *ek_pkey);
  * then a fixed 5 s). */
 int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **tcti, char *label, size_t label_len);
 void tcti_bind(TSS2_TCTI_CONTEXT *tcti, struct ocikp_ctx *ctx);
+/* Between calls: a transport that serves one client at a time (swtpm,
+ * mssim, /dev/tpm0: tcti_exclusive) is closed by tcti_release and opened
+ * again, checked again, by tcti_resume, which also binds the call's ctx;
+ * a shared one (/dev/tpmrm0, tabrmd) stays open. */
+int tcti_resume(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT *tcti);
+void tcti_release(TSS2_TCTI_CONTEXT *tcti);
+bool tcti_exclusive(TSS2_TCTI_CONTEXT *tcti);
 unsigned long tcti_commands(TSS2_TCTI_CONTEXT *tcti);
 bool tcti_timed_out(TSS2_TCTI_CONTEXT *tcti);	/* a receive ran into the deadline */
 void tcti_close(TSS2_TCTI_CONTEXT **tcti);
