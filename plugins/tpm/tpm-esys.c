@@ -125,8 +125,8 @@ int tpm_state_new(struct ocikp_ctx *ctx)
 	return OCIKP_OK;
 }
 
-/* Forget the connection.  flush_ek: flush transient EKs first (the TPM
- * still answers); else they are lost with the TPM's state or the socket. */
+/* Forget the connection.  flush_ek: flush transient EKs first; without,
+ * only when there is no connection left to send it on. */
 static void tpm_drop(struct tpm *t, bool flush_ek)
 {
 	int i;
@@ -190,7 +190,8 @@ static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t, bool *reused)
 }
 
 /* The end of a call: keep the connection unless the call left it in doubt
- * (busy: everything flushed, as the other clients need the slots), and
+ * or the TPM was busy (everything flushed: the other clients need the
+ * slots), and
  * unbind it from this call's ctx, which the host frees.  A transport that
  * serves one client at a time is closed until the next call, so other
  * clients get their turn; a transient EK is not left behind in such a TPM
@@ -200,9 +201,9 @@ static void tpm_leave(struct tpm *t)
 {
 	int i;
 
-	if (t->broken)
-		tpm_drop(t, false);
-	else if (t->busy)
+	/* a transient EK is flushed even then, as it always was: on a dead
+	 * socket or a reset TPM that fails at once */
+	if (t->broken || t->busy)
 		tpm_drop(t, true);
 	for (i = 0; i < 2 && t->esys && tcti_exclusive(t->tcti); i++)
 		if (t->ek[i] != ESYS_TR_NONE && t->ek_transient[i]) {

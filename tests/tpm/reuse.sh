@@ -28,7 +28,8 @@ t_run "$(cat "$T_TMP/pcr.json")"
 EXEC_PCR_LINE=$T_ERR
 exec_ms=$( { s=$(date +%s%N); "$OCIKP" < "$T_TMP/good.json" > /dev/null; echo $(( ($(date +%s%N) - s) / 1000 )); } )
 
-# swtpm on the same state and ports as tpm_start gave it.
+# swtpm on the same state and ports as tpm_start gave it (not holding the
+# harness's FIFOs open: the harness ends at the end of its input).
 swtpm_kill() {
 	local pid i
 	pid=$(cat "$STATE/pid")
@@ -40,18 +41,22 @@ swtpm_again() {
 	rm -f "$STATE/pid"
 	swtpm socket --tpm2 --tpmstate dir="$STATE/state" --server type=tcp,port="$PORT",bindaddr=127.0.0.1 \
 		--ctrl type=tcp,port=$((PORT + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
-		--daemon --pid file="$STATE/pid" --log file="$STATE/swtpm.log" || return 1
+		--daemon --pid file="$STATE/pid" --log file="$STATE/swtpm.log" 7>&- 8<&- || return 1
 	for i in $(seq 50); do [ -s "$STATE/pid" ] && return 0; sleep 0.1; done
 	return 1
 }
 
-# The harness: one process for the whole test; a request file in, a line out.
-coproc H { OCIKP_DEBUG=1 exec "$HARNESS" 2> "$T_TMP/h.err"; }
+# The harness: one process for the whole test; a request file in, a line
+# out, over two FIFOs (fd 7 to it, fd 8 from it).
+mkfifo "$T_TMP/h.in" "$T_TMP/h.out"
+OCIKP_DEBUG=1 "$HARNESS" < "$T_TMP/h.in" > "$T_TMP/h.out" 2> "$T_TMP/h.err" &
+H_PID=$!
 t_at_exit "kill $H_PID 2>/dev/null"
+exec 7> "$T_TMP/h.in" 8< "$T_TMP/h.out"
 req() {	# req FILE: sets R (the harness's answer line)
 	R=""
-	echo "$1" >&"${H[1]}"
-	read -r -t 90 -u "${H[0]}" R
+	echo "$1" >&7
+	read -r -t 90 -u 8 R
 }
 unwrap_lines() { grep 'debug: tpm: unwrap: ' "$T_TMP/h.err"; }
 last_unwrap() { unwrap_lines | tail -n 1; }
@@ -121,10 +126,11 @@ t_ok $? "PCR mismatch: exit 4 and exec mode's line [$R] [$EXEC_PCR_LINE]"
 t_ok $? "... not retried [$(last_unwrap)]"
 
 # ---- the end: fini leaves nothing on the TPM ---------------------------------------
-eval "exec ${H[1]}>&-"
-read -r -t 30 -u "${H[0]}" R
-[ "$R" = done ] && wait "$H_PID"
-t_ok $? "the harness frees its pool and exits 0"
+exec 7>&-
+read -r -t 30 -u 8 R
+[ "$R" = done ] && wait "$H_PID"; rc=$?
+[ "$R" = done ] && [ "$rc" -eq 0 ]
+t_ok $? "the harness frees its pool and exits 0 [$R, exit $rc]"
 tpm_clean "$TCTI_r"
 t_ok $? "no transient object or session left on the TPM"
 t_done
