@@ -19,3 +19,7 @@ ocikpd_CFLAGS = $(AM_CFLAGS) $(DAEMON_CFLAGS)
 ocikpd_LDADD = $(HOST_LIBS) $(DAEMON_LIBS)
 
 include daemon/units.mk
+
+daemon_tests = tests/daemon/e2e.sh
+TESTS += $(daemon_tests)
+EXTRA_DIST += $(daemon_tests) tests/daemon/lib.sh
