@@ -33,6 +33,7 @@ struct stream {
 	int32_t id;
 	int op;			/* OP_WRAP / OP_UNWRAP, -1: unknown path */
 	bool post, ct_ok, path_seen, compressed_enc;
+	struct timespec started;
 	struct deadline deadline;
 	struct deadline kill_at;	/* answered early while the client still sends */
 	struct ocikp_buf body;
@@ -94,6 +95,8 @@ static void answer_error(struct conn *c, struct stream *s, int code, const char 
 	if (s->answered)
 		return;
 	s->answered = true;
+	if (!s->dispatched)	/* else the worker logs it */
+		log_request(s->op, NULL, code, &s->started, &c->peer, msg);
 	snprintf(s->status, sizeof(s->status), "%d", code);
 	grpc_message_encode(msg, enc, sizeof(enc));
 #define NV(i, n, v) do { nv[i].name = (uint8_t *)(n); nv[i].namelen = strlen(n); \
@@ -185,11 +188,14 @@ static void dispatch(struct conn *c, struct stream *s)
 			     "ocikp: request: not a keyProviderKeyWrapProtocolInput message");
 		return;
 	}
-	body_release(c, s);
+	buf_free(&s->body);
+	j->budget = s->counted;	/* counted until the answer is gone */
+	s->counted = 0;
 	j->conn = c;
 	j->stream_id = s->id;
 	j->op = s->op;
 	j->deadline = s->deadline;
+	j->started = s->started;
 	j->peer = &c->peer;
 	atomic_fetch_add(&c->refs, 1);
 	s->dispatched = true;
@@ -264,7 +270,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	s->id = frame->hd.stream_id;
 	s->op = -1;
-	deadline_set(&s->deadline, c->d->timeout_ms);
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	deadline_set(&s->deadline, atomic_load(&c->d->timeout_ms));
 	s->next = c->streams;
 	c->streams = s;
 	c->n_streams++;
@@ -356,7 +363,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error,
 		}
 	c->n_streams--;
 	if (!c->n_streams)
-		deadline_set(&c->idle, c->d->timeout_ms);
+		deadline_set(&c->idle, atomic_load(&c->d->timeout_ms));
 	stream_free(c, s);	/* a job still running for it is answered into the void */
 	return 0;
 }
@@ -374,6 +381,12 @@ static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		return NGHTTP2_ERR_WOULDBLOCK;
 	return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static void job_release(struct conn *c, struct job *j)
+{
+	atomic_fetch_sub(&c->d->body_bytes, (long)j->budget);
+	job_free(j);
 }
 
 /* ---- the connection's loop --------------------------------------------------- */
@@ -394,7 +407,7 @@ void conn_job_done(struct conn *c, struct job *j)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (closed) {
-		job_free(j);
+		job_release(c, j);
 		conn_unref(c);
 	}
 }
@@ -421,7 +434,7 @@ static void take_answers(struct conn *c)
 			else
 				answer_error(c, s, j->code, j->message);
 		}
-		job_free(j);
+		job_release(c, j);
 		conn_unref(c);
 	}
 }
@@ -519,7 +532,7 @@ static void conn_end(struct conn *c)
 	pthread_mutex_unlock(&c->lock);
 	while ((j = list)) {
 		list = j->next;
-		job_free(j);
+		job_release(c, j);
 		atomic_fetch_sub(&c->refs, 1);	/* never the last: the thread holds one */
 	}
 	nghttp2_session_del(c->session);	/* calls on_stream_close for open streams? not relied on */
@@ -599,7 +612,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
 	peer_of(fd, is_unix, &c->peer);
-	deadline_set(&c->idle, d->timeout_ms);
+	deadline_set(&c->idle, atomic_load(&d->timeout_ms));
 	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->efd < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
 		close(fd);

@@ -162,7 +162,7 @@ static void reload(struct daemon *d)
 	pthread_mutex_lock(&d->gen_lock);
 	old = d->gen;
 	d->gen = g;
-	d->timeout_ms = timeout_of(g);
+	atomic_store(&d->timeout_ms, timeout_of(g));
 	pthread_mutex_unlock(&d->gen_lock);
 	gen_unref(old);
 	fprintf(stderr, "ocikpd: configuration reloaded (%zu drop-in files, %zu backends)\n",
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 		return ocikp_status_exit(rc);
 	}
 	ctx_enter(NULL);
-	d.timeout_ms = timeout_of(d.gen);
+	atomic_store(&d.timeout_ms, timeout_of(d.gen));
 
 	/* Signals arrive on the main thread's signalfd only: blocked before
 	 * any thread starts, so every thread inherits the mask. */
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 	listen_close(ls, n_ls);
 	atomic_store(&d.stopping, true);
 	conn_wake_all(&d);
-	if (!drain(&d, d.timeout_ms + 1000)) {
+	if (!drain(&d, atomic_load(&d.timeout_ms) + 1000)) {
 		fprintf(stderr, "ocikpd: stopping with requests still in flight\n");
 		_exit(code == EXIT_OK ? EXIT_UNAVAILABLE : code);
 	}

@@ -96,6 +96,7 @@ struct job {
 	int32_t stream_id;
 	int op;				/* OP_WRAP / OP_UNWRAP */
 	struct ocikp_buf json;		/* the request (secret: it may hold keys) */
+	size_t budget;			/* its share of d->body_bytes, until freed */
 	struct deadline deadline;
 	struct timespec started;
 	const struct peer *peer;	/* the connection's, lives as long as conn */
@@ -111,7 +112,7 @@ struct daemon {
 	const char *config_dirs_from;
 	const char *plugin_dir;
 	const char *compat[3];
-	long timeout_ms;		/* the current generation's, for new streams */
+	atomic_long timeout_ms;		/* the current generation's, for new streams */
 
 	pthread_mutex_t gen_lock;
 	struct gen *gen;		/* the current one */
@@ -138,6 +139,9 @@ int work_start(struct daemon *d, size_t n);
 void work_submit(struct daemon *d, struct job *j);
 void work_stop(struct daemon *d);
 void job_free(struct job *j);
+/* The one log line of a request (rpc: OP_WRAP, OP_UNWRAP or -1). */
+void log_request(int rpc, const char *backend, int code, const struct timespec *started,
+		 const struct peer *peer, const char *message);
 
 /* ---- conn.c: one client connection (HTTP/2 session) --------------------------- */
 #define CONN_MAX 128

@@ -201,23 +201,24 @@ static bool peer_allowed(const struct gen *g, const struct peer *p, char *why, s
 	return false;
 }
 
-static void log_request(const struct job *j, const char *backend)
+void log_request(int rpc, const char *backend, int code, const struct timespec *started,
+		 const struct peer *peer, const char *message)
 {
 	struct timespec now;
 	double ms;
 	char uid[16] = "-", gid[16] = "-";
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - j->started.tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - j->started.tv_nsec) / 1e6;
-	if (j->peer->has_cred) {
-		snprintf(uid, sizeof(uid), "%u", (unsigned)j->peer->uid);
-		snprintf(gid, sizeof(gid), "%u", (unsigned)j->peer->gid);
+	ms = (double)(now.tv_sec - started->tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - started->tv_nsec) / 1e6;
+	if (peer->has_cred) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)peer->gid);
 	}
 	fprintf(stderr, "ocikpd: %s backend=%s status=%s ms=%.2f uid=%s gid=%s%s%s\n",
-		j->op == OP_WRAP ? "WrapKey" : "UnWrapKey", backend ? backend : "-",
-		grpc_code_name(j->code), ms, uid, gid, j->code ? ": " : "",
-		j->code ? j->message : "");
+		rpc == OP_WRAP ? "WrapKey" : rpc == OP_UNWRAP ? "UnWrapKey" : "unknown-method",
+		backend ? backend : "-", grpc_code_name(code), ms, uid, gid,
+		code ? ": " : "", code ? message : "");
 }
 
 static void run_job(struct daemon *d, struct job *j)
@@ -250,7 +251,7 @@ static void run_job(struct daemon *d, struct job *j)
 	}
 	buf_free(&j->json);	/* the request may hold keys: gone as soon as done */
 	ctx_enter(prev);
-	log_request(j, h.served_by);
+	log_request(j->op, h.served_by, j->code, &j->started, j->peer, j->message);
 	gen_unref(g);
 }
 
@@ -298,7 +299,6 @@ int work_start(struct daemon *d, size_t n)
 
 void work_submit(struct daemon *d, struct job *j)
 {
-	clock_gettime(CLOCK_MONOTONIC, &j->started);
 	pthread_mutex_lock(&d->q_lock);
 	if (d->q_tail)
 		d->q_tail->next = j;
