@@ -3,7 +3,7 @@ plugins_tpm_ocikp_tpm_la_SOURCES = plugins/tpm/ocikp-tpm.c plugins/tpm/tpm.h \
 	plugins/tpm/tpm-blob.c plugins/tpm/tpm-pcr.c plugins/tpm/tpm-dup.c plugins/tpm/tpm-esys.c \
 	plugins/tpm/tpm-tcti.c
 plugins_tpm_ocikp_tpm_la_CFLAGS = $(MODULE_CFLAGS) $(TPM_CFLAGS)
-plugins_tpm_ocikp_tpm_la_LIBADD = $(TPM_LIBS) -ltss2-sys
+plugins_tpm_ocikp_tpm_la_LIBADD = $(TPM_LIBS)
 plugins_tpm_ocikp_tpm_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/tpm/50-tpm.conf
 EXTRA_DIST += plugins/tpm/50-tpm.conf tests/tpm/lib.sh $(tpm_tests)
