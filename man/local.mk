@@ -2,12 +2,19 @@
 # The roff pages are distributed, so a build from a tarball needs no scdoc.
 SCDOC = scdoc
 dist_man_MANS = man/ocikp.1 man/ocikp.d.5 man/ocikp-backend.3
-EXTRA_DIST += man/ocikp.1.scd man/ocikp.d.5.scd man/ocikp-backend.3.scd
-MAINTAINERCLEANFILES = $(dist_man_MANS)
+# ocikpd's page is installed with ocikpd, and distributed always.
+if ENABLE_DAEMON
+dist_man_MANS += man/ocikpd.8
+else
+EXTRA_DIST += man/ocikpd.8
+endif
+EXTRA_DIST += man/ocikp.1.scd man/ocikp.d.5.scd man/ocikp-backend.3.scd man/ocikpd.8.scd
+MAINTAINERCLEANFILES = $(dist_man_MANS) man/ocikpd.8
 
 man/ocikp.1: man/ocikp.1.scd
 man/ocikp.d.5: man/ocikp.d.5.scd
 man/ocikp-backend.3: man/ocikp-backend.3.scd
-$(dist_man_MANS):
+man/ocikpd.8: man/ocikpd.8.scd
+$(dist_man_MANS) man/ocikpd.8:
 	$(AM_V_GEN)$(MKDIR_P) man && \
 	$(SCDOC) < $< > $@.tmp && mv -f $@.tmp $@

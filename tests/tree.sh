@@ -64,6 +64,60 @@ for b in $(sed -n 's/^OCIKP_BACKEND(\[\([a-z0-9]*\)\].*/\1/p' configure.ac); do
 	t_ok $? "backend $b is packaged (deb and rpm) like the others${miss:+; missing:$miss}"
 done
 
+# ocikpd is packaged on its own, its files named alike by make install, the
+# deb and the rpm: what daemon/units.mk and man/local.mk install, in
+# debian/ocikpd.install and in %files -n ocikpd, behind a build profile and
+# a bcond; its build dependencies never reach the ocikp package.
+units=$(sed -n 's/^systemdsystemunit_DATA = //p' daemon/units.mk)
+sysusers=$(sed -n 's/^sysusers_DATA = //p' daemon/units.mk)
+man8=$(grep -o 'man/ocikpd\.8\b' man/local.mk | sort -u)
+want_files="bin/ocikpd"
+for f in $units; do want_files="$want_files systemd/system/${f##*/}"; done
+for f in $sysusers; do want_files="$want_files sysusers.d/${f##*/}"; done
+for f in $man8; do want_files="$want_files man8/${f##*/}"; done
+[ -n "$units" ] && [ -n "$sysusers" ] && [ -n "$man8" ]
+t_ok $? "ocikpd installs units ($units), a sysusers.d file ($sysusers) and a page ($man8)"
+libs="libnghttp2 libprotobuf-c protobuf-c-compiler libsystemd"
+if [ -f debian/control ]; then
+	miss=""
+	awk -v RS= '$0 ~ /(^|\n)Package: ocikpd\n/ && index($0, "Build-Profiles: <!pkg.ocikp.nodaemon>") &&
+		index($0, "Depends: ocikp (= ${binary:Version})") { f = 1 } END { exit !f }' \
+		debian/control || miss="$miss stanza"
+	for l in $libs; do
+		grep -q "^ *$l[-a-z0-9]* <!pkg.ocikp.nodaemon>,$" debian/control || miss="$miss Build-Depends:$l"
+	done
+	for f in $want_files; do
+		grep -q "^[a-z/]*/$f$" debian/ocikpd.install || miss="$miss install:$f"
+	done
+	# The ocikp stanza, up to the blank line: none of ocikpd's libraries.
+	awk -v RS= '$0 ~ /(^|\n)Package: ocikp\n/' debian/control | grep -qE 'nghttp2|protobuf|systemd' &&
+		miss="$miss ocikp-stanza-clean"
+	grep -q 'enable,disable)-daemon' debian/rules || miss="$miss rules-configure-switch"
+	[ -z "$miss" ]
+	t_ok $? "ocikpd is packaged for Debian${miss:+; missing:$miss}"
+fi
+miss=""
+grep -q '^%bcond_without daemon$' ocikp.spec || miss="$miss bcond"
+grep -q '^%package -n ocikpd$' ocikp.spec || miss="$miss %package"
+grep -qF -- '--%{?with_daemon:enable}%{!?with_daemon:disable}-daemon' ocikp.spec || miss="$miss configure-switch"
+grep -qF -- '--with-systemdsystemunitdir=%{_unitdir}' ocikp.spec || miss="$miss unitdir"
+for l in libnghttp2 libprotobuf-c libsystemd; do
+	grep -q "^BuildRequires: *pkgconfig($l)" ocikp.spec || miss="$miss BuildRequires:$l"
+done
+files=$(sed -n '/^%files -n ocikpd$/,/^\(%endif\|%files\)/p' ocikp.spec)
+for f in $want_files; do
+	case $f in
+	bin/*) pat="%{_bindir}/${f#bin/}" ;;
+	systemd/system/*) pat="%{_unitdir}/${f##*/}" ;;
+	sysusers.d/*) pat="%{_sysusersdir}/${f##*/}" ;;
+	man8/*) pat="%{_mandir}/man8/${f##*/}*" ;;
+	esac
+	printf '%s\n' "$files" | grep -qxF -- "$pat" || miss="$miss %files:$pat"
+done
+grep -q '%systemd_post ocikpd.socket' ocikp.spec || miss="$miss %systemd_post"
+[ -z "$miss" ]
+t_ok $? "ocikpd is packaged for RPM${miss:+; missing:$miss}"
+
 # The load test runs as a CI stage of its own, not in make check.
 ! grep -E '^TESTS \+?=.*tests/load\.sh' tests/local.mk > /dev/null && grep -q 'check-load' .ci/run
 t_ok $? "tests/load.sh is a CI stage, not part of make check"
