@@ -1,0 +1,131 @@
+# Helpers for ocikpd's tests: start a daemon, talk to it with the
+# independent Python client (grpc_client.py).  Source after
+# tests/lib/common.sh and t_setup (which give P, C, K: plugin dir, drop-in
+# dir with sample and mock, sample key).
+#
+#   OCIKPD          the daemon (default $abs_top_builddir/ocikpd)
+#   OCIKPD_WRAPPER  words put before it (valgrind ...), as OCIKP_WRAPPER
+#
+# A test without the daemon built, or without python3-grpcio and
+# python3-h2, is skipped as a whole.
+
+T_TOP=$abs_top_builddir
+OCIKPD=${OCIKPD:-$T_TOP/ocikpd}
+D_CLIENT="$top_srcdir/tests/daemon/grpc_client.py"
+D_N=0
+
+d_skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+
+[ -x "$OCIKPD" ] || d_skip_all "ocikpd not built (configure --disable-daemon or its libraries missing)"
+
+# Debian's python3 holds grpcio and h2; a python3 earlier in PATH (pyenv,
+# a venv) may not.
+D_PY=
+for py in /usr/bin/python3 python3; do
+	if "$py" -c 'import grpc, h2.connection' 2>/dev/null; then D_PY=$py; break; fi
+done
+[ -n "$D_PY" ] || d_skip_all "no python3 with grpcio and h2 (python3-grpcio python3-h2)"
+
+# d_client SUBCOMMAND ARGS...: the Python client; its output on stdout.
+d_client() { "$D_PY" "$D_CLIENT" "$@"; }
+
+# The process state of PID ("Z" for a zombie), empty once it is gone.
+d_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+
+d_alive() { local s; s=$(d_state "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
+
+# d_wait_exit PID SECONDS: waits for our child PID to end; returns its exit
+# status, or 124 if it is still running after SECONDS.
+d_wait_exit() {
+	local pid=$1 n=$(($2 * 10))
+	while [ "$n" -gt 0 ] && d_alive "$pid"; do sleep 0.1; n=$((n - 1)); done
+	d_alive "$pid" && return 124
+	wait "$pid"
+}
+
+# d_kill PID: TERM, then KILL after 5 s (the at-exit handler).
+d_kill() {
+	d_alive "$1" || { wait "$1" 2>/dev/null; return 0; }
+	kill -TERM "$1" 2>/dev/null
+	d_wait_exit "$1" 5 >/dev/null 2>&1
+	[ $? -eq 124 ] && kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# d_launch LISTEN-SPEC ARGS...: runs ocikpd in the background with the
+# drop-in dir $D_CONF (default $C) and plugin dir $D_PLUG (default $P),
+# stderr to a log of its own.  Waits (10 s at most) for its "listening on"
+# line.  Sets D_PID, D_LOG, D_LISTEN (what it printed after "listening
+# on").  Returns 1 (with a diagnostic) if it died or never said so.
+# Must run in the test's own shell (not in $(...)): the daemon is its child.
+d_launch() {
+	local spec=$1 n=100 line
+	shift
+	D_N=$((D_N + 1))
+	D_LOG="$T_TMP/ocikpd.$D_N.log"
+	# shellcheck disable=SC2086
+	${OCIKPD_WRAPPER:-} "$OCIKPD" --listen="$spec" --config-dir="${D_CONF:-$C}" \
+		--plugin-dir="${D_PLUG:-$P}" "$@" 2> "$D_LOG" &
+	D_PID=$!
+	t_at_exit "d_kill $D_PID"
+	while [ "$n" -gt 0 ]; do
+		line=$(grep -m1 '^ocikpd: listening on ' "$D_LOG" 2>/dev/null)
+		[ -n "$line" ] && break
+		d_alive "$D_PID" || break
+		sleep 0.1
+		n=$((n - 1))
+	done
+	if [ -z "$line" ]; then
+		t_diag "ocikpd did not start (pid $D_PID): $(cat "$D_LOG")"
+		return 1
+	fi
+	D_LISTEN=${line#ocikpd: listening on }
+}
+
+# d_start ARGS...: ocikpd on a fresh unix socket; D_TARGET for the client.
+d_start() {
+	D_SOCK="$T_TMP/grpc.sock"
+	[ "$D_N" -gt 0 ] && D_SOCK="$T_TMP/grpc-$D_N.sock"
+	d_launch "unix:$D_SOCK" "$@" || return 1
+	D_TARGET="unix:$D_SOCK"
+}
+
+# d_tcp_start ARGS...: ocikpd on 127.0.0.1, a free port; D_PORT, D_TARGET.
+d_tcp_start() {
+	d_launch "127.0.0.1:0" "$@" || return 1
+	D_PORT=${D_LISTEN##*:}
+	case $D_PORT in
+	'' | *[!0-9]*) t_diag "no port in 'listening on $D_LISTEN'"; return 1 ;;
+	esac
+	D_TARGET="127.0.0.1:$D_PORT"
+}
+
+d_log() { echo "$D_LOG"; }
+
+# d_stop [SECONDS]: SIGTERM to the current daemon; returns its exit status
+# (124 if it did not exit within SECONDS, default 10, and is then killed).
+d_stop() {
+	local rc=0
+	kill -TERM "$D_PID" 2>/dev/null
+	d_wait_exit "$D_PID" "${1:-10}" || rc=$?
+	[ "$rc" -eq 124 ] && kill -KILL "$D_PID" 2>/dev/null
+	return "$rc"
+}
+
+# d_rss_kb PID / d_fds PID: resident memory (kB) and open descriptors.
+d_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+d_fds() { ls "/proc/$1/fd" | wc -l; }
+
+# Requests as files, for the client.  d_req FILE JSON-TEXT
+d_req() { printf '%s' "$2" > "$1"; }
+
+# d_exec_answer FILE STDIN ARGS...: what `ocikp` answers (exact stdout) for
+# the request, with the drop-ins $D_CONF/$C and plugins $D_PLUG/$P.
+d_exec_answer() {
+	local f=$1 input=$2
+	shift 2
+	t_run "$input" --config-dir="${D_CONF:-$C}" --plugin-dir="${D_PLUG:-$P}" "$@"
+	cp "$T_TMP/stdout" "$f"
+	[ "$T_RC" -eq 0 ]
+}
