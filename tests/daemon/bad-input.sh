@@ -6,6 +6,7 @@
 . "$top_srcdir/tests/lib/common.sh"
 t_setup
 . "$top_srcdir/tests/daemon/lib.sh"
+d_built_or_skip
 
 OPTS='{"symkey":"AAAA","digest":"sha256:00"}'
 b() { printf '%s' "$1" | b64; }

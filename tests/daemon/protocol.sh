@@ -6,6 +6,7 @@
 . "$top_srcdir/tests/lib/common.sh"
 t_setup
 . "$top_srcdir/tests/daemon/lib.sh"
+d_built_or_skip
 
 OPTS='{"symkey":"c2VjcmV0LWxheWVyLWtleS0zMi1ieXRlcy1sb25nISE=","digest":"sha256:00","cipheroptions":{"nonce":"AAAAAAAAAAAAAAAA"}}'
 ME=$(id -u)
@@ -257,7 +258,7 @@ t_ok $? "--listen=0.0.0.0:0 without serve.allow_remote: exit 6 (got $rc), one li
 C6=$(t_conf_dir)
 cp "$C/50-sample.conf" "$C6/"
 printf 'serve.allow_remote = yes\n' > "$C6/10-serve.conf"
-if D_CONF=$C6 d_launch 0.0.0.0:0; then
+if D_CONF=$C6 d_start --listen=0.0.0.0:0; then
 	t_ok 0 "--listen=0.0.0.0:0 with serve.allow_remote = yes: listening on $D_LISTEN"
 	grep -qi 'authenticat' "$D_LOG"
 	t_ok $? "... with a warning that the protocol has no authentication"
