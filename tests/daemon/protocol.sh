@@ -253,7 +253,7 @@ fi
 
 timeout 10 "$OCIKPD" --listen=0.0.0.0:0 --config-dir="$C" --plugin-dir="$P" 2> "$T_TMP/remote.err"
 rc=$?
-[ "$rc" -eq 6 ] && [ "$(grep -c '' "$T_TMP/remote.err")" -eq 1 ] && grep -q '^ocikpd: ' "$T_TMP/remote.err"
+[ "$rc" -eq 6 ] && [ "$(grep -c '' "$T_TMP/remote.err")" -eq 1 ] && grep -Eq '^ocikpd?: .*serve.allow_remote' "$T_TMP/remote.err"
 t_ok $? "--listen=0.0.0.0:0 without serve.allow_remote: exit 6 (got $rc), one line: $(head -c 200 "$T_TMP/remote.err")"
 C6=$(t_conf_dir)
 cp "$C/50-sample.conf" "$C6/"
@@ -305,7 +305,7 @@ fi
 # --- --check ---
 "$OCIKPD" --check --config-dir="$C" --plugin-dir="$P" > "$T_TMP/check.out" 2>&1
 rc=$?
-[ "$rc" -eq 0 ] && grep -Eq '^ocikpd: configuration ok \([0-9]+ backends?\)$' "$T_TMP/check.out"
+[ "$rc" -eq 0 ] && grep -Eq '^ocikpd: configuration ok \([0-9]+ backends?[,)]' "$T_TMP/check.out"
 t_ok $? "--check: exit 0 (got $rc), 'configuration ok (N backends)': $(head -c 200 "$T_TMP/check.out")"
 C7=$(t_conf_dir)
 printf 'backend = sample\nmodule = ocikp-sample.so\nschemes = sample\nthis line is wrong\n' > "$C7/50-sample.conf"
