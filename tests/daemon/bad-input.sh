@@ -82,8 +82,8 @@ bad "sample URL with a path" "$(wrapreq "\"$(b sample://a/b)\"")"
 bad "key URL not valid UTF-8 (the generator's cause)" "$(wrapreq "\"$(printf 'mock://a\377b' | b64)\"")"
 bad "sample key not on this machine (wrap)" "$(wrapreq "\"$(b sample://other)\"")"
 # lines that grpc-message must percent-encode: UTF-8, '%'
-bad "sample key named in UTF-8 (grpc-message percent-encoded)" "$(wrapreq "\"$(b 'sample://clé-ü')\"")"
-bad "sample key named with a % (grpc-message percent-encoded)" "$(wrapreq "\"$(b 'sample://a%20b%zz')\"")"
+bad "unknown op in UTF-8 (grpc-message percent-encoded)" '{"op":"clé-ü"}'
+bad "unknown op with a % (grpc-message percent-encoded)" '{"op":"a%20b%zz"}'
 
 # --- annotations ---
 bad "annotation missing" '{"op":"keyunwrap","keyunwrapparams":{"dc":null}}'

@@ -287,7 +287,9 @@ CODES = {0: 'OK', 1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT',
 
 
 def pct_decode(s):
-    return re.sub(r'%([0-9A-Fa-f]{2})', lambda m: chr(int(m.group(1), 16)), s)
+    b = re.sub(rb'%([0-9A-Fa-f]{2})', lambda m: bytes([int(m.group(1), 16)]),
+               s.encode('utf-8'))
+    return b.decode('utf-8', 'replace')
 
 
 class Raw:
@@ -411,7 +413,9 @@ class Raw:
             parts.append('ended=%s' % self.ended)
         if self.closed is not None:
             parts.append('closed=%s' % self.closed)
-        parts.append('message=%s' % pct_decode(self.trailers.get('grpc-message', '')))
+        raw = self.trailers.get('grpc-message', '')
+        parts.append('raw_message=%s' % raw.encode('unicode_escape').decode())
+        parts.append('message=%s' % pct_decode(raw))
         return ' '.join(parts)
 
 

@@ -92,6 +92,13 @@ ok_if "compressed flag with grpc-encoding gzip: UNIMPLEMENTED" \
 ok_if "content-type text/plain: HTTP 415" d_client badct --target "$D1" --timeout 5
 ok_if "a request without grpc-timeout, raw HTTP/2: OK" \
 	d_client raw --target "$D1" --rpc UnWrapKey --json "$R/unwrap-x.json"
+d_req "$R/op-utf8.json" '{"op":"clé 100%"}'
+d_client raw --target "$D1" --rpc UnWrapKey --json "$R/op-utf8.json" --expect-code INVALID_ARGUMENT \
+	--expect-message-re "^ocikp: request: unknown op 'clé 100%'\$" > "$T_TMP/pct.out" &&
+	grep -Eq "raw_message=ocikp: request: unknown op 'cl%[cC]3%[aA]9 100%25'( |\$)" "$T_TMP/pct.out"
+rc=$?
+[ "$rc" -eq 0 ] || t_diag "$(cat "$T_TMP/pct.out")"
+t_ok "$rc" "grpc-message percent-encoded on the wire (UTF-8 and '%'), the exec line once decoded"
 ok_if "64 concurrent UnWrapKey calls on 8 connections, all the right answer" \
 	d_client concurrent --target "$D1" --json "$R/unwrap-x.json" --expect-json "$R/unwrap-x.expect" --n 64 --channels 8
 ok_if "64 concurrent UnWrapKey calls on one connection, all the right answer" \
