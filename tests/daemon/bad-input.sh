@@ -15,7 +15,7 @@ unwrapreq() { printf '{"op":"keyunwrap","keyunwrapparams":{"dc":null,"annotation
 GOOD=$(t_wrap "$OPTS" sample://default)
 GOODJSON=$(printf '%s' "$GOOD" | base64 -d)
 mutate() {	# mutate PYTHON-EXPR-ON-a : prints the base64 of the changed annotation
-	printf '%s' "$GOODJSON" | python3 -c 'import json,sys,base64
+	printf '%s' "$GOODJSON" | "$D_PY" -c 'import json,sys,base64
 a=json.load(sys.stdin)
 exec(sys.argv[1])
 sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())' "$1"
