@@ -5,6 +5,7 @@
 #
 #   OCIKPD          the daemon (default $abs_top_builddir/ocikpd)
 #   OCIKPD_WRAPPER  words put before it (valgrind ...), as OCIKP_WRAPPER
+#   D_START_WAIT    seconds d_start waits for the listening lines (10)
 
 T_TOP=$abs_top_builddir
 OCIKPD=${OCIKPD:-$T_TOP/ocikpd}
@@ -61,7 +62,8 @@ d_kill() {
 }
 
 # d_start ARGS...: runs ocikpd in the background, stderr to a log of its
-# own, and waits (10 s at most) for one "listening on" line per --listen.
+# own, and waits (D_START_WAIT seconds, default 10) for one "listening on"
+# line per --listen.
 # Without a --listen in ARGS it listens on a fresh unix socket (D_SOCK);
 # without --config-dir / --plugin-dir it gets $D_CONF / $D_PLUG (default
 # $C / $P, from t_setup).  Sets D_PID, D_LOG, D_LISTEN (the first listener
@@ -70,7 +72,7 @@ d_kill() {
 # if the daemon died or did not say so in time.  Must run in the test's own
 # shell (not in $(...)): the daemon is its child.
 d_start() {
-	local args=("$@") want=0 n=100 a
+	local args=("$@") want=0 n=$((${D_START_WAIT:-10} * 10)) a
 	D_N=$((D_N + 1))
 	D_LOG="$T_TMP/ocikpd.$D_N.log"
 	for a in "${args[@]+"${args[@]}"}"; do

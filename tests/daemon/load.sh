@@ -29,7 +29,7 @@ settle() { sleep 0.5; }
 figures() {	# figures LABEL: sets RSS and FDS
 	RSS=$(d_rss_kb "$D_PID")
 	FDS=$(d_fds "$D_PID")
-	t_diag "$1: VmRSS ${RSS} kB, fds $FDS, threads $(awk '/^Threads:/ {print $2}' "/proc/$D_PID/status"), VmHWM $(awk '/^VmHWM:/ {print $2}' "/proc/$D_PID/status") kB"
+	echo "# $1: VmRSS ${RSS} kB, fds $FDS, threads $(awk '/^Threads:/ {print $2}' "/proc/$D_PID/status"), VmHWM $(awk '/^VmHWM:/ {print $2}' "/proc/$D_PID/status") kB"
 }
 
 settle
