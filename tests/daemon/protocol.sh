@@ -189,6 +189,17 @@ d_exec_answer "$R/munwrap.expect" "$(cat "$R/munwrap.json")" --config-dir="$C2"
 ok_if "the slow backend answers a call with time enough" \
 	d_client call --target "$D2" --rpc UnWrapKey --json "$R/munwrap.json" --timeout 10
 
+# A slow backend call holds neither the accept loop nor other backends.
+calls=$(grep -c '' "$MLOG")
+d_client call --target "$D2" --rpc UnWrapKey --json "$R/munwrap.json" --timeout 10 > "$T_TMP/slow.out" 2>&1 &
+SLOW=$!
+n=100
+while [ "$n" -gt 0 ] && [ "$(grep -c '' "$MLOG")" -le "$calls" ]; do sleep 0.1; n=$((n - 1)); done
+ok_if "while the mock sleeps in a call, a sample call on a new connection is answered within 0.5 s" \
+	d_client raw --target "$D2" --rpc UnWrapKey --json "$R/unwrap-x.json" --max 0.5
+wait "$SLOW"
+t_ok $? "... and the slow call gets its answer too"
+
 # --- SIGTERM: calls in flight finish, then exit 0 ---
 sleep 1
 calls=$(grep -c '' "$MLOG")
