@@ -162,7 +162,7 @@ for list in "$CD"/list.*; do
 		GOT_OF[${f%.json}]=$(sed -n "${i}p" "$list.got")
 	done < "$list"
 	[ "$conf" = "$C" ] && { MAIN_PID=$D_PID; MAIN_TARGET=$D_TARGET; }
-	[ "$conf" = "$C" ] || d_stop 10 || t_diag "daemon for $conf: SIGTERM did not end it with 0"
+	[ "$conf" = "$C" ] || d_stop || t_diag "daemon for $conf: SIGTERM did not end it with 0"
 done
 
 for ((i = 1; i <= N; i++)); do
@@ -196,7 +196,7 @@ d_alive "$MAIN_PID" && d_client call --target "$MAIN_TARGET" --rpc UnWrapKey \
 	[ "$(t_json_field keyunwrapresults.optsdata < "$T_TMP/good.out" | base64 -d)" = "$OPTS" ]
 t_ok $? "after the whole matrix the daemon is up and answers a good request"
 D_PID=$MAIN_PID
-d_stop 10
+d_stop
 t_ok $? "and exits 0 on SIGTERM"
 
 # ocikpd's own command line

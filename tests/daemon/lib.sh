@@ -3,12 +3,19 @@
 # tests/lib/common.sh and t_setup (which give P, C, K: plugin dir, drop-in
 # dir with sample and mock, sample key), then call d_built_or_skip.
 #
-#   OCIKPD          the daemon (default $abs_top_builddir/ocikpd)
-#   OCIKPD_WRAPPER  words put before it (valgrind ...), as OCIKP_WRAPPER
-#   D_START_WAIT    seconds d_start waits for the listening lines (10)
+#   OCIKPD          the daemon (default $abs_top_builddir/ocikpd); `make check
+#                   OCIKPD_WRAPPER=tests/valgrind/ocikpd-valgrind` sets it
+#   D_START_WAIT    seconds d_start waits for the listening lines (default
+#                   10, 60 for a wrapped daemon)
+#
+# D_WRAPPED is yes when OCIKPD is not the plain binary (valgrind): timing
+# bounds are then multiplied by D_SCALE and memory figures mean nothing.
 
 T_TOP=$abs_top_builddir
 OCIKPD=${OCIKPD:-$T_TOP/ocikpd}
+D_WRAPPED=no D_SCALE=1
+[ "$OCIKPD" = "$T_TOP/ocikpd" ] || { D_WRAPPED=yes; D_SCALE=5; }
+if [ "$D_WRAPPED" = yes ]; then : "${D_START_WAIT:=60}"; else : "${D_START_WAIT:=10}"; fi
 D_CLIENT="$top_srcdir/tests/daemon/grpc_client.py"
 D_N=0
 
@@ -62,8 +69,8 @@ d_kill() {
 }
 
 # d_start ARGS...: runs ocikpd in the background, stderr to a log of its
-# own, and waits (D_START_WAIT seconds, default 10) for one "listening on"
-# line per --listen.
+# own, and waits D_START_WAIT seconds at most for one "listening on" line
+# per --listen.
 # Without a --listen in ARGS it listens on a fresh unix socket (D_SOCK);
 # without --config-dir / --plugin-dir it gets $D_CONF / $D_PLUG (default
 # $C / $P, from t_setup).  Sets D_PID, D_LOG, D_LISTEN (the first listener
@@ -72,7 +79,7 @@ d_kill() {
 # if the daemon died or did not say so in time.  Must run in the test's own
 # shell (not in $(...)): the daemon is its child.
 d_start() {
-	local args=("$@") want=0 n=$((${D_START_WAIT:-10} * 10)) a
+	local args=("$@") want=0 n=$((D_START_WAIT * 10)) a
 	D_N=$((D_N + 1))
 	D_LOG="$T_TMP/ocikpd.$D_N.log"
 	for a in "${args[@]+"${args[@]}"}"; do
@@ -86,8 +93,7 @@ d_start() {
 	fi
 	case " ${args[*]} " in *" --config-dir="*) ;; *) args+=("--config-dir=${D_CONF:-$C}") ;; esac
 	case " ${args[*]} " in *" --plugin-dir="*) ;; *) args+=("--plugin-dir=${D_PLUG:-$P}") ;; esac
-	# shellcheck disable=SC2086
-	${OCIKPD_WRAPPER:-} "$OCIKPD" "${args[@]}" 2> "$D_LOG" &
+	"$OCIKPD" "${args[@]}" 2> "$D_LOG" &
 	D_PID=$!
 	t_at_exit "d_kill $D_PID"
 	while [ "$n" -gt 0 ]; do
@@ -117,12 +123,15 @@ d_tcp_start() {
 
 d_log() { echo "$D_LOG"; }
 
+# d_scale X: X (seconds, may be fractional) times D_SCALE.
+d_scale() { awk -v x="$1" -v s="$D_SCALE" 'BEGIN { print x * s }'; }
+
 # d_stop [SECONDS]: SIGTERM to the current daemon; returns its exit status
 # (124 if it did not exit within SECONDS, default 10, and is then killed).
 d_stop() {
 	local rc=0
 	kill -TERM "$D_PID" 2>/dev/null
-	d_wait_exit "$D_PID" "${1:-10}" || rc=$?
+	d_wait_exit "$D_PID" "${1:-$(d_scale 10)}" || rc=$?
 	[ "$rc" -eq 124 ] && kill -KILL "$D_PID" 2>/dev/null
 	return "$rc"
 }

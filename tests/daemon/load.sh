@@ -47,8 +47,12 @@ figures "after 10,000"
 d_alive "$D_PID"
 t_ok $? "the daemon is still up"
 grow=$((RSS - RSS1))
-[ "$grow" -lt 1024 ]
-t_ok $? "RSS flat: ${RSS1} kB after 1,000, ${RSS} kB after 10,000 (growth ${grow} kB, want < 1024)"
+if [ "$D_WRAPPED" = yes ]; then
+	t_skip "RSS flat after 10,000" "the daemon runs under $OCIKPD"
+else
+	[ "$grow" -lt 1024 ]
+	t_ok $? "RSS flat: ${RSS1} kB after 1,000, ${RSS} kB after 10,000 (growth ${grow} kB, want < 1024)"
+fi
 [ "$FDS" -eq "$FDS1" ]
 t_ok $? "descriptors flat: $FDS1 after 1,000, $FDS after 10,000"
 n=$(grep -c '^ocikpd: UnWrapKey backend=sample status=OK ' "$D_LOG")
@@ -74,9 +78,13 @@ figures "after 20 reloads"
 [ "$(grep -c '^ocikpd: configuration reloaded' "$D_LOG")" -eq 20 ] && [ "$FDS" -eq "$FDS10" ]
 t_ok $? "descriptors flat across 20 reloads: $FDS10 before, $FDS after"
 grow=$((RSS - RSS10))
-[ "$grow" -lt 1024 ]
-t_ok $? "RSS flat across 20 reloads: ${RSS10} kB before, ${RSS} kB after (growth ${grow} kB, want < 1024)"
-d_stop 10
+if [ "$D_WRAPPED" = yes ]; then
+	t_skip "RSS flat across 20 reloads" "the daemon runs under $OCIKPD"
+else
+	[ "$grow" -lt 1024 ]
+	t_ok $? "RSS flat across 20 reloads: ${RSS10} kB before, ${RSS} kB after (growth ${grow} kB, want < 1024)"
+fi
+d_stop
 t_ok $? "SIGTERM: exit 0"
 t_done
 [ "$T_FAILED" -eq 0 ]

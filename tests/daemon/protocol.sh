@@ -181,7 +181,7 @@ MANN=$(t_json_field keywrapresults.annotation < "$T_TMP/g-mwrap.out")
 d_req "$R/munwrap.json" "$(t_unwrap_request ocikp "$MANN" mock://k)"
 ok_if "grpc-timeout 300m on a 1 s backend call: the server's DEADLINE_EXCEEDED within 0.2-1 s" \
 	d_client raw --target "$D2" --rpc UnWrapKey --json "$R/munwrap.json" --grpc-timeout 300m \
-	--expect-code DEADLINE_EXCEEDED --min 0.2 --max 1.0 --timeout 5
+	--expect-code DEADLINE_EXCEEDED --min 0.2 --max "$(d_scale 1.0)" --timeout "$(d_scale 5)"
 ok_if "the grpcio client sees DEADLINE_EXCEEDED too" \
 	d_client call --target "$D2" --rpc UnWrapKey --json "$R/munwrap.json" --timeout 0.3 --expect-code DEADLINE_EXCEEDED
 sleep 1.5
@@ -196,7 +196,7 @@ SLOW=$!
 n=100
 while [ "$n" -gt 0 ] && [ "$(grep -c '' "$MLOG")" -le "$calls" ]; do sleep 0.1; n=$((n - 1)); done
 ok_if "while the mock sleeps in a call, a sample call on a new connection is answered within 0.5 s" \
-	d_client raw --target "$D2" --rpc UnWrapKey --json "$R/unwrap-x.json" --max 0.5
+	d_client raw --target "$D2" --rpc UnWrapKey --json "$R/unwrap-x.json" --max "$(d_scale 0.5)"
 wait "$SLOW"
 t_ok $? "... and the slow call gets its answer too"
 
@@ -213,7 +213,7 @@ while [ "$n" -gt 0 ] && [ "$(grep -c '' "$MLOG")" -le "$calls" ]; do sleep 0.1; 
 sleep 0.3
 kill -TERM "$D2_PID"
 t0=$(date +%s)
-d_wait_exit "$D2_PID" 15
+d_wait_exit "$D2_PID" "$(d_scale 15)"
 rc=$?
 t1=$(date +%s)
 t_ok "$rc" "SIGTERM with 3 slow calls in flight: exit 0 (after $((t1 - t0)) s, want <= 15)"
@@ -233,7 +233,7 @@ d_client load --target "$D3" --json "$R/unwrap-x.json" --expect-json "$R/unwrap-
 LOAD=$!
 sleep 1.5
 kill -TERM "$D3_PID"
-d_wait_exit "$D3_PID" 10
+d_wait_exit "$D3_PID" "$(d_scale 10)"
 t_ok $? "SIGTERM under load: exit 0 within 10 s"
 wait "$LOAD"
 rc=$?
@@ -246,7 +246,7 @@ cp "$C/50-sample.conf" "$C4/"
 printf 'timeout = 2\n' > "$C4/10-timeout.conf"
 D_CONF=$C4 d_start
 D4=$D_TARGET D4_PID=$D_PID
-d_client stall --target "$D4" --wait 8 --close-wait 3 --min 1.5 --max 4.5 > "$T_TMP/stall.out"
+d_client stall --target "$D4" --wait "$(d_scale 8)" --close-wait "$(d_scale 3)" --min 1.5 --max "$(d_scale 4.5)" > "$T_TMP/stall.out"
 rc=$?
 t_diag "stall: $(tr '\n' ' ' < "$T_TMP/stall.out")"
 t_ok "$rc" "a stream stalled mid-message is ended 1.5-4.5 s in (drop-in timeout = 2)"
@@ -357,7 +357,7 @@ fi
 d_alive "$D1_PID" && d_client call --target "$D1" --rpc UnWrapKey --json "$R/unwrap-x.json" > /dev/null
 t_ok $? "daemon 1 still serves after all of it"
 D_PID=$D1_PID
-d_stop 10
+d_stop
 t_ok $? "daemon 1: SIGTERM, exit 0"
 t_done
 [ "$T_FAILED" -eq 0 ]
