@@ -8,10 +8,17 @@ plugins_tpm_ocikp_tpm_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/tpm/50-tpm.conf
 EXTRA_DIST += plugins/tpm/50-tpm.conf tests/tpm/lib.sh $(tpm_tests)
 OCIKP_TEST_MODULES += plugins/tpm/ocikp-tpm.la
-tpm_tests = tests/tpm/fixtures.sh tests/tpm/swtpm.sh tests/tpm/parallel.sh tests/tpm/transport.sh
+tpm_tests = tests/tpm/fixtures.sh tests/tpm/swtpm.sh tests/tpm/parallel.sh tests/tpm/transport.sh \
+	tests/tpm/reuse.sh
 TESTS += $(tpm_tests)
 check_PROGRAMS += tests/tpm/test-blob
 TESTS += tests/tpm/test-blob
 tests_tpm_test_blob_SOURCES = tests/tpm/test-blob.c plugins/tpm/tpm-blob.c plugins/tpm/tpm-pcr.c
 tests_tpm_test_blob_CFLAGS = $(UNIT_CFLAGS) $(TPM_CFLAGS)
 tests_tpm_test_blob_LDADD = $(UNIT_LDADD) $(TPM_LIBS)
+# The backend serving many requests in one process (ocikpd's pool), driven
+# by tests/tpm/reuse.sh: the kept connection, its recovery after a restart.
+check_PROGRAMS += tests/tpm/test-reuse
+tests_tpm_test_reuse_SOURCES = tests/tpm/test-reuse.c
+tests_tpm_test_reuse_CFLAGS = $(UNIT_CFLAGS)
+tests_tpm_test_reuse_LDADD = $(UNIT_LDADD)

@@ -236,6 +236,17 @@ static int tpm_command(struct ocikp_ctx *ctx, int argc, char *const argv[], stru
 	return rc;
 }
 
+static int tpm_init(struct ocikp_ctx *ctx)
+{
+	return tpm_state_new(ctx);
+}
+
+static void tpm_fini(struct ocikp_ctx *ctx)
+{
+	tpm_state_free(ctx);
+	ctx->backend_data = NULL;
+}
+
 static const char *const tpm_schemes[] = { "tpm", NULL };
 
 OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
@@ -244,8 +255,10 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.name = "tpm",
 	.version = PACKAGE_VERSION,
 	.schemes = tpm_schemes,
+	.init = tpm_init,
 	.wrap = tpm_wrap,
 	.unwrap = tpm_unwrap,
 	.command = tpm_command,
 	.command_usage = "ekpub [--ecc] [--pcrs 0,7,...]",
+	.fini = tpm_fini,
 };

@@ -5,8 +5,14 @@
  *   template, else CreatePrimary) → PolicySecret(endorsement) → Import
  *   → PolicySecret again → Load → Unseal (PolicyPCR, or empty auth)
  *
- * Every handle and session is flushed on every path: a TPM has only a few
- * slots, and a leak would break the next exec.
+ * Sessions, the imported object and the unsealed data live for one call,
+ * flushed and cleansed on every path: a TPM has only a few slots, and a
+ * leak would break the next exec.  The connection and the EKs are kept in
+ * ctx->backend_data (struct tpm): an exec makes one call, ocikpd many, and
+ * these are what a call would otherwise spend on the TCTI connect,
+ * TR_FromTPMPublic and ReadPublic, or CreatePrimary (see tpm_leave for
+ * what a TPM serving one client at a time keeps).  The host serializes
+ * calls into this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,18 +27,24 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 #include "tpm.h"
 
 #define EK_RSA_HANDLE 0x81010001
 #define EK_ECC_HANDLE 0x81010016
 
+/* What ctx->backend_data points at, for the life of a configuration
+ * (tpm.tcti cannot change within it).  esys NULL: not connected. */
 struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	char label[512];
-	ESYS_TR ek;
-	bool ek_transient;
+	ESYS_TR ek[2];		/* [ecc]: ESYS_TR_NONE until a call needs it */
+	bool ek_transient[2];
 	bool busy;	/* the last failure was the TPM being busy or full */
+	bool broken;	/* ... left the connection in an unknown state: drop it */
+	bool gone;	/* ... says the TPM went away or was reset: reconnect, retry */
+	TSS2_RC last_rc;	/* that failure, for the debug line */
 };
 
 /* A TPM without a resource manager (swtpm, /dev/tpm0) has three session
@@ -58,9 +70,33 @@ static bool rc_busy(TSS2_RC rc)
 	       b == TPM2_RC_MEMORY || b == TPM2_RC_OBJECT_HANDLES || b == TPM2_RC_SESSION_HANDLES;
 }
 
+/* Note what a failed command says about the connection.  An answer from
+ * the TPM leaves it usable, unless the answer is that the TPM was reset
+ * (INITIALIZE) or that a handle we kept is not loaded (HANDLE, REFERENCE:
+ * our EK, flushed by someone or lost in a restart).  Anything else (the
+ * socket closed, a malformed or missing response) leaves it in an unknown
+ * state.  A wait cut short by the deadline is not worth a retry. */
+static void classify(struct tpm *t, TSS2_RC rc)
+{
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK, b = rc_base(rc);
+
+	if (rc == TSS2_RC_SUCCESS)
+		return;
+	t->last_rc = rc;
+	if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) {
+		if (b == TPM2_RC_INITIALIZE || b == TPM2_RC_HANDLE ||
+		    (b >= TPM2_RC_REFERENCE_H0 && b <= TPM2_RC_REFERENCE_H6))
+			t->broken = t->gone = true;
+		return;
+	}
+	t->broken = true;
+	t->gone = !tcti_timed_out(t->tcti);
+}
+
 /* A failure of a TPM command: busy is retryable, the rest says what failed. */
 static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2_RC rc, int status)
 {
+	classify(t, rc);
 	if (tcti_timed_out(t->tcti)) {
 		t->busy = false;
 		ocikp_errorf(ctx, "no answer from the TPM at '%s' during %s within the time budget "
@@ -76,36 +112,106 @@ static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2
 	return status;
 }
 
-static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t)
+int tpm_state_new(struct ocikp_ctx *ctx)
+{
+	struct tpm *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
+	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
+	ctx->backend_data = t;
+	return OCIKP_OK;
+}
+
+/* Forget the connection.  flush_ek: flush transient EKs first; without,
+ * only when there is no connection left to send it on. */
+static void tpm_drop(struct tpm *t, bool flush_ek)
+{
+	int i;
+
+	for (i = 0; i < 2 && t->esys; i++) {
+		if (t->ek[i] == ESYS_TR_NONE)
+			continue;
+		if (t->ek_transient[i] && flush_ek)
+			Esys_FlushContext(t->esys, t->ek[i]);
+		else
+			Esys_TR_Close(t->esys, &t->ek[i]);
+	}
+	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
+	t->ek_transient[0] = t->ek_transient[1] = false;
+	if (t->esys)
+		Esys_Finalize(&t->esys);
+	tcti_close(&t->tcti);
+	t->label[0] = '\0';
+}
+
+void tpm_state_free(struct ocikp_ctx *ctx)
+{
+	struct tpm *t = ctx->backend_data;
+
+	if (!t)
+		return;
+	/* fini: no request's deadline, a fixed bound; a released transport
+	 * holds no transient EK, nothing to send */
+	tcti_bind(t->tcti, NULL);
+	tpm_drop(t, true);
+	free(t);
+}
+
+/* The kept connection, or a new one; *reused says which.  The TCTI waits
+ * until this call's deadline. */
+static int tpm_open(struct ocikp_ctx *ctx, struct tpm *t, bool *reused)
 {
 	TSS2_RC rc;
 	int st;
 
-	memset(t, 0, sizeof(*t));
-	t->ek = ESYS_TR_NONE;
+	t->busy = t->broken = t->gone = false;
+	if (reused)
+		*reused = t->esys != NULL;
+	if (t->esys) {
+		st = tcti_resume(ctx, t->tcti);
+		if (st != OCIKP_OK)
+			tpm_drop(t, false);
+		return st;
+	}
 	st = tcti_open(ctx, &t->tcti, t->label, sizeof(t->label));
 	if (st != OCIKP_OK)
 		return st;
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", t->label, Tss2_RC_Decode(rc));
+		t->esys = NULL;
 		tcti_close(&t->tcti);
 		return OCIKP_UNAVAILABLE;
 	}
 	return OCIKP_OK;
 }
 
-static void tpm_close(struct tpm *t)
+/* The end of a call: keep the connection unless the call left it in doubt
+ * or the TPM was busy (everything flushed: the other clients need the
+ * slots), and
+ * unbind it from this call's ctx, which the host frees.  A transport that
+ * serves one client at a time is closed until the next call, so other
+ * clients get their turn; a transient EK is not left behind in such a TPM
+ * (three object slots for everyone, and any client may flush it), only
+ * the handle of a persistent one, which costs the TPM nothing. */
+static void tpm_leave(struct tpm *t)
 {
-	if (t->esys && t->ek != ESYS_TR_NONE) {
-		if (t->ek_transient)
-			Esys_FlushContext(t->esys, t->ek);
-		else
-			Esys_TR_Close(t->esys, &t->ek);
-	}
-	if (t->esys)
-		Esys_Finalize(&t->esys);
-	tcti_close(&t->tcti);
+	int i;
+
+	/* a transient EK is flushed even then, as it always was: on a dead
+	 * socket or a reset TPM that fails at once */
+	if (t->broken || t->busy)
+		tpm_drop(t, true);
+	for (i = 0; i < 2 && t->esys && tcti_exclusive(t->tcti); i++)
+		if (t->ek[i] != ESYS_TR_NONE && t->ek_transient[i]) {
+			Esys_FlushContext(t->esys, t->ek[i]);
+			t->ek[i] = ESYS_TR_NONE;
+			t->ek_transient[i] = false;
+		}
+	tcti_release(t->tcti);
 }
 
 /* A policy session the TPM flushes itself after the one command that uses
@@ -173,22 +279,35 @@ static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
 		  have->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES);
 }
 
-/* The EK: the persistent one if it matches the template, else a new primary. */
+/* The EK: the one found or made by an earlier call on this connection, the
+ * persistent one if it matches the template, else a new primary.  pub_out
+ * (for ekpub) costs a ReadPublic of a kept EK. */
 static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC **pub_out)
 {
 	TPM2B_PUBLIC tpl, *pub = NULL;
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_DATA outside;
 	TPML_PCR_SELECTION none;
+	ESYS_TR *ek = &t->ek[ecc];
 	TSS2_RC rc;
 
+	if (*ek != ESYS_TR_NONE) {
+		if (!pub_out)
+			return OCIKP_OK;
+		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+				     pub_out, NULL, NULL);
+		if (rc != TSS2_RC_SUCCESS)
+			return tpm_fail(ctx, t, "reading the endorsement key", rc, OCIKP_UNAVAILABLE);
+		return OCIKP_OK;
+	}
 	ek_template(ecc, &tpl);
 	rc = Esys_TR_FromTPMPublic(t->esys, ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, ESYS_TR_NONE, &t->ek);
+				   ESYS_TR_NONE, ESYS_TR_NONE, ek);
 	if (rc == TSS2_RC_SUCCESS) {
-		rc = Esys_ReadPublic(t->esys, t->ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 				     &pub, NULL, NULL);
 		if (rc == TSS2_RC_SUCCESS && matches_template(&pub->publicArea, &tpl.publicArea)) {
+			t->ek_transient[ecc] = false;
 			if (pub_out)
 				*pub_out = pub;
 			else
@@ -197,20 +316,20 @@ static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *
 		}
 		Esys_Free(pub);
 		pub = NULL;
-		Esys_TR_Close(t->esys, &t->ek);
+		Esys_TR_Close(t->esys, ek);
 	}
-	t->ek = ESYS_TR_NONE;
+	*ek = ESYS_TR_NONE;
 	memset(&sens, 0, sizeof(sens));
 	memset(&outside, 0, sizeof(outside));
 	memset(&none, 0, sizeof(none));
 	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sens, &tpl, &outside, &none, &t->ek, &pub, NULL,
+				ESYS_TR_NONE, &sens, &tpl, &outside, &none, ek, &pub, NULL,
 				NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
-		t->ek = ESYS_TR_NONE;
+		*ek = ESYS_TR_NONE;
 		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
 	}
-	t->ek_transient = true;
+	t->ek_transient[ecc] = true;
 	if (pub_out)
 		*pub_out = pub;
 	else
@@ -247,10 +366,13 @@ static bool read_pcr(struct tpm *t, unsigned index, unsigned char value[32])
 	struct import_blob one = { .pcr_mask = 1u << index };
 	bool ok;
 
+	TSS2_RC rc;
+
 	pcr_selection(&one, &sel);
-	ok = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL,
-			   &sel_out, &values) == TSS2_RC_SUCCESS &&
-	     values->count == 1 && values->digests[0].size == 32;
+	rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL,
+			   &sel_out, &values);
+	classify(t, rc);
+	ok = rc == TSS2_RC_SUCCESS && values->count == 1 && values->digests[0].size == 32;
 	if (ok)
 		memcpy(value, values->digests[0].buffer, 32);
 	Esys_Free(sel_out);
@@ -275,13 +397,27 @@ static int pcr_mismatch(struct ocikp_ctx *ctx, struct tpm *t, const struct impor
 	return OCIKP_WRONG_KEY;
 }
 
-/* One try; the TPM commands it sent are added to *commands, and the TCTI
- * it used is copied to label for the debug line. */
-static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
-		       unsigned char key[TPM_KEY_LEN], bool *busy, unsigned long *commands,
+/* The unsealed key is also in the response buffer ESAPI keeps with the
+ * connection, which now outlives the call: wipe it there. */
+static void wipe_response(struct tpm *t)
+{
+	TSS2_SYS_CONTEXT *sys = NULL;
+	const uint8_t *rp = NULL;
+	size_t n = 0;
+
+	if (Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS && sys &&
+	    Tss2_Sys_GetRpBuffer(sys, &n, &rp) == TSS2_RC_SUCCESS && rp)
+		OPENSSL_cleanse((void *)(uintptr_t)rp, n);
+}
+
+/* One try, on the kept connection (*reused) or a new one; the TPM commands
+ * it sent are added to *commands, and the TCTI it used is copied to label
+ * for the debug line. */
+static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import_blob *b,
+		       unsigned char key[TPM_KEY_LEN], bool *reused, unsigned long *commands,
 		       char label[512])
 {
-	struct tpm t;
+	unsigned long before;
 	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
 	TPM2B_PUBLIC object_public;
 	TPM2B_PRIVATE duplicate, *imported = NULL;
@@ -311,65 +447,72 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 	seed.size = (UINT16)b->encrypted_seed.len;
 	memcpy(seed.secret, b->encrypted_seed.data, b->encrypted_seed.len);
 
-	st = tpm_open(ctx, &t);
-	memcpy(label, t.label, sizeof(t.label));
+	st = tpm_open(ctx, t, reused);
+	memcpy(label, t->label, sizeof(t->label));
 	if (st != OCIKP_OK)
 		return st;
-	st = ek_get(ctx, &t, ecc, NULL);
+	before = tcti_commands(t->tcti);
+	st = ek_get(ctx, t, ecc, NULL);
 	if (st == OCIKP_OK)
-		st = ek_session(ctx, &t, &session);
+		st = ek_session(ctx, t, &session);
 	if (st == OCIKP_OK) {
-		rc = Esys_Import(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
+		rc = Esys_Import(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
 				 &object_public, &duplicate, &seed, &no_sym, &imported);
 		if (rc == TSS2_RC_SUCCESS)
 			session = ESYS_TR_NONE;	/* used up: the TPM flushed it */
 		else {
-			st = rc_busy(rc) ? tpm_fail(ctx, &t, "TPM2_Import", rc, OCIKP_UNAVAILABLE) : OCIKP_WRONG_KEY;
+			/* the TPM's refusal is a wrong key; no answer, a reset
+			 * or a lost EK handle is not */
+			classify(t, rc);
+			st = rc_busy(rc) || t->broken ? tpm_fail(ctx, t, "TPM2_Import", rc, OCIKP_UNAVAILABLE)
+						      : OCIKP_WRONG_KEY;
 			if (st == OCIKP_WRONG_KEY)
 				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
 					     Tss2_RC_Decode(rc));
 		}
 	}
-	flush(&t, &session);
+	flush(t, &session);
 	if (st == OCIKP_OK)
-		st = ek_session(ctx, &t, &session);
+		st = ek_session(ctx, t, &session);
 	if (st == OCIKP_OK) {
-		rc = Esys_Load(t.esys, t.ek, session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
+		rc = Esys_Load(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
 			       &object_public, &object);
 		if (rc == TSS2_RC_SUCCESS)
 			session = ESYS_TR_NONE;
 		else {
 			object = ESYS_TR_NONE;
-			st = tpm_fail(ctx, &t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
+			st = tpm_fail(ctx, t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
 		}
 	}
-	flush(&t, &session);
+	flush(t, &session);
 	if (st == OCIKP_OK && b->pcr_mask) {
 		TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
 		TPML_PCR_SELECTION sel;
 		TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
 
 		pcr_selection(b, &sel);
-		rc = Esys_StartAuthSession(t.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+		rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
 					   TPM2_ALG_SHA256, &session);
 		if (rc != TSS2_RC_SUCCESS)
 			session = ESYS_TR_NONE;
 		if (rc == TSS2_RC_SUCCESS)
-			rc = Esys_PolicyPCR(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+			rc = Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 					    &current, &sel);
 		if (rc == TSS2_RC_SUCCESS) {
-			single_use(&t, session);
-			rc = Esys_Unseal(t.esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+			single_use(t, session);
+			rc = Esys_Unseal(t->esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 			if (rc == TSS2_RC_SUCCESS)
 				session = ESYS_TR_NONE;
 		}
 	} else if (st == OCIKP_OK) {
-		rc = Esys_Unseal(t.esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
+		rc = Esys_Unseal(t->esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
 	}
+	if (st == OCIKP_OK && rc == TSS2_RC_SUCCESS)
+		wipe_response(t);
 	if (st == OCIKP_OK && rc != TSS2_RC_SUCCESS)
-		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, &t, b)
-						      : tpm_fail(ctx, &t, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
+		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, t, b)
+						      : tpm_fail(ctx, t, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
 	if (st == OCIKP_OK && data->size != TPM_KEY_LEN) {
 		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data->size, TPM_KEY_LEN);
 		st = OCIKP_BAD_INPUT;
@@ -380,26 +523,45 @@ static int unseal_once(struct ocikp_ctx *ctx, const struct import_blob *b,
 		OPENSSL_cleanse(data, sizeof(*data));
 	Esys_Free(data);
 	Esys_Free(imported);
-	flush(&t, &session);
-	flush(&t, &object);
-	*busy = t.busy;
-	*commands += tcti_commands(t.tcti);
-	tpm_close(&t);
+	flush(t, &session);
+	flush(t, &object);
+	*commands += tcti_commands(t->tcti) - before;
 	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
 	return st;
 }
 
 int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char key[TPM_KEY_LEN])
 {
+	struct tpm *t = ctx->backend_data;
 	struct timespec pause;
 	unsigned char jitter;
-	bool busy = false;
+	bool busy, reused = false, kept = false, reconnected = false;
 	unsigned long commands = 0;
 	char label[512] = "";
 	int attempt, st = OCIKP_INTERNAL;
 
+	if (!t) {
+		ocikp_errorf(ctx, "backend not initialized");
+		return OCIKP_INTERNAL;
+	}
 	for (attempt = 1; attempt <= BUSY_ATTEMPTS; attempt++) {
-		st = unseal_once(ctx, b, key, &busy, &commands, label);
+		reused = false;
+		st = unseal_once(ctx, t, b, key, &reused, &commands, label);
+		if (attempt == 1)
+			kept = reused;
+		busy = t->busy;
+		/* A kept connection the TPM no longer knows (restarted, reset,
+		 * our EK flushed): once more on a new one, no pause.  Never for
+		 * a wrong key or PCR mismatch: the TPM answered those. */
+		if (st != OCIKP_OK && t->gone && reused && !reconnected) {
+			ocikp_debugf(ctx, "unwrap: the TPM at '%s' went away or was reset (%s); "
+				     "reconnecting, once", label, Tss2_RC_Decode(t->last_rc));
+			tpm_leave(t);
+			ocikp_error_clear(ctx);
+			reconnected = true;
+			continue;
+		}
+		tpm_leave(t);
 		if (st != OCIKP_UNAVAILABLE || !busy || attempt == BUSY_ATTEMPTS)
 			break;
 		/* 20-100 ms, growing, jittered so the waiting execs spread out */
@@ -413,15 +575,16 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 			break;
 		nanosleep(&pause, NULL);
 	}
-	ocikp_debugf(ctx, "unwrap: %lu TPM commands over %s in %d attempt%s (%s)", commands, label,
-		     attempt, attempt == 1 ? "" : "s", st == OCIKP_OK ? "opened" : "failed");
+	ocikp_debugf(ctx, "unwrap: %lu TPM commands over %s in %d attempt%s (%s%s)", commands, label,
+		     attempt, attempt == 1 ? "" : "s", st == OCIKP_OK ? "opened" : "failed",
+		     kept ? ", TPM context kept from an earlier call" : "");
 	return st;
 }
 
 /* The EK public key as PEM, for `ocikp tpm ekpub`. */
 int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 {
-	struct tpm t;
+	struct tpm *t = ctx->backend_data;
 	TPM2B_PUBLIC *pub = NULL;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
@@ -434,9 +597,9 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 	long len;
 	int st;
 
-	st = tpm_open(ctx, &t);
+	st = t ? tpm_open(ctx, t, NULL) : OCIKP_INTERNAL;
 	if (st == OCIKP_OK)
-		st = ek_get(ctx, &t, ecc, &pub);
+		st = ek_get(ctx, t, ecc, &pub);
 	if (st == OCIKP_OK) {
 		bool ok;
 		if (ecc) {
@@ -471,7 +634,8 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 		}
 	}
 	Esys_Free(pub);
-	tpm_close(&t);
+	if (t)
+		tpm_leave(t);
 	BIO_free(bio);
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(pctx);
@@ -485,16 +649,16 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 /* The current SHA-256 values of the PCRs in mask, as "IDX=hex,...". */
 int tpm_read_pcrs(struct ocikp_ctx *ctx, uint32_t mask, struct ocikp_buf *out)
 {
-	struct tpm t;
+	struct tpm *t = ctx->backend_data;
 	unsigned char v[32];
 	char hex[65];
 	unsigned i, j;
-	int st = tpm_open(ctx, &t);
+	int st = t ? tpm_open(ctx, t, NULL) : OCIKP_INTERNAL;
 
 	for (i = 0; st == OCIKP_OK && i < TPM_MAX_PCRS; i++) {
 		if (!(mask & (1u << i)))
 			continue;
-		if (!read_pcr(&t, i, v)) {
+		if (!read_pcr(t, i, v)) {
 			ocikp_errorf(ctx, "cannot read PCR %u", i);
 			st = OCIKP_UNAVAILABLE;
 			break;
@@ -507,6 +671,7 @@ int tpm_read_pcrs(struct ocikp_ctx *ctx, uint32_t mask, struct ocikp_buf *out)
 		ctx->host->buf_append(out, v, strlen((char *)v));
 		st = ctx->host->buf_append(out, hex, 64);
 	}
-	tpm_close(&t);	/* safe after a failed open: it cleared t */
+	if (t)
+		tpm_leave(t);
 	return st;
 }

@@ -13,7 +13,9 @@
  * is handed the canonical path we checked, never the name as given.
  *
  * The TCTI is wrapped in a counting one, so a debug line can say how many TPM
- * commands an unwrap took.
+ * commands an unwrap took.  The wrapper lives as long as the backend's ESYS
+ * context; the real TCTI under it is closed between calls when the
+ * transport serves one client at a time, and checked again on reopening.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -29,6 +31,7 @@
 
 #define DEFAULT_DEVICE "/dev/tpmrm0"
 #define ALLOWED "device:, swtpm:, mssim: or tabrmd:"
+#define UNBOUND_WAIT_MS 5000	/* a receive outside any request */
 
 /* What a conf value may hold. */
 enum kind { K_HOST, K_PORT, K_PATH, K_BUS_NAME, K_BUS_TYPE };
@@ -59,10 +62,13 @@ static const struct transport transports[] = {
 	{ "tabrmd", "libtss2-tcti-tabrmd.so.0", tabrmd_keys, "bus_name, bus_type" },
 };
 
-/* The counting TCTI: forwards every call to the real one. */
+/* The counting TCTI: forwards every call to the real one.  It outlives a
+ * call (the backend keeps its ESYS context), the real one may not: see
+ * tcti_release. */
 struct counting {
 	TSS2_TCTI_CONTEXT_COMMON_V2 common;	/* first: ESAPI sees a TCTI */
-	TSS2_TCTI_CONTEXT *inner;
+	TSS2_TCTI_CONTEXT *inner;	/* NULL: released between calls */
+	bool exclusive;		/* the transport serves one client at a time */
 	unsigned long commands;
 	struct ocikp_ctx *ctx;	/* for the request's deadline */
 	bool timed_out;
@@ -75,13 +81,18 @@ static struct counting *counting_of(TSS2_TCTI_CONTEXT *t)
 
 static TSS2_RC c_transmit(TSS2_TCTI_CONTEXT *t, size_t size, const uint8_t *command)
 {
+	if (!counting_of(t)->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	counting_of(t)->commands++;
 	return Tss2_Tcti_Transmit(counting_of(t)->inner, size, command);
 }
 
-/* Milliseconds left of the request, or -1 on a host without deadlines. */
+/* Milliseconds left of the request, or -1 on a host without deadlines.
+ * Outside a request (fini flushing the EK) a fixed bound applies. */
 static long time_left(struct ocikp_ctx *ctx)
 {
+	if (!ctx)
+		return UNBOUND_WAIT_MS;
 	return OCIKP_HOST_HAS(ctx->host, deadline_ms) ? ctx->host->deadline_ms(ctx) : -1;
 }
 
@@ -94,10 +105,13 @@ static TSS2_RC c_receive(TSS2_TCTI_CONTEXT *t, size_t *size, uint8_t *response, 
 	long left = time_left(c->ctx);
 	TSS2_RC rc;
 
+	if (!c->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	if (left >= 0 && (timeout < 0 || left < timeout))
 		timeout = left > INT32_MAX ? INT32_MAX : (int32_t)left;
 	rc = Tss2_Tcti_Receive(c->inner, size, response, timeout);
-	if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN && time_left(c->ctx) == 0) {
+	if ((rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_TRY_AGAIN &&
+	    (!c->ctx || time_left(c->ctx) == 0)) {
 		c->timed_out = true;
 		return TSS2_TCTI_RC_IO_ERROR;
 	}
@@ -111,21 +125,29 @@ static void c_finalize(TSS2_TCTI_CONTEXT *t)
 
 static TSS2_RC c_cancel(TSS2_TCTI_CONTEXT *t)
 {
+	if (!counting_of(t)->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	return Tss2_Tcti_Cancel(counting_of(t)->inner);
 }
 
 static TSS2_RC c_poll_handles(TSS2_TCTI_CONTEXT *t, TSS2_TCTI_POLL_HANDLE *h, size_t *n)
 {
+	if (!counting_of(t)->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	return Tss2_Tcti_GetPollHandles(counting_of(t)->inner, h, n);
 }
 
 static TSS2_RC c_set_locality(TSS2_TCTI_CONTEXT *t, uint8_t locality)
 {
+	if (!counting_of(t)->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	return Tss2_Tcti_SetLocality(counting_of(t)->inner, locality);
 }
 
 static TSS2_RC c_make_sticky(TSS2_TCTI_CONTEXT *t, TPM2_HANDLE *handle, uint8_t sticky)
 {
+	if (!counting_of(t)->inner)
+		return TSS2_TCTI_RC_NO_CONNECTION;
 	return Tss2_Tcti_MakeSticky(counting_of(t)->inner, handle, sticky);
 }
 
@@ -412,16 +434,31 @@ static int choose_tcti(struct ocikp_ctx *ctx, const char *value, struct choice *
 	return OCIKP_OK;
 }
 
-int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_t label_len)
+/* Transports that serve one client at a time: a swtpm or mssim simulator
+ * takes the next connection only when this one closes, and /dev/tpm0 (no
+ * resource manager) opens once.  /dev/tpmrm* and tabrmd are shared. */
+static bool single_client(const struct choice *c)
+{
+	const char *base;
+
+	if (c->tr == &transports[0]) {
+		base = strrchr(c->conf, '/');
+		return !(base && !strncmp(base + 1, "tpmrm", 5));
+	}
+	return c->tr != &transports[3];
+}
+
+/* Choose and check the transport, then load its TCTI.  Run again for each
+ * reconnection: the device or socket is checked every time it is opened. */
+static int inner_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **inner, bool *exclusive,
+		      char *label, size_t label_len)
 {
 	const char *path = ocikp_conf(ctx, "tpm_path"), *value = ocikp_conf(ctx, "tcti");
 	struct choice c;
-	struct counting *cnt;
-	TSS2_TCTI_CONTEXT *inner = NULL;
 	TSS2_RC trc;
 	int rc;
 
-	*out = NULL;
+	*inner = NULL;
 	if (path)	/* --tpmPath= of ocicrypt-tpm-keyprovider */
 		rc = choose_tpm_path(ctx, path, &c, label, label_len);
 	else
@@ -430,11 +467,27 @@ int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_
 		return rc;
 	/* tpm2-tss logs to stderr by default; ocikp reports one line itself. */
 	setenv("TSS2_LOG", "all+NONE", 0);
-	trc = Tss2_TctiLdr_Initialize_Ex(c.tr->soname, c.conf[0] ? c.conf : NULL, &inner);
+	trc = Tss2_TctiLdr_Initialize_Ex(c.tr->soname, c.conf[0] ? c.conf : NULL, inner);
 	if (trc != TSS2_RC_SUCCESS) {
+		*inner = NULL;
 		ocikp_errorf(ctx, "no TPM at TCTI '%s': %s", label, Tss2_RC_Decode(trc));
 		return OCIKP_UNAVAILABLE;
 	}
+	*exclusive = single_client(&c);
+	return OCIKP_OK;
+}
+
+int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_t label_len)
+{
+	struct counting *cnt;
+	TSS2_TCTI_CONTEXT *inner = NULL;
+	bool exclusive = true;
+	int rc;
+
+	*out = NULL;
+	rc = inner_open(ctx, &inner, &exclusive, label, label_len);
+	if (rc != OCIKP_OK)
+		return rc;
 	cnt = calloc(1, sizeof(*cnt));
 	if (!cnt) {
 		Tss2_TctiLdr_Finalize(&inner);
@@ -451,9 +504,43 @@ int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **out, char *label, size_
 	cnt->common.v1.setLocality = c_set_locality;
 	cnt->common.makeSticky = c_make_sticky;
 	cnt->inner = inner;
+	cnt->exclusive = exclusive;
 	cnt->ctx = ctx;
 	*out = (TSS2_TCTI_CONTEXT *)cnt;
 	return OCIKP_OK;
+}
+
+int tcti_resume(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT *t)
+{
+	struct counting *c = counting_of(t);
+	char label[512];
+
+	tcti_bind(t, ctx);
+	if (c->inner)
+		return OCIKP_OK;
+	return inner_open(ctx, &c->inner, &c->exclusive, label, sizeof(label));
+}
+
+bool tcti_exclusive(TSS2_TCTI_CONTEXT *t)
+{
+	return t && counting_of(t)->exclusive;
+}
+
+void tcti_release(TSS2_TCTI_CONTEXT *t)
+{
+	if (!t)
+		return;
+	tcti_bind(t, NULL);
+	if (counting_of(t)->exclusive && counting_of(t)->inner)
+		Tss2_TctiLdr_Finalize(&counting_of(t)->inner);
+}
+
+void tcti_bind(TSS2_TCTI_CONTEXT *t, struct ocikp_ctx *ctx)
+{
+	if (!t)
+		return;
+	counting_of(t)->ctx = ctx;
+	counting_of(t)->timed_out = false;
 }
 
 bool tcti_timed_out(TSS2_TCTI_CONTEXT *t)
@@ -470,7 +557,8 @@ void tcti_close(TSS2_TCTI_CONTEXT **t)
 {
 	if (!*t)
 		return;
-	Tss2_TctiLdr_Finalize(&counting_of(*t)->inner);
+	if (counting_of(*t)->inner)
+		Tss2_TctiLdr_Finalize(&counting_of(*t)->inner);
 	free(*t);
 	*t = NULL;
 }

@@ -44,13 +44,28 @@ int duplicate_to_ek(struct ocikp_ctx *ctx, void *ek_pkey,
 void ek_free(void *ek_pkey);
 
 /* tpm-tcti.c: the TCTI from tpm.tcti or tpm.tpm_path, checked, counting
- * TPM commands.  label gets the TCTI as the user knows it, for messages. */
+ * TPM commands.  label gets the TCTI as the user knows it, for messages.
+ * Its waits end at the deadline of the ctx it is bound to (tcti_open binds
+ * the opener's; a kept TCTI is bound to each call's, NULL between calls:
+ * then a fixed 5 s). */
 int tcti_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **tcti, char *label, size_t label_len);
+void tcti_bind(TSS2_TCTI_CONTEXT *tcti, struct ocikp_ctx *ctx);
+/* Between calls: a transport that serves one client at a time (swtpm,
+ * mssim, /dev/tpm0: tcti_exclusive) is closed by tcti_release and opened
+ * again, checked again, by tcti_resume, which also binds the call's ctx;
+ * a shared one (/dev/tpmrm0, tabrmd) stays open. */
+int tcti_resume(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT *tcti);
+void tcti_release(TSS2_TCTI_CONTEXT *tcti);
+bool tcti_exclusive(TSS2_TCTI_CONTEXT *tcti);
 unsigned long tcti_commands(TSS2_TCTI_CONTEXT *tcti);
 bool tcti_timed_out(TSS2_TCTI_CONTEXT *tcti);	/* a receive ran into the deadline */
 void tcti_close(TSS2_TCTI_CONTEXT **tcti);
 
-/* tpm-esys.c: opening a blob on the local TPM */
+/* tpm-esys.c: opening a blob on the local TPM.  The connection and the
+ * EKs are kept in ctx->backend_data across calls: tpm_state_new (init)
+ * only allocates, the first call that needs the TPM connects. */
+int tpm_state_new(struct ocikp_ctx *ctx);
+void tpm_state_free(struct ocikp_ctx *ctx);
 int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b,
 	       unsigned char key[TPM_KEY_LEN]);
 int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem);
