@@ -1,8 +1,16 @@
 /*
- * Access tokens cached across execs.
+ * Access tokens cached in memory, and across execs.
  *
- * ocicrypt runs ocikp once per layer; without a cache every exec would ask
- * the token endpoint again.  One file per credential identity,
+ * In memory: ocikpd keeps the backend loaded across requests, so the
+ * tokens live in the state init hangs on backend_data, keyed by the same
+ * identity and held to the same margin as the files.  A warm daemon then
+ * touches neither the state directory nor the network for a token.  No
+ * lock: the backend is not OCIKP_BACKEND_CONCURRENT, so the host calls it
+ * one request at a time.  Each request's ctx is a copy of init's, so the
+ * state is changed through the pointer, never by setting backend_data.
+ *
+ * Across execs: ocicrypt runs ocikp once per layer; without a cache every
+ * exec would ask the token endpoint again.  One file per credential identity,
  * token-<identity hex>.json in the backend's state directory, holds
  * {"v":1,"access_token":"...","expires_at":UNIX}.  The directory is the
  * caller's alone (the host checks every level on every call), yet a file
@@ -29,6 +37,18 @@
 #define CACHE_MAX 4096		/* bytes of a cache file, at most */
 #define CACHE_TOKEN_MAX 2048	/* bytes of a cached access token, at most */
 #define HEX_LEN 64
+#define MEMO_SLOTS 4		/* identities kept in memory; one is the usual */
+
+/* One identity's token in memory; tok is a host buffer (wiped when freed). */
+struct memo {
+	char hex[HEX_LEN + 1];		/* "": a free slot */
+	struct ocikp_buf tok;
+	long long expires_at;
+};
+
+struct gcpkms_state {
+	struct memo slot[MEMO_SLOTS];
+};
 
 struct cache {
 	int dfd;			/* the state directory; -1: no cache */
@@ -50,7 +70,8 @@ static bool host_can_cache(const struct ocikp_host *h)
 
 /* Open the state directory for c's cache file; k->dfd stays -1 (and a
  * debug line says why) when there is none to use. */
-static void cache_open(struct ocikp_ctx *ctx, struct gcp_cred *c, struct cache *k)
+static void cache_open(struct ocikp_ctx *ctx, struct gcp_cred *c, const char *hex,
+		       struct cache *k)
 {
 	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf dir = { 0 };
@@ -63,12 +84,11 @@ static void cache_open(struct ocikp_ctx *ctx, struct gcp_cred *c, struct cache *
 		ocikp_debugf(ctx, "token cache off: this ocikp has no state directory");
 		return;
 	}
-	cred_identity(c, k->hex);
-	k->hex[HEX_LEN] = '\0';
-	if (strlen(k->hex) != HEX_LEN || strspn(k->hex, "0123456789abcdef") != HEX_LEN) {
+	if (!hex) {
 		ocikp_debugf(ctx, "token cache off: no identity for %s", cred_describe(c));
 		return;
 	}
+	memcpy(k->hex, hex, sizeof(k->hex));
 	snprintf(k->lock, sizeof(k->lock), "token-%s", k->hex);
 	snprintf(k->file, sizeof(k->file), "token-%s.json", k->hex);
 
@@ -144,7 +164,7 @@ static bool same_token(const struct ocikp_buf *a, const char *t, size_t n)
  * return why not.  *refused: it holds `stale`. */
 static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
 			       const struct ocikp_buf *stale, struct ocikp_buf *tok,
-			       bool *refused, long long *left)
+			       bool *refused, long long *left, long long *expires_at_out)
 {
 	const struct ocikp_host *h = ctx->host;
 	const ocikp_json *v = h->json_get(doc, "v"), *at = h->json_get(doc, "access_token"),
@@ -177,6 +197,7 @@ static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
 	}
 	if (h->buf_append(tok, t, n) != OCIKP_OK)
 		return "out of memory";
+	*expires_at_out = expires_at;
 	return NULL;
 }
 
@@ -187,7 +208,8 @@ static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
  * file holds the token KMS refused.
  */
 static bool cache_read(struct ocikp_ctx *ctx, const struct cache *k,
-		       const struct ocikp_buf *stale, struct ocikp_buf *tok, bool *refused)
+		       const struct ocikp_buf *stale, struct ocikp_buf *tok, bool *refused,
+		       long long *expires_at)
 {
 	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf raw = { 0 };
@@ -223,7 +245,7 @@ static bool cache_read(struct ocikp_ctx *ctx, const struct cache *k,
 		why = "not valid JSON";
 	}
 	if (!why)
-		why = cache_parse(ctx, doc, stale, tok, refused, &left);
+		why = cache_parse(ctx, doc, stale, tok, refused, &left, expires_at);
 	if (doc)
 		h->json_free(doc);
 	h->buf_free(&raw);
@@ -339,22 +361,24 @@ static int fetch(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_
 	return cred_fetch_token(ctx, o, c, tok, expires_at);
 }
 
-int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,
-	      const struct ocikp_buf *stale, struct ocikp_buf *tok)
+/* The state directory's part of token_get: the file, else a fetch (then
+ * written to the file); *expires_at is the token's, either way. */
+static int file_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,
+		    const char *hex, const struct ocikp_buf *stale, struct ocikp_buf *tok,
+		    long long *expires_at)
 {
 	const struct ocikp_host *h = ctx->host;
 	size_t start = tok->len;
-	long long expires_at = 0;
 	struct cache k;
 	bool refused;
 	int lfd = -1, rc;
 
-	cache_open(ctx, c, &k);
+	cache_open(ctx, c, hex, &k);
 	if (k.dfd < 0)
-		return fetch(ctx, o, c, tok, &expires_at);
+		return fetch(ctx, o, c, tok, expires_at);
 
 	/* Most execs end here, without the lock. */
-	if (cache_read(ctx, &k, stale, tok, &refused)) {
+	if (cache_read(ctx, &k, stale, tok, &refused, expires_at)) {
 		rc = OCIKP_OK;
 		goto out;
 	}
@@ -364,23 +388,148 @@ int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cre
 	if (rc != OCIKP_OK) {
 		ocikp_error_clear(ctx);
 		ocikp_debugf(ctx, "token cache: cannot lock %s, fetching without caching", k.lock);
-		rc = fetch(ctx, o, c, tok, &expires_at);
+		rc = fetch(ctx, o, c, tok, expires_at);
 		goto out;
 	}
 	/* Another exec may have refreshed it while we waited for the lock. */
-	if (cache_read(ctx, &k, stale, tok, &refused)) {
+	if (cache_read(ctx, &k, stale, tok, &refused, expires_at)) {
 		rc = OCIKP_OK;
 		goto out;
 	}
 	/* Drop the token KMS refused now, so a failed fetch leaves it nowhere. */
 	if (refused)
 		unlinkat(k.dfd, k.file, 0);
-	rc = fetch(ctx, o, c, tok, &expires_at);
+	rc = fetch(ctx, o, c, tok, expires_at);
 	if (rc == OCIKP_OK)
-		cache_store(ctx, &k, tok->data + start, tok->len - start, expires_at);
+		cache_store(ctx, &k, tok->data + start, tok->len - start, *expires_at);
 out:
 	if (lfd >= 0)
 		h->state_unlock(lfd);
 	close(k.dfd);
+	return rc;
+}
+
+/* ---- in memory ------------------------------------------------------------------ */
+
+int gcpkms_state_new(struct ocikp_ctx *ctx)
+{
+	struct gcpkms_state *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
+	ctx->backend_data = st;
+	return OCIKP_OK;
+}
+
+static void memo_drop(struct ocikp_ctx *ctx, struct memo *m)
+{
+	ctx->host->buf_free(&m->tok);	/* wipes the token */
+	memset(m, 0, sizeof(*m));
+}
+
+void gcpkms_state_free(struct ocikp_ctx *ctx)
+{
+	struct gcpkms_state *st = ctx->backend_data;
+	size_t i;
+
+	if (!st)
+		return;
+	for (i = 0; i < MEMO_SLOTS; i++)
+		memo_drop(ctx, &st->slot[i]);
+	free(st);
+	ctx->backend_data = NULL;
+}
+
+/* The slot of identity hex, or NULL.  No state (a host that never called
+ * init, the unit tests): no memory cache. */
+static struct memo *memo_find(struct ocikp_ctx *ctx, const char *hex)
+{
+	struct gcpkms_state *st = ctx->backend_data;
+	size_t i;
+
+	for (i = 0; st && i < MEMO_SLOTS; i++)
+		if (st->slot[i].hex[0] && !strcmp(st->slot[i].hex, hex))
+			return &st->slot[i];
+	return NULL;
+}
+
+/* Append the remembered token to tok if it has more than the margin left
+ * and is not the one KMS refused; drop it otherwise. */
+static bool memo_read(struct ocikp_ctx *ctx, struct memo *m, const struct ocikp_buf *stale,
+		      struct ocikp_buf *tok)
+{
+	long long left = m->expires_at - now_s();
+	const char *why = NULL;
+
+	if (left <= GCP_TOKEN_MARGIN_S)
+		why = left <= 0 ? "expired" : "expires within the margin";
+	else if (same_token(stale, (const char *)m->tok.data, m->tok.len))
+		why = "the token KMS refused";
+	else if (ctx->host->buf_append(tok, m->tok.data, m->tok.len) != OCIKP_OK)
+		why = "out of memory";
+	if (why) {
+		ocikp_debugf(ctx, "token cache: in memory: %s, dropped", why);
+		memo_drop(ctx, m);
+		return false;
+	}
+	ocikp_debugf(ctx, "token cache: in memory, %lld s left", left);
+	return true;
+}
+
+/* Remember identity hex's token: in its slot, else a free one, else the
+ * one that expires first.  The token it replaces is wiped. */
+static void memo_store(struct ocikp_ctx *ctx, const char *hex, const unsigned char *t, size_t n,
+		       long long expires_at)
+{
+	struct gcpkms_state *st = ctx->backend_data;
+	struct memo *m = memo_find(ctx, hex);
+	size_t i;
+
+	if (!st || expires_at - now_s() <= GCP_TOKEN_MARGIN_S)
+		return;
+	for (i = 0; !m && i < MEMO_SLOTS; i++)
+		if (!st->slot[i].hex[0])
+			m = &st->slot[i];
+	if (!m) {
+		m = &st->slot[0];
+		for (i = 1; i < MEMO_SLOTS; i++)
+			if (st->slot[i].expires_at < m->expires_at)
+				m = &st->slot[i];
+	}
+	memo_drop(ctx, m);
+	if (ctx->host->buf_append(&m->tok, t, n) != OCIKP_OK) {
+		memo_drop(ctx, m);	/* only a miss next time */
+		return;
+	}
+	memcpy(m->hex, hex, sizeof(m->hex));
+	m->expires_at = expires_at;
+}
+
+/* The identity of c as 64 hex digits in hex; false if it has none. */
+static bool identity(struct gcp_cred *c, char hex[HEX_LEN + 1])
+{
+	cred_identity(c, hex);
+	hex[HEX_LEN] = '\0';
+	return strlen(hex) == HEX_LEN && strspn(hex, "0123456789abcdef") == HEX_LEN;
+}
+
+int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,
+	      const struct ocikp_buf *stale, struct ocikp_buf *tok)
+{
+	char hex[HEX_LEN + 1];
+	bool have_id = identity(c, hex);
+	struct memo *m = have_id ? memo_find(ctx, hex) : NULL;
+	size_t start = tok->len;
+	long long expires_at = 0;
+	int rc;
+
+	/* A warm daemon ends here: no file, no network. */
+	if (m && memo_read(ctx, m, stale, tok))
+		return OCIKP_OK;
+	rc = file_get(ctx, o, c, have_id ? hex : NULL, stale, tok, &expires_at);
+	if (rc == OCIKP_OK && have_id)
+		memo_store(ctx, hex, tok->data + start, tok->len - start, expires_at);
 	return rc;
 }

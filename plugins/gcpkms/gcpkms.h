@@ -9,7 +9,8 @@
  *   gcpkms-crc32c.c  CRC32C (Castagnoli), which no dependency offers
  *   gcpkms-cred.c    Application Default Credentials: find, load, fetch a token
  *   gcpkms-jwt.c     RS256 JWTs (service account grant)
- *   gcpkms-cache.c   access tokens cached across execs in the state directory
+ *   gcpkms-cache.c   access tokens cached in memory (the backend's state,
+ *                    for ocikpd) and across execs in the state directory
  */
 #ifndef OCIKP_GCPKMS_H
 #define OCIKP_GCPKMS_H
@@ -107,14 +108,21 @@ int jwt_rs256(struct ocikp_ctx *ctx, const char *pem, size_t pem_len, const char
 
 /* ---- gcpkms-cache.c ---- */
 
+/* The backend's state across requests (ctx->backend_data): the access
+ * tokens kept in memory.  new sets backend_data (init); free wipes the
+ * tokens and clears it (fini). */
+int gcpkms_state_new(struct ocikp_ctx *ctx);
+void gcpkms_state_free(struct ocikp_ctx *ctx);
+
 /*
- * A usable access token for c, appended to tok: from the cache file in the
- * backend's state directory while it has more than GCP_TOKEN_MARGIN_S
- * left, else fetched with cred_fetch_token and cached (atomically, under
+ * A usable access token for c, appended to tok: from memory (the state in
+ * ctx->backend_data, if any), else the cache file in the backend's state
+ * directory, while it has more than GCP_TOKEN_MARGIN_S left; else fetched
+ * with cred_fetch_token and cached in both (the file atomically, under
  * state_lock, so parallel execs fetch once).  stale, if not NULL, is a
- * token KMS refused (HTTP 401): never hand it out again.  Without a usable
- * state directory the token is fetched and not cached (a debug line says
- * why).
+ * token KMS refused (HTTP 401): dropped from both, never handed out again.
+ * Without a usable state directory the token is fetched and kept in memory
+ * only (a debug line says why).
  */
 int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,
 	      const struct ocikp_buf *stale, struct ocikp_buf *tok);

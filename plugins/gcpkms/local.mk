@@ -59,3 +59,14 @@ tests_gcpkms_test_cache_LDADD = $(UNIT_LDADD) $(GCPKMS_LIBS)
 gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh tests/gcpkms/secrets.sh
 TESTS += $(gcpkms_tests)
 EXTRA_DIST += $(gcpkms_tests)
+
+# The backend kept loaded as ocikpd keeps it (host/pool.c), in one process
+# against the fake: access tokens served from memory, a 401 dropping the
+# one in memory, the expiry margin, nothing left after fini (the shim).
+# tests/gcpkms/memcache.sh drives it.
+check_PROGRAMS += tests/gcpkms/test-memcache
+tests_gcpkms_test_memcache_SOURCES = tests/gcpkms/test-memcache.c
+tests_gcpkms_test_memcache_CFLAGS = $(UNIT_CFLAGS)
+tests_gcpkms_test_memcache_LDADD = $(UNIT_LDADD)
+TESTS += tests/gcpkms/memcache.sh
+EXTRA_DIST += tests/gcpkms/memcache.sh

@@ -208,9 +208,16 @@ static int gcpkms_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const cha
 	return rc;
 }
 
+/* The state lives as long as the module (one exec, or one ocikpd
+ * configuration): tokens in memory serve every request after the first. */
+static int gcpkms_init(struct ocikp_ctx *ctx)
+{
+	return gcpkms_state_new(ctx);
+}
+
 static void gcpkms_fini(struct ocikp_ctx *ctx)
 {
-	(void)ctx;
+	gcpkms_state_free(ctx);
 	http_global_cleanup();
 }
 
@@ -222,6 +229,7 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.name = "gcpkms",
 	.version = PACKAGE_VERSION,
 	.schemes = gcpkms_schemes,
+	.init = gcpkms_init,
 	.wrap = gcpkms_wrap,
 	.unwrap = gcpkms_unwrap,
 	.fini = gcpkms_fini,
