@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# ocikpd against the exec path, as the real Go ocicrypt client sees them
+# (bench/go/src/ocikp-bench, Debian's ocicrypt and grpc-go): per-request
+# unwrap latency and throughput for sample (and tpm on swtpm, keychain with
+# a key file, when available), a 20-layer image encrypted and decrypted
+# through ocikpd, through exec and with ocicrypt's built-in JWE recipient,
+# and the daemon's RSS after 10,000 requests.  Prints figures beside the
+# issue's targets; not a test.  ocicrypt dials a new gRPC connection for
+# every call, so each gRPC figure includes a connect.
+#
+#   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
+#
+# Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5).
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src}" && pwd)
+reqs=${2:-10000}
+exec_n=${EXEC_N:-300}
+runs=${RUNS:-5}
+gocode=/usr/share/gocode
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
+	[ -s "$tmp/tpm/pid" ] && kill "$(cat "$tmp/tpm/pid")" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+skip() { echo "bench/ocikpd.sh: skipped: $*"; exit 0; }
+command -v go >/dev/null || skip "go not installed (golang-go from bookworm-backports)"
+[ -d "$gocode/src/github.com/containers/ocicrypt" ] ||
+	skip "ocicrypt sources not installed (golang-github-containers-ocicrypt-dev from bookworm-backports)"
+[ -x "$build/ocikpd" ] || skip "no $build/ocikpd (configure without the daemon?)"
+# GOPATH mode, offline: the client's own tree first, then Debian's sources.
+mkdir "$tmp/gocache"
+GO111MODULE=off GOPATH="$src/bench/go:$gocode" GOCACHE="$tmp/gocache" GOPROXY=off GOFLAGS='' \
+	GOTOOLCHAIN=local go build -o "$tmp/ocikp-bench" ocikp-bench
+B=$tmp/ocikp-bench
+
+mkdir -m 755 "$tmp/plugins"
+for m in sample tpm keychain; do
+	f="$build/plugins/$m/.libs/ocikp-$m.so"
+	[ -f "$f" ] && install -m 0755 "$f" "$tmp/plugins/"
+done
+conf() {	# conf NAME DROP-IN-TEXT: a drop-in dir holding only that backend
+	mkdir -m 755 "$tmp/conf-$1"
+	printf '%s\n' "$2" > "$tmp/conf-$1/50-$1.conf"
+}
+# The two ocicrypt.json files for one drop-in dir: exec (ocikp per call) and
+# grpc (the daemon's socket).  The provider is named ocikp in both.
+providers() {	# providers NAME
+	printf '{"key-providers":{"ocikp":{"cmd":{"path":"%s","args":["--provider=ocikp","--config-dir=%s","--plugin-dir=%s"]}}}}\n' \
+		"$build/ocikp" "$tmp/conf-$1" "$tmp/plugins" > "$tmp/exec-$1.json"
+	printf '{"key-providers":{"ocikp":{"grpc":"unix://%s"}}}\n' "$tmp/$1.sock" > "$tmp/grpc-$1.json"
+}
+daemon() {	# daemon NAME: ocikpd on $tmp/NAME.sock with that drop-in dir; sets DPID
+	local i
+	"$build/ocikpd" --provider=ocikp --listen="unix:$tmp/$1.sock" --config-dir="$tmp/conf-$1" \
+		--plugin-dir="$tmp/plugins" 2> "$tmp/ocikpd-$1.log" &
+	DPID=$!
+	pids+=("$DPID")
+	for i in $(seq 100); do
+		grep -q '^ocikpd: listening on' "$tmp/ocikpd-$1.log" && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "ocikpd did not start:" >&2
+	cat "$tmp/ocikpd-$1.log" >&2
+	exit 1
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }	# field KEY < key=value line
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+requests() { grep -c '^ocikpd: \(Un\)\?WrapKey ' "$tmp/ocikpd-$1.log" || true; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "met" : "NOT met" }'; }
+via() {	# via NAME exec|grpc ARGS...: one ocikp-bench run
+	local name=$1 how=$2
+	shift 2
+	OCICRYPT_KEYPROVIDER_CONFIG="$tmp/$how-$name.json" "$B" "$@"
+}
+
+echo "ocikpd against exec through Go ocicrypt (Debian's ocicrypt and grpc-go); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- sample ---------------------------------------------------------------
+head -c 32 /dev/urandom > "$tmp/sample.key"
+chmod 600 "$tmp/sample.key"
+conf sample "$(printf 'backend = sample\nmodule = ocikp-sample.so\nschemes = sample\nsample.key_file = %s' "$tmp/sample.key")"
+providers sample
+daemon sample
+spid=$DPID
+rss0=$(rss_kib "$spid")
+K=ocikp:sample://default
+g=$(via sample grpc -mode unwrap -n "$reqs" -key $K)
+rss1=$(rss_kib "$spid")
+nreq=$(requests sample)
+gp=$(via sample grpc -mode unwrap -n 2000 -parallel 8 -key $K)
+e=$(via sample exec -mode unwrap -n "$exec_n" -key $K)
+echo
+echo "sample unwrap, one DecryptLayer = one UnWrapKey    p50 ms   p99 ms    req/s"
+printf '  gRPC (ocikpd), %5d requests          %10.3f %8.3f %8.0f\n' "$reqs" \
+	"$(field p50_ms <<< "$g")" "$(field p99_ms <<< "$g")" "$(field rps <<< "$g")"
+printf '  gRPC (ocikpd), 8 in flight, 2000       %10.3f %8.3f %8.0f\n' \
+	"$(field p50_ms <<< "$gp")" "$(field p99_ms <<< "$gp")" "$(field rps <<< "$gp")"
+printf '  exec (ocikp),  %5d requests          %10.3f %8.3f %8.0f\n' "$exec_n" \
+	"$(field p50_ms <<< "$e")" "$(field p99_ms <<< "$e")" "$(field rps <<< "$e")"
+printf '  gRPC p50 / exec p50 %.2f; target gRPC p50 <= 0.5 ms: %s\n' \
+	"$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")" "$(verdict "$(field p50_ms <<< "$g")" 0.5)"
+printf '  ocikpd VmRSS %d KiB at start, %d KiB after %d requests; target <= 8192 KiB: %s\n' \
+	"$rss0" "$rss1" "$nreq" "$(verdict "$rss1" 8192)"
+
+ig=$(via sample grpc -mode image -runs "$runs" -key $K)
+ie=$(via sample exec -mode image -runs "$runs" -key $K)
+ij=$("$B" -mode image -runs "$runs" -jwe -jwe-key rsa)
+ic=$("$B" -mode image -runs "$runs" -jwe -jwe-key ec)
+jt=$(field total_ms <<< "$ij")
+echo
+echo "20-layer image (1 KiB layers), median of $runs   encrypt ms  decrypt ms   total ms  / JWE RSA"
+row() {
+	printf '  %-38s %10.1f %11.1f %10.1f %9s\n' "$1" "$(field encrypt_ms <<< "$2")" \
+		"$(field decrypt_ms <<< "$2")" "$(field total_ms <<< "$2")" "$(ratio "$(field total_ms <<< "$2")" "$jt")"
+}
+row "sample via ocikpd (gRPC)" "$ig"
+row "sample via exec" "$ie"
+row "JWE, RSA-2048 (built into ocicrypt)" "$ij"
+row "JWE, EC P-256 (built into ocicrypt)" "$ic"
+printf '  target ocikpd <= 1.1x JWE (RSA-2048): %s; exec / ocikpd %s\n' \
+	"$(verdict "$(ratio "$(field total_ms <<< "$ig")" "$jt")" 1.1)" \
+	"$(ratio "$(field total_ms <<< "$ie")" "$(field total_ms <<< "$ig")")"
+kill "$spid"; wait "$spid" 2>/dev/null || true
+
+# unwrap_pair NAME KEY GRPC-N EXEC-N [TARGET-RATIO]: p50 over gRPC and exec
+unwrap_pair() {
+	local g e r
+	daemon "$1"
+	g=$(via "$1" grpc -mode unwrap -n "$3" -key "$2")
+	e=$(via "$1" exec -mode unwrap -n "$4" -key "$2")
+	r=$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")
+	printf '  %-9s gRPC p50 %8.3f ms (p99 %8.3f)   exec p50 %8.3f ms (p99 %8.3f)   ratio %s' "$1" \
+		"$(field p50_ms <<< "$g")" "$(field p99_ms <<< "$g")" "$(field p50_ms <<< "$e")" "$(field p99_ms <<< "$e")" "$r"
+	[ -n "${5:-}" ] && printf '; target <= %s: %s' "$5" "$(verdict "$r" "$5")"
+	printf '; ocikpd VmRSS %d KiB\n' "$(rss_kib "$DPID")"
+	kill "$DPID"; wait "$DPID" 2>/dev/null || true
+}
+echo
+echo "other backends, unwrap through Go ocicrypt"
+
+# --- tpm on swtpm -----------------------------------------------------------
+if command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null && [ -f "$tmp/plugins/ocikp-tpm.so" ]; then
+	mkdir -p "$tmp/tpm/state"
+	swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --overwrite > "$tmp/tpm/setup.log" 2>&1
+	port=$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass')
+	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
+		--daemon --pid file="$tmp/tpm/pid"
+	for _ in $(seq 50); do [ -s "$tmp/tpm/pid" ] && break; sleep 0.1; done
+	conf tpm "$(printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = swtpm:host=127.0.0.1,port=%s' "$port")"
+	providers tpm
+	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
+	unwrap_pair tpm "ocikp:$url" 100 "${TPM_EXEC_N:-30}" 0.6
+else
+	echo "  tpm       skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
+fi
+
+# --- keychain with a key file -----------------------------------------------
+if [ -f "$tmp/plugins/ocikp-keychain.so" ]; then
+	conf keychain "$(printf 'backend = keychain\nmodule = ocikp-keychain.so\nschemes = keychain apple-se\nkeychain.key_file = %s' "$tmp/keychain.pem")"
+	providers keychain
+	pub=$("$build/ocikp" --config-dir="$tmp/conf-keychain" --plugin-dir="$tmp/plugins" \
+		keychain create --file "$tmp/keychain.pem" | sed -n 's/^pub=//p')
+	unwrap_pair keychain "ocikp:keychain://bench?pub=$pub" 2000 "$exec_n"
+else
+	echo "  keychain  skipped: needs ocikp-keychain.so"
+fi
