@@ -58,12 +58,11 @@ providers() {	# providers NAME
 	printf '{"key-providers":{"ocikp":{"grpc":"unix://%s"}}}\n' "$tmp/$1.sock" > "$tmp/grpc-$1.json"
 }
 daemon() {	# daemon NAME: ocikpd on $tmp/NAME.sock with that drop-in dir; sets DPID
-	local i
 	"$build/ocikpd" --provider=ocikp --listen="unix:$tmp/$1.sock" --config-dir="$tmp/conf-$1" \
 		--plugin-dir="$tmp/plugins" 2> "$tmp/ocikpd-$1.log" &
 	DPID=$!
 	pids+=("$DPID")
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q '^ocikpd: listening on' "$tmp/ocikpd-$1.log" && return 0
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.05
