@@ -10,12 +10,15 @@
 #
 #   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
 #
-# Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5).
+# Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5),
+# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30); the
+# 8-in-flight sample run and the keychain gRPC run make REQUESTS / 5.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src}" && pwd)
 reqs=${2:-10000}
 exec_n=${EXEC_N:-300}
+few=$(( reqs / 5 > 0 ? reqs / 5 : 1 ))	# the shorter gRPC runs
 runs=${RUNS:-5}
 gocode=/usr/share/gocode
 tmp=$(mktemp -d)
@@ -96,13 +99,13 @@ K=ocikp:sample://default
 g=$(via sample grpc -mode unwrap -n "$reqs" -key $K)
 rss1=$(rss_kib "$spid")
 nreq=$(requests sample)
-gp=$(via sample grpc -mode unwrap -n 2000 -parallel 8 -key $K)
+gp=$(via sample grpc -mode unwrap -n "$few" -parallel 8 -key $K)
 e=$(via sample exec -mode unwrap -n "$exec_n" -key $K)
 echo
 echo "sample unwrap, one DecryptLayer = one UnWrapKey    p50 ms   p99 ms    req/s"
 printf '  gRPC (ocikpd), %5d requests          %10.3f %8.3f %8.0f\n' "$reqs" \
 	"$(field p50_ms <<< "$g")" "$(field p99_ms <<< "$g")" "$(field rps <<< "$g")"
-printf '  gRPC (ocikpd), 8 in flight, 2000       %10.3f %8.3f %8.0f\n' \
+printf '  gRPC (ocikpd), %5d, 8 in flight       %10.3f %8.3f %8.0f\n' "$few" \
 	"$(field p50_ms <<< "$gp")" "$(field p99_ms <<< "$gp")" "$(field rps <<< "$gp")"
 printf '  exec (ocikp),  %5d requests          %10.3f %8.3f %8.0f\n' "$exec_n" \
 	"$(field p50_ms <<< "$e")" "$(field p99_ms <<< "$e")" "$(field rps <<< "$e")"
@@ -168,7 +171,7 @@ for _ in range(200):
 	conf tpm "$(printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = swtpm:host=127.0.0.1,port=%s' "$port")"
 	providers tpm
 	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
-	unwrap_pair tpm "ocikp:$url" 100 "${TPM_EXEC_N:-30}" 0.6
+	unwrap_pair tpm "ocikp:$url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
 else
 	echo "  tpm       skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
 fi
@@ -179,7 +182,7 @@ if [ -f "$tmp/plugins/ocikp-keychain.so" ]; then
 	providers keychain
 	pub=$("$build/ocikp" --config-dir="$tmp/conf-keychain" --plugin-dir="$tmp/plugins" \
 		keychain create --file "$tmp/keychain.pem" | sed -n 's/^pub=//p')
-	unwrap_pair keychain "ocikp:keychain://bench?pub=$pub" 2000 "$exec_n"
+	unwrap_pair keychain "ocikp:keychain://bench?pub=$pub" "$few" "$exec_n"
 else
 	echo "  keychain  skipped: needs ocikp-keychain.so"
 fi
