@@ -39,22 +39,12 @@ static const char usage_text[] =
 	"  3 bad input        4 no key opens it    5 backend unavailable (device, keyring, server)\n"
 	"  6 configuration or module refused\n";
 
-/* Flags of the single-purpose providers, so an admin swaps only the binary
- * path in ocicrypt.json.  Each becomes a backend option. */
-static const struct {
-	const char *flag, *option;
-} compat_flags[] = {
-	{ "--tpmPath=", "tpm.tpm_path" },
-	{ "--adc=", "gcpkms.credentials" },
-	{ "--kmsURI=", "gcpkms.kms_uri" },
-};
-
 struct options {
 	const char *provider;
 	char *config_dirs;
 	const char *config_dirs_from;	/* "--config-dir" or the variable, for errors */
 	const char *plugin_dir;
-	const char *compat[sizeof(compat_flags) / sizeof(compat_flags[0])];
+	const char *compat[N_COMPAT_FLAGS];
 	int first_arg;
 };
 
@@ -94,10 +84,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			else
 				o->plugin_dir = v;
 		} else {
-			for (k = 0; k < sizeof(compat_flags) / sizeof(compat_flags[0]); k++)
-				if (!strncmp(a, compat_flags[k].flag, strlen(compat_flags[k].flag)))
-					break;
-			if (k == sizeof(compat_flags) / sizeof(compat_flags[0])) {
+			k = compat_flag_index(a);
+			if (k == N_COMPAT_FLAGS) {
 				fprintf(stderr, "ocikp: unknown option '%s' (see ocikp --help)\n", a);
 				return EXIT_USAGE;
 			}
@@ -120,57 +108,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		o->plugin_dir = PKGLIBDIR;
 	o->first_arg = i;
 	return EXIT_OK;
-}
-
-/* "a:b:c" into dirs (CONF_MAX_DIRS + 1 slots).  A directory dropped without
- * a word (one too many, or "a::b" from a bad variable expansion) would
- * silently change which files configure the keys, so both are usage errors. */
-static int split_dirs(struct ocikp_ctx *ctx, const char *from, char *s, const char **dirs)
-{
-	size_t n = 0;
-	char *colon;
-
-	for (;;) {
-		if (n == CONF_MAX_DIRS) {
-			err_set(ctx, "%s: more than %d directories", from, CONF_MAX_DIRS);
-			return OCIKP_HOST_USAGE;
-		}
-		colon = strchr(s, ':');
-		if (colon)
-			*colon = '\0';
-		if (!*s) {
-			err_set(ctx, "%s: entry %zu is empty", from, n + 1);
-			return OCIKP_HOST_USAGE;
-		}
-		dirs[n++] = s;
-		if (!colon)
-			break;
-		s = colon + 1;
-	}
-	dirs[n] = NULL;
-	return OCIKP_OK;
-}
-
-static int load_config(struct host *h, struct ocikp_ctx *ctx, struct options *o)
-{
-	const char *dirs[CONF_MAX_DIRS + 1];
-	const char *const *list = conf_default_dirs();
-	size_t k;
-	int rc = OCIKP_OK;
-
-	if (o->config_dirs && o->config_dirs[0]) {
-		rc = split_dirs(ctx, o->config_dirs_from, o->config_dirs, dirs);
-		list = dirs;
-	}
-	if (rc == OCIKP_OK)
-		rc = conf_load(ctx, list, &h->conf);
-	if (rc == OCIKP_OK)
-		rc = conf_add_builtin(&h->conf);
-	for (k = 0; rc == OCIKP_OK && k < sizeof(compat_flags) / sizeof(compat_flags[0]); k++)
-		if (o->compat[k])
-			rc = conf_set_option(&h->conf, compat_flags[k].option, o->compat[k],
-					     compat_flags[k].flag);
-	return rc;
 }
 
 /* Exec protocol: request on stdin, answer on stdout. */
@@ -228,7 +165,7 @@ int main(int argc, char **argv)
 	if (hooked != OCIKP_OK)
 		debugf(ctx, "OpenSSL allocated before main; its freed blocks are not cleansed");
 
-	rc = load_config(&h, ctx, &o);
+	rc = host_config_load(&h, ctx, o.config_dirs, o.config_dirs_from, o.compat);
 	if (rc != OCIKP_OK) {
 		/* reported below */
 	} else if (o.first_arg >= argc) {

@@ -261,6 +261,18 @@ int route_unwrap(struct host *h, struct ocikp_ctx *ctx, const struct request *re
 		 struct ocikp_buf *optsdata);
 const char *annotation_key_url(const ocikp_json *ann);
 
+/* ---- setup.c: the configuration a run starts from ------------------------- */
+struct compat_flag {
+	const char *flag, *option;	/* "--tpmPath=", "tpm.tpm_path" */
+};
+#define N_COMPAT_FLAGS 3
+extern const struct compat_flag compat_flags[N_COMPAT_FLAGS];
+size_t compat_flag_index(const char *arg);	/* N_COMPAT_FLAGS if none */
+/* config_dirs: ':'-separated (NULL or empty: the default list); from names
+ * its source for errors; compat: N_COMPAT_FLAGS values or NULLs. */
+int host_config_load(struct host *h, struct ocikp_ctx *ctx, const char *config_dirs,
+		     const char *from, const char *const *compat);
+
 /* ---- serve.c: one request, bytes in, bytes out (exec path and ocikpd) ------- */
 /* want_op: OP_WRAP or OP_UNWRAP when the transport names the call (gRPC),
  * -1 when only the request's "op" does (exec). */

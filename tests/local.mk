@@ -7,6 +7,7 @@ SH_LOG_DRIVER = $(LOG_DRIVER)
 OCIKP_MODULE_PATHS = $(foreach m,$(OCIKP_TEST_MODULES),$(abs_top_builddir)/$(dir $(m)).libs/$(notdir $(m:.la=.so)))
 AM_TESTS_ENVIRONMENT = \
 	OCIKP="$${OCIKP_WRAPPER:-$(abs_top_builddir)/ocikp}"; export OCIKP; \
+	OCIKPD="$${OCIKPD_WRAPPER:-$(abs_top_builddir)/ocikpd}"; export OCIKPD; \
 	OCIKP_MODULES='$(OCIKP_MODULE_PATHS)'; export OCIKP_MODULES; \
 	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
 	abs_top_builddir='$(abs_top_builddir)'; export abs_top_builddir; \

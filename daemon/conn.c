@@ -1,0 +1,670 @@
+/*
+ * One client connection: an HTTP/2 session (libnghttp2) carrying unary
+ * gRPC calls.  The connection's thread reads frames, collects each
+ * stream's one message, hands complete requests to the workers and writes
+ * their answers; it alone touches the session.  Workers hand results back
+ * through a list and an eventfd.
+ *
+ * Bounds: streams per connection (SETTINGS), 1 MiB per message, request
+ * bytes buffered across all connections, and each stream's deadline
+ * (grpc-timeout or the drop-in timeout): a client that stops half-way is
+ * answered DEADLINE_EXCEEDED, reset, and its connection closed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <nghttp2/nghttp2.h>
+#include "ocikpd.h"
+
+#define STREAMS_MAX 32				/* per connection, announced in SETTINGS */
+#define BODY_BUDGET (64L * 1024 * 1024)		/* request bytes buffered, all connections */
+#define KILL_GRACE_MS 1000			/* answered but still sending: reset after this */
+#define CONN_STACK (256 * 1024)			/* no backend code runs here */
+
+struct stream {
+	struct stream *next;
+	int32_t id;
+	int op;			/* OP_WRAP / OP_UNWRAP, -1: unknown path */
+	bool post, ct_ok, path_seen, compressed_enc;
+	struct timespec started;
+	struct deadline deadline;
+	struct deadline kill_at;	/* answered early while the client still sends */
+	struct ocikp_buf body;
+	size_t counted;		/* bytes of body in d->body_bytes */
+	bool complete, dispatched, answered;
+	struct ocikp_buf resp;	/* length-prefixed answer (secret on unwrap) */
+	size_t resp_off;
+	char status[4];
+};
+
+struct conn {
+	struct conn *next, *prev;	/* d->conns */
+	struct daemon *d;
+	int fd, efd;
+	nghttp2_session *session;
+	struct peer peer;
+	atomic_int refs;		/* the thread, and each job in a worker */
+	pthread_mutex_t lock;
+	struct job *done;		/* answers back from workers */
+	bool closed;
+	struct stream *streams;
+	int n_streams;
+	bool drop;			/* a stream stalled: close when no stream is left */
+	bool goaway_sent;
+	struct deadline idle;		/* no stream open: close at this */
+};
+
+static void conn_unref(struct conn *c)
+{
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	close(c->efd);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void body_release(struct conn *c, struct stream *s)
+{
+	atomic_fetch_sub(&c->d->body_bytes, (long)s->counted);
+	s->counted = 0;
+	buf_free(&s->body);
+}
+
+static void stream_free(struct conn *c, struct stream *s)
+{
+	body_release(c, s);
+	buf_free(&s->resp);
+	free(s);
+}
+
+/* ---- writing answers ------------------------------------------------------ */
+
+static void answer_error(struct conn *c, struct stream *s, int code, const char *msg)
+{
+	char enc[3 * (OCIKP_ERR_MAX + 64) + 1];
+	nghttp2_nv nv[4];
+	const char *status = "200";
+
+	if (s->answered)
+		return;
+	s->answered = true;
+	if (!s->dispatched)	/* else the worker logs it */
+		log_request(s->op, NULL, code, &s->started, &c->peer, msg);
+	snprintf(s->status, sizeof(s->status), "%d", code);
+	grpc_message_encode(msg, enc, sizeof(enc));
+#define NV(i, n, v) do { nv[i].name = (uint8_t *)(n); nv[i].namelen = strlen(n); \
+	nv[i].value = (uint8_t *)(v); nv[i].valuelen = strlen(v); \
+	nv[i].flags = NGHTTP2_NV_FLAG_NONE; } while (0)
+	if (!s->ct_ok && s->path_seen)
+		status = "415";	/* not gRPC at all (PROTOCOL-HTTP2: Content-Type) */
+	NV(0, ":status", status);
+	NV(1, "content-type", "application/grpc");
+	NV(2, "grpc-status", s->status);
+	NV(3, "grpc-message", enc);
+	/* Trailers-Only: one HEADERS frame ending the stream */
+	nghttp2_submit_response(c->session, s->id, nv, 4, NULL);
+	if (!s->complete)
+		deadline_set(&s->kill_at, KILL_GRACE_MS);
+	body_release(c, s);
+}
+
+static ssize_t read_answer(nghttp2_session *session, int32_t id, uint8_t *buf, size_t len,
+			   uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	struct stream *s = src->ptr;
+	size_t n = s->resp.len - s->resp_off;
+	static const nghttp2_nv ok[] = {
+		{ (uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, NGHTTP2_NV_FLAG_NONE },
+	};
+
+	(void)user;
+	if (n > len)
+		n = len;
+	memcpy(buf, s->resp.data + s->resp_off, n);
+	s->resp_off += n;
+	if (s->resp_off == s->resp.len) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(session, id, ok, 1) != 0)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	return (ssize_t)n;
+}
+
+static void answer_ok(struct conn *c, struct stream *s, const struct ocikp_buf *json)
+{
+	static const nghttp2_nv head[] = {
+		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
+		  NGHTTP2_NV_FLAG_NONE },
+	};
+	nghttp2_data_provider prd;
+
+	if (grpc_pack(json, &s->resp) != OCIKP_OK) {
+		answer_error(c, s, GRPC_INTERNAL, "ocikpd: out of memory");
+		return;
+	}
+	s->answered = true;
+	prd.source.ptr = s;
+	prd.read_callback = read_answer;
+	nghttp2_submit_response(c->session, s->id, head, 2, &prd);
+}
+
+/* ---- reading requests ------------------------------------------------------- */
+
+static void dispatch(struct conn *c, struct stream *s)
+{
+	struct job *j;
+	uint32_t be;
+	size_t len;
+
+	s->complete = true;
+	if (s->answered)
+		return;
+	if (s->body.len < GRPC_PREFIX) {
+		answer_error(c, s, GRPC_INVALID_ARGUMENT, "ocikp: request: no message");
+		return;
+	}
+	memcpy(&be, s->body.data + 1, 4);
+	len = ntohl(be);
+	if (s->body.len != GRPC_PREFIX + len) {
+		answer_error(c, s, GRPC_INVALID_ARGUMENT, "ocikp: request: message truncated");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED, "ocikpd: out of memory");
+		return;
+	}
+	if (grpc_unpack(s->body.data + GRPC_PREFIX, len, &j->json) != OCIKP_OK) {
+		job_free(j);
+		answer_error(c, s, GRPC_INVALID_ARGUMENT,
+			     "ocikp: request: not a keyProviderKeyWrapProtocolInput message");
+		return;
+	}
+	buf_free(&s->body);
+	j->budget = s->counted;	/* counted until the answer is gone */
+	s->counted = 0;
+	j->conn = c;
+	j->stream_id = s->id;
+	j->op = s->op;
+	j->deadline = s->deadline;
+	j->started = s->started;
+	j->peer = &c->peer;
+	atomic_fetch_add(&c->refs, 1);
+	s->dispatched = true;
+	work_submit(c->d, j);
+}
+
+/* The prefix is checked as soon as it is in, so an oversized or
+ * compressed message is refused before it is buffered. */
+static void body_add(struct conn *c, struct stream *s, const uint8_t *data, size_t len)
+{
+	char msg[160];
+	uint32_t be;
+	size_t need;
+
+	if (s->answered)
+		return;	/* refused already: drop what still comes */
+	if (atomic_fetch_add(&c->d->body_bytes, (long)len) + (long)len > BODY_BUDGET) {
+		atomic_fetch_sub(&c->d->body_bytes, (long)len);
+		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED,
+			     "ocikpd: too many requests in progress; try again");
+		return;
+	}
+	s->counted += len;
+	if (buf_append(&s->body, data, len) != OCIKP_OK) {
+		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED, "ocikpd: out of memory");
+		return;
+	}
+	if (s->body.len < GRPC_PREFIX)
+		return;
+	if (s->body.data[0] != 0) {
+		answer_error(c, s, GRPC_UNIMPLEMENTED,
+			     s->body.data[0] == 1
+			     ? "ocikpd: compressed messages are not supported: send them "
+			       "uncompressed (grpc-encoding identity)"
+			     : "ocikp: request: bad message flags");
+		return;
+	}
+	memcpy(&be, s->body.data + 1, 4);
+	need = ntohl(be);
+	if (need > GRPC_MAX_MESSAGE) {
+		snprintf(msg, sizeof(msg), "ocikp: request: message of %zu bytes is over the "
+			 "limit of %d", need, GRPC_MAX_MESSAGE);
+		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED, msg);
+		return;
+	}
+	if (s->body.len > GRPC_PREFIX + need)
+		answer_error(c, s, GRPC_INVALID_ARGUMENT,
+			     "ocikp: request: more than one message in a unary call");
+}
+
+/* Headers are complete: is this a call we serve? */
+static void headers_done(struct conn *c, struct stream *s)
+{
+	if (!s->post || !s->path_seen)
+		answer_error(c, s, GRPC_UNIMPLEMENTED, "ocikpd: not a gRPC call (POST :path)");
+	else if (!s->ct_ok)
+		answer_error(c, s, GRPC_UNKNOWN, "ocikpd: content-type must be application/grpc");
+	else if (s->op < 0)
+		answer_error(c, s, GRPC_UNIMPLEMENTED, "ocikpd: unknown method (this service has "
+			     "/keyprovider.KeyProviderService/WrapKey and UnWrapKey)");
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	struct conn *c = user;
+	struct stream *s;
+
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	s->id = frame->hd.stream_id;
+	s->op = -1;
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	deadline_set(&s->deadline, atomic_load(&c->d->timeout_ms));
+	s->next = c->streams;
+	c->streams = s;
+	c->n_streams++;
+	nghttp2_session_set_stream_user_data(session, s->id, s);
+	return 0;
+}
+
+static bool starts(const uint8_t *v, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && !memcmp(v, prefix, n);
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
+		     const uint8_t *name, size_t namelen, const uint8_t *value, size_t valuelen,
+		     uint8_t flags, void *user)
+{
+	struct stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	struct deadline d;
+	long ms;
+
+	(void)flags;
+	(void)user;
+	if (!s || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	if (namelen == 7 && !memcmp(name, ":method", 7)) {
+		s->post = valuelen == 4 && !memcmp(value, "POST", 4);
+	} else if (namelen == 5 && !memcmp(name, ":path", 5)) {
+		s->path_seen = true;
+		s->op = grpc_method((const char *)value, valuelen);
+	} else if (namelen == 12 && !memcmp(name, "content-type", 12)) {
+		/* application/grpc, application/grpc+proto, application/grpc;... */
+		s->ct_ok = starts(value, valuelen, "application/grpc") &&
+			   (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (namelen == 12 && !memcmp(name, "grpc-timeout", 12)) {
+		ms = grpc_timeout_ms((const char *)value, valuelen);
+		if (ms > 0) {
+			deadline_set(&d, ms);
+			if (deadline_min(&d, &s->deadline) == &d)
+				s->deadline = d;
+		}
+	} else if (namelen == 13 && !memcmp(name, "grpc-encoding", 13)) {
+		s->compressed_enc = !(valuelen == 8 && !memcmp(value, "identity", 8));
+	}
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+	struct conn *c = user;
+	struct stream *s;
+
+	if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+		return 0;
+	s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+	if (!s)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+		headers_done(c, s);
+	if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+		dispatch(c, s);
+	return 0;
+}
+
+static int on_data(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
+		   size_t len, void *user)
+{
+	struct stream *s = nghttp2_session_get_stream_user_data(session, id);
+
+	(void)flags;
+	if (s)
+		body_add(user, s, data, len);
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error, void *user)
+{
+	struct conn *c = user;
+	struct stream *s = nghttp2_session_get_stream_user_data(session, id), **p;
+
+	(void)error;
+	if (!s)
+		return 0;
+	for (p = &c->streams; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	c->n_streams--;
+	if (!c->n_streams)
+		deadline_set(&c->idle, atomic_load(&c->d->timeout_ms));
+	stream_free(c, s);	/* a job still running for it is answered into the void */
+	return 0;
+}
+
+static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len, int flags,
+		       void *user)
+{
+	struct conn *c = user;
+	ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+
+	(void)session;
+	(void)flags;
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return NGHTTP2_ERR_WOULDBLOCK;
+	return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static void job_release(struct conn *c, struct job *j)
+{
+	atomic_fetch_sub(&c->d->body_bytes, (long)j->budget);
+	job_free(j);
+}
+
+/* ---- the connection's loop --------------------------------------------------- */
+
+void conn_job_done(struct conn *c, struct job *j)
+{
+	uint64_t one = 1;
+	bool closed;
+
+	pthread_mutex_lock(&c->lock);
+	closed = c->closed;
+	if (!closed) {
+		j->next = c->done;
+		c->done = j;
+		if (write(c->efd, &one, sizeof(one)) < 0) {
+			/* the counter cannot overflow here; nothing to do */
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (closed) {
+		job_release(c, j);
+		conn_unref(c);
+	}
+}
+
+static void take_answers(struct conn *c)
+{
+	struct job *list, *j;
+	struct stream *s;
+	uint64_t n;
+
+	if (read(c->efd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+	pthread_mutex_lock(&c->lock);
+	list = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->lock);
+	while ((j = list)) {
+		list = j->next;
+		s = nghttp2_session_get_stream_user_data(c->session, j->stream_id);
+		if (s && !s->answered) {
+			if (j->code == GRPC_OK)
+				answer_ok(c, s, &j->answer);
+			else
+				answer_error(c, s, j->code, j->message);
+		}
+		job_release(c, j);
+		conn_unref(c);
+	}
+}
+
+/* Deadlines: a stream not answered in time gets DEADLINE_EXCEEDED; one
+ * answered early whose client keeps sending (or stalls) is reset after a
+ * grace period, and its connection goes when nothing else is open. */
+static long sweep(struct conn *c)
+{
+	struct stream *s;
+	long left, next = c->n_streams ? LONG_MAX : deadline_left_ms(&c->idle);
+
+	for (s = c->streams; s; s = s->next) {
+		if (!s->answered) {
+			left = deadline_left_ms(&s->deadline);
+			if (left == 0) {
+				answer_error(c, s, GRPC_DEADLINE_EXCEEDED, s->complete
+					     ? "ocikpd: deadline exceeded: the backend did not "
+					       "answer in time"
+					     : "ocikpd: deadline exceeded: the request was not "
+					       "complete in time");
+				if (!s->complete)
+					c->drop = true;
+			} else if (left < next) {
+				next = left;
+			}
+		}
+		if (s->answered && !s->complete) {
+			left = deadline_left_ms(&s->kill_at);
+			if (left == 0) {
+				nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id,
+							  NGHTTP2_CANCEL);
+				s->complete = true;	/* once */
+			} else if (left < next) {
+				next = left;
+			}
+		}
+	}
+	return next;
+}
+
+static void conn_loop(struct conn *c)
+{
+	uint8_t buf[16384];
+	struct pollfd pfd[2];
+	ssize_t n;
+	long wait;
+
+	for (;;) {
+		if (atomic_load(&c->d->stopping) && !c->goaway_sent) {
+			nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(c->session),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+			c->goaway_sent = true;
+		}
+		wait = sweep(c);
+		if (nghttp2_session_send(c->session) != 0)
+			break;
+		if (!nghttp2_session_want_read(c->session) &&
+		    !nghttp2_session_want_write(c->session))
+			break;
+		if ((c->drop || c->goaway_sent) && !c->n_streams &&
+		    !nghttp2_session_want_write(c->session))
+			break;
+		if (!c->n_streams && deadline_left_ms(&c->idle) == 0)
+			break;	/* idle, or never spoke: a connection costs a thread */
+		pfd[0].fd = c->fd;
+		pfd[0].events = POLLIN | (nghttp2_session_want_write(c->session) ? POLLOUT : 0);
+		pfd[1].fd = c->efd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, wait > 600000 ? 600000 : (int)wait) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN)
+			take_answers(c);
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;
+			if (n > 0 && nghttp2_session_mem_recv(c->session, buf, (size_t)n) < 0)
+				break;
+		}
+	}
+}
+
+static void conn_end(struct conn *c)
+{
+	struct daemon *d = c->d;
+	struct job *j, *list;
+	struct stream *s;
+
+	pthread_mutex_lock(&c->lock);
+	c->closed = true;
+	list = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->lock);
+	while ((j = list)) {
+		list = j->next;
+		job_release(c, j);
+		atomic_fetch_sub(&c->refs, 1);	/* never the last: the thread holds one */
+	}
+	nghttp2_session_del(c->session);	/* calls on_stream_close for open streams? not relied on */
+	while ((s = c->streams)) {
+		c->streams = s->next;
+		stream_free(c, s);
+	}
+	close(c->fd);
+	pthread_mutex_lock(&d->conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->n_conns--;
+	pthread_cond_broadcast(&d->conns_cond);
+	pthread_mutex_unlock(&d->conns_lock);
+	conn_unref(c);
+}
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, STREAMS_MAX },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
+	};
+
+	if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) == 0)
+		conn_loop(c);
+	conn_end(c);
+	return NULL;
+}
+
+static void peer_of(int fd, bool is_unix, struct peer *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(p, 0, sizeof(*p));
+	if (!is_unix || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return;
+	p->has_cred = true;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	len = sizeof(p->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0 ||
+	    errno == ERANGE)
+		p->n_groups = (int)(len / sizeof(gid_t)) > 32 ? 32 : (int)(len / sizeof(gid_t));
+}
+
+int conn_start(struct daemon *d, int fd, bool is_unix)
+{
+	nghttp2_session_callbacks *cb;
+	struct conn *c;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_mutex_lock(&d->conns_lock);
+	if (d->n_conns >= CONN_MAX) {
+		pthread_mutex_unlock(&d->conns_lock);
+		close(fd);
+		fprintf(stderr, "ocikpd: %d connections open: refusing a new one\n", CONN_MAX);
+		return OCIKP_UNAVAILABLE;
+	}
+	pthread_mutex_unlock(&d->conns_lock);
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return OCIKP_INTERNAL;
+	}
+	c->d = d;
+	c->fd = fd;
+	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->lock, NULL);
+	peer_of(fd, is_unix, &c->peer);
+	deadline_set(&c->idle, atomic_load(&d->timeout_ms));
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->efd < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
+		close(fd);
+		if (c->efd >= 0)
+			close(c->efd);
+		free(c);
+		return OCIKP_INTERNAL;
+	}
+	nghttp2_session_callbacks_set_send_callback(cb, on_send);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	rc = nghttp2_session_server_new(&c->session, cb, c);
+	nghttp2_session_callbacks_del(cb);
+	if (rc != 0) {
+		close(fd);
+		close(c->efd);
+		free(c);
+		return OCIKP_INTERNAL;
+	}
+
+	pthread_mutex_lock(&d->conns_lock);
+	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
+	d->conns = c;
+	d->n_conns++;
+	pthread_mutex_unlock(&d->conns_lock);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, CONN_STACK);
+	rc = pthread_create(&t, &attr, conn_thread, c);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		conn_end(c);
+		return OCIKP_INTERNAL;
+	}
+	return OCIKP_OK;
+}
+
+void conn_wake_all(struct daemon *d)
+{
+	uint64_t one = 1;
+	struct conn *c;
+
+	pthread_mutex_lock(&d->conns_lock);
+	for (c = d->conns; c; c = c->next)
+		if (write(c->efd, &one, sizeof(one)) < 0) {
+			/* cannot overflow */
+		}
+	pthread_mutex_unlock(&d->conns_lock);
+}

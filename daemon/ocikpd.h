@@ -1,0 +1,152 @@
+/*
+ * ocikpd internals: the gRPC KeyProviderService over the ocikp host.
+ *
+ * Threads: the main thread accepts connections and handles signals; each
+ * connection has a thread running its HTTP/2 session (reading, framing,
+ * deadlines); a fixed pool of workers (serve.max_requests) runs the
+ * requests through host_handle(), so a slow backend never holds up the
+ * accept loop or another connection's reads.
+ */
+#ifndef OCIKPD_H
+#define OCIKPD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ocikp.h"
+
+#define GRPC_MAX_MESSAGE (1024 * 1024)	/* one request; optsdata is a few hundred bytes */
+#define GRPC_PREFIX 5			/* compressed flag + 4-byte length */
+
+/* gRPC status codes (grpc/doc/statuscodes.md). */
+enum grpc_code {
+	GRPC_OK = 0,
+	GRPC_CANCELLED = 1,
+	GRPC_UNKNOWN = 2,
+	GRPC_INVALID_ARGUMENT = 3,
+	GRPC_DEADLINE_EXCEEDED = 4,
+	GRPC_NOT_FOUND = 5,
+	GRPC_PERMISSION_DENIED = 7,
+	GRPC_RESOURCE_EXHAUSTED = 8,
+	GRPC_FAILED_PRECONDITION = 9,
+	GRPC_UNIMPLEMENTED = 12,
+	GRPC_INTERNAL = 13,
+	GRPC_UNAVAILABLE = 14
+};
+
+/* ---- grpc.c: gRPC's pieces over HTTP/2 -------------------------------------- */
+int grpc_code_of(int ocikp_status);
+const char *grpc_code_name(int code);
+/* grpc-timeout ("100m", "5S"): milliseconds (at least 1), or -1 if malformed. */
+long grpc_timeout_ms(const char *v, size_t len);
+/* grpc-message: percent-encoded as the spec asks (bytes outside 0x20-0x7e, '%'). */
+void grpc_message_encode(const char *in, char *out, size_t size);
+/* The rpc named by :path: OP_WRAP, OP_UNWRAP, or -1. */
+int grpc_method(const char *path, size_t len);
+/* A whole length-prefixed message: its protobuf payload -> the JSON bytes. */
+int grpc_unpack(const unsigned char *msg, size_t len, struct ocikp_buf *json);
+/* The JSON answer -> length-prefixed protobuf message, appended to out. */
+int grpc_pack(const struct ocikp_buf *json, struct ocikp_buf *out);
+
+/* ---- listen.c: where ocikpd listens ------------------------------------------ */
+struct listener {
+	int fd;
+	char name[160];		/* "unix:/run/ocikp/grpc.sock", "127.0.0.1:50000" */
+	char *unlink_path;	/* a socket file we made, removed on exit */
+};
+#define LISTEN_MAX 8
+/* Open the --listen addresses, or take systemd's sockets (LISTEN_FDS)
+ * instead.  allow_remote: serve.allow_remote.  Errors in ctx. */
+int listen_open(struct ocikp_ctx *ctx, const char *const *specs, size_t n_specs,
+		bool allow_remote, struct listener *out, size_t *n_out);
+void listen_close(struct listener *l, size_t n);
+
+/* ---- work.c: configuration generations, requests and workers ------------------ */
+struct options;		/* main.c's command line */
+
+/* One configuration: the drop-ins as read at start or at a SIGHUP, the
+ * backends it loaded, the serve.* policy.  Requests hold a reference, so a
+ * reload never pulls a backend from under a request in flight. */
+struct gen {
+	atomic_int refs;
+	struct host base;	/* conf, plugin_dir */
+	struct pool *pool;
+	unsigned *allow_uids;	/* serve.allow_users */
+	size_t n_allow_uids;
+	unsigned *allow_gids;	/* serve.allow_groups */
+	size_t n_allow_gids;
+	bool allow_any;		/* neither list set */
+	long max_requests;
+	bool allow_remote;
+};
+
+struct peer {
+	bool has_cred;		/* a unix socket: SO_PEERCRED */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[32];	/* SO_PEERGROUPS, may be truncated */
+	int n_groups;
+};
+
+struct conn;
+struct job {
+	struct job *next;
+	struct conn *conn;
+	int32_t stream_id;
+	int op;				/* OP_WRAP / OP_UNWRAP */
+	struct ocikp_buf json;		/* the request (secret: it may hold keys) */
+	size_t budget;			/* its share of d->body_bytes, until freed */
+	struct deadline deadline;
+	struct timespec started;
+	const struct peer *peer;	/* the connection's, lives as long as conn */
+	/* the result */
+	int code;			/* enum grpc_code */
+	char message[OCIKP_ERR_MAX + 64];
+	struct ocikp_buf answer;	/* the JSON answer (secret on unwrap) */
+};
+
+struct daemon {
+	const char *provider;
+	char *config_dirs;
+	const char *config_dirs_from;
+	const char *plugin_dir;
+	const char *compat[3];
+	atomic_long timeout_ms;		/* the current generation's, for new streams */
+
+	pthread_mutex_t gen_lock;
+	struct gen *gen;		/* the current one */
+
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	struct job *q_head, *q_tail;
+	pthread_t *workers;
+	size_t n_workers;
+	bool workers_quit;		/* under q_lock: the queue is drained, leave */
+	atomic_bool stopping;		/* SIGTERM: GOAWAY, finish what is in flight */
+	atomic_long body_bytes;		/* request bytes buffered, all connections */
+
+	pthread_mutex_t conns_lock;
+	pthread_cond_t conns_cond;
+	struct conn *conns;		/* live connections */
+	size_t n_conns;
+};
+
+int gen_load(struct daemon *d, struct ocikp_ctx *ctx, struct gen **out);
+void gen_unref(struct gen *g);
+struct gen *gen_current(struct daemon *d);	/* a reference */
+int work_start(struct daemon *d, size_t n);
+void work_submit(struct daemon *d, struct job *j);
+void work_stop(struct daemon *d);
+void job_free(struct job *j);
+/* The one log line of a request (rpc: OP_WRAP, OP_UNWRAP or -1). */
+void log_request(int rpc, const char *backend, int code, const struct timespec *started,
+		 const struct peer *peer, const char *message);
+
+/* ---- conn.c: one client connection (HTTP/2 session) --------------------------- */
+#define CONN_MAX 128
+int conn_start(struct daemon *d, int fd, bool is_unix);
+void conn_job_done(struct conn *c, struct job *j);	/* from a worker */
+void conn_wake_all(struct daemon *d);			/* stopping: say GOAWAY */
+
+#endif

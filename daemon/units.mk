@@ -1,0 +1,1 @@
+# systemd units, sysusers.d (filled in by the packaging work)

@@ -1,0 +1,336 @@
+/*
+ * Configuration generations and the workers that run requests.
+ *
+ * A generation is what the drop-ins said at start or at the last SIGHUP,
+ * with the backends it has loaded.  Each request takes a reference to the
+ * current one and runs on it to the end; the old generation (and its
+ * modules, through fini) goes when its last request does.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ocikpd.h"
+
+#define MAX_REQUESTS_DEFAULT 16
+#define MAX_REQUESTS_LIMIT 256
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* "alice, 1000 bob" -> ids.  Names are resolved now, so a typo is a
+ * configuration error at start or reload, not a refusal at 3 a.m. */
+static int id_list(struct ocikp_ctx *ctx, const char *key, const char *value, bool groups,
+		   unsigned **out, size_t *n_out)
+{
+	char *copy = strdup(value), *tok, *save = NULL;
+	unsigned *ids = NULL, *grown, id;
+	size_t n = 0;
+	int rc = OCIKP_OK;
+
+	if (!copy)
+		return OCIKP_INTERNAL;
+	for (tok = strtok_r(copy, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		if (is_number(tok) && strlen(tok) < 10) {
+			id = (unsigned)strtoul(tok, NULL, 10);
+		} else if (groups) {
+			struct group *g = getgrnam(tok);
+			if (!g) {
+				err_set(ctx, "serve.%s: no group '%s'", key, tok);
+				rc = OCIKP_CONFIG;
+				break;
+			}
+			id = g->gr_gid;
+		} else {
+			struct passwd *p = getpwnam(tok);
+			if (!p) {
+				err_set(ctx, "serve.%s: no user '%s'", key, tok);
+				rc = OCIKP_CONFIG;
+				break;
+			}
+			id = p->pw_uid;
+		}
+		grown = realloc(ids, (n + 1) * sizeof(*ids));
+		if (!grown) {
+			rc = OCIKP_INTERNAL;
+			break;
+		}
+		ids = grown;
+		ids[n++] = id;
+	}
+	free(copy);
+	if (rc != OCIKP_OK) {
+		free(ids);
+		return rc;
+	}
+	*out = ids;
+	*n_out = n;
+	return OCIKP_OK;
+}
+
+static int yes_no(struct ocikp_ctx *ctx, const char *key, const char *v, bool *out)
+{
+	if (!v)
+		return OCIKP_OK;
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else {
+		err_set(ctx, "serve.%s must be yes or no", key);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
+static int serve_options(struct gen *g, struct ocikp_ctx *ctx)
+{
+	const struct conf *c = &g->base.conf;
+	const char *v;
+	int rc;
+
+	rc = yes_no(ctx, "allow_remote", conf_option(c, "serve", "allow_remote"),
+		    &g->allow_remote);
+	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_users")))
+		rc = id_list(ctx, "allow_users", v, false, &g->allow_uids,
+			     &g->n_allow_uids);
+	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_groups")))
+		rc = id_list(ctx, "allow_groups", v, true, &g->allow_gids,
+			     &g->n_allow_gids);
+	g->allow_any = !conf_option(c, "serve", "allow_users") &&
+		       !conf_option(c, "serve", "allow_groups");
+	g->max_requests = MAX_REQUESTS_DEFAULT;
+	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "max_requests"))) {
+		if (!is_number(v) || strlen(v) > 4 || atol(v) < 1 ||
+		    atol(v) > MAX_REQUESTS_LIMIT) {
+			err_set(ctx, "serve.max_requests must be a whole number from 1 to %d",
+				MAX_REQUESTS_LIMIT);
+			rc = OCIKP_CONFIG;
+		} else {
+			g->max_requests = atol(v);
+		}
+	}
+	return rc;
+}
+
+int gen_load(struct daemon *d, struct ocikp_ctx *ctx, struct gen **out)
+{
+	struct gen *g = calloc(1, sizeof(*g));
+	int rc;
+
+	*out = NULL;
+	if (!g)
+		return OCIKP_INTERNAL;
+	atomic_init(&g->refs, 1);
+	g->base.plugin_dir = d->plugin_dir;
+	rc = host_config_load(&g->base, ctx, d->config_dirs, d->config_dirs_from, d->compat);
+	if (rc == OCIKP_OK)
+		rc = serve_options(g, ctx);
+	if (rc == OCIKP_OK && !(g->pool = pool_new(&g->base)))
+		rc = OCIKP_INTERNAL;
+	if (rc != OCIKP_OK) {
+		gen_unref(g);
+		return rc;
+	}
+	*out = g;
+	return OCIKP_OK;
+}
+
+void gen_unref(struct gen *g)
+{
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	pool_free(g->pool);
+	conf_free(&g->base.conf);
+	free(g->allow_uids);
+	free(g->allow_gids);
+	free(g);
+}
+
+struct gen *gen_current(struct daemon *d)
+{
+	struct gen *g;
+
+	pthread_mutex_lock(&d->gen_lock);
+	g = d->gen;
+	atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&d->gen_lock);
+	return g;
+}
+
+static bool in_list(const unsigned *ids, size_t n, unsigned id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* serve.allow_users / allow_groups: the caller's uid, primary gid or one
+ * of its groups.  Over TCP the caller is unknown, so a list shuts it out. */
+static bool peer_allowed(const struct gen *g, const struct peer *p, char *why, size_t size)
+{
+	int i;
+
+	if (g->allow_any)
+		return true;
+	if (!p->has_cred) {
+		snprintf(why, size, "ocikpd: the caller of a TCP connection is unknown and "
+			 "serve.allow_users/allow_groups are set: use the unix socket");
+		return false;
+	}
+	if (in_list(g->allow_uids, g->n_allow_uids, p->uid) ||
+	    in_list(g->allow_gids, g->n_allow_gids, p->gid))
+		return true;
+	for (i = 0; i < p->n_groups; i++)
+		if (in_list(g->allow_gids, g->n_allow_gids, p->groups[i]))
+			return true;
+	snprintf(why, size, "ocikpd: uid %u (gid %u) is not allowed by serve.allow_users or "
+		 "serve.allow_groups", (unsigned)p->uid, (unsigned)p->gid);
+	return false;
+}
+
+void log_request(int rpc, const char *backend, int code, const struct timespec *started,
+		 const struct peer *peer, const char *message)
+{
+	struct timespec now;
+	double ms;
+	char uid[16] = "-", gid[16] = "-";
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - started->tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - started->tv_nsec) / 1e6;
+	if (peer->has_cred) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)peer->gid);
+	}
+	fprintf(stderr, "ocikpd: %s backend=%s status=%s ms=%.2f uid=%s gid=%s%s%s\n",
+		rpc == OP_WRAP ? "WrapKey" : rpc == OP_UNWRAP ? "UnWrapKey" : "unknown-method",
+		backend ? backend : "-", grpc_code_name(code), ms, uid, gid,
+		code ? ": " : "", code ? message : "");
+}
+
+static void run_job(struct daemon *d, struct job *j)
+{
+	struct gen *g = gen_current(d);
+	struct host h = g->base;	/* this request's: its error line, its deadline */
+	struct backend_ctx root;
+	struct ocikp_ctx *prev;
+	int rc;
+
+	memset(&h.err, 0, sizeof(h.err));
+	h.deadline = j->deadline;
+	h.pool = g->pool;
+	h.backstop = false;
+	h.served_by = NULL;
+	host_ctx_init(&root.pub, &h, NULL);
+	prev = ctx_enter(&root.pub);
+	if (!peer_allowed(g, j->peer, j->message, sizeof(j->message))) {
+		j->code = GRPC_PERMISSION_DENIED;
+	} else {
+		rc = host_handle(&h, &root.pub, d->provider, j->op, &j->json, &j->answer);
+		if (rc == OCIKP_OK) {
+			j->code = GRPC_OK;
+		} else {
+			j->code = deadline_left_ms(&j->deadline) == 0 ? GRPC_DEADLINE_EXCEEDED
+								       : grpc_code_of(rc);
+			host_error_line(&h, rc, j->message, sizeof(j->message));
+			buf_free(&j->answer);
+		}
+	}
+	buf_free(&j->json);	/* the request may hold keys: gone as soon as done */
+	ctx_enter(prev);
+	log_request(j->op, h.served_by, j->code, &j->started, j->peer, j->message);
+	gen_unref(g);
+}
+
+static void *worker(void *arg)
+{
+	struct daemon *d = arg;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&d->q_lock);
+		while (!d->q_head && !d->workers_quit)
+			pthread_cond_wait(&d->q_cond, &d->q_lock);
+		j = d->q_head;
+		if (j) {
+			d->q_head = j->next;
+			if (!d->q_head)
+				d->q_tail = NULL;
+		}
+		pthread_mutex_unlock(&d->q_lock);
+		if (!j)
+			return NULL;	/* stopping, queue drained */
+		j->next = NULL;
+		run_job(d, j);
+		conn_job_done(j->conn, j);
+	}
+}
+
+int work_start(struct daemon *d, size_t n)
+{
+	pthread_attr_t attr;
+	size_t i;
+
+	d->workers = calloc(n, sizeof(*d->workers));
+	if (!d->workers)
+		return OCIKP_INTERNAL;
+	pthread_attr_init(&attr);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&d->workers[i], &attr, worker, d) != 0)
+			break;
+		d->n_workers++;
+	}
+	pthread_attr_destroy(&attr);
+	return d->n_workers ? OCIKP_OK : OCIKP_INTERNAL;
+}
+
+void work_submit(struct daemon *d, struct job *j)
+{
+	pthread_mutex_lock(&d->q_lock);
+	if (d->q_tail)
+		d->q_tail->next = j;
+	else
+		d->q_head = j;
+	d->q_tail = j;
+	pthread_cond_signal(&d->q_cond);
+	pthread_mutex_unlock(&d->q_lock);
+}
+
+/* After the connections have drained: the workers leave once the queue is
+ * empty. */
+void work_stop(struct daemon *d)
+{
+	size_t i;
+
+	pthread_mutex_lock(&d->q_lock);
+	d->workers_quit = true;
+	pthread_cond_broadcast(&d->q_cond);
+	pthread_mutex_unlock(&d->q_lock);
+	for (i = 0; i < d->n_workers; i++)
+		pthread_join(d->workers[i], NULL);
+	free(d->workers);
+	d->workers = NULL;
+	d->n_workers = 0;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	buf_free(&j->json);
+	buf_free(&j->answer);
+	free(j);
+}
