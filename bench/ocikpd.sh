@@ -84,6 +84,23 @@ via() {	# via NAME exec|grpc ARGS...: one ocikp-bench run
 	shift 2
 	OCICRYPT_KEYPROVIDER_CONFIG="$tmp/$how-$name.json" "$B" "$@"
 }
+# CPU time (user + system) the daemon has used, in ms: a figure that holds
+# on a busy machine, where wall times do not.
+dcpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / t }' "/proc/$1/stat"; }
+unwrap() {	# unwrap NAME exec|grpc ARGS...: an unwrap run, plus provider_cpu_ms=
+	local name=$1 how=$2 c0 n0 out
+	shift 2
+	if [ "$how" = exec ]; then
+		out=$(via "$name" exec -mode unwrap "$@")
+		printf '%s provider_cpu_ms=%s\n' "$out" "$(field cpu_children_ms <<< "$out")"
+		return
+	fi
+	c0=$(dcpu "$DPID")
+	n0=$(requests "$name")
+	out=$(via "$name" grpc -mode unwrap "$@")
+	printf '%s provider_cpu_ms=%s\n' "$out" "$(awk -v a="$c0" -v b="$(dcpu "$DPID")" \
+		-v n=$(($(requests "$name") - n0)) 'BEGIN { printf "%.3f", (b - a) / n }')"
+}
 
 echo "ocikpd against exec through Go ocicrypt (Debian's ocicrypt and grpc-go); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -96,24 +113,26 @@ daemon sample
 spid=$DPID
 rss0=$(rss_kib "$spid")
 K=ocikp:sample://default
-g=$(via sample grpc -mode unwrap -n "$reqs" -key $K)
+g=$(unwrap sample grpc -n "$reqs" -key $K)
 rss1=$(rss_kib "$spid")
 nreq=$(requests sample)
 # The daemon's own time for those unwraps (its log's ms=, request in to answer out).
 read -r d50 d99 < <(grep '^ocikpd: UnWrapKey ' "$tmp/ocikpd-sample.log" | tail -n "$reqs" |
 	sed 's/.* ms=\([^ ]*\).*/\1/' | sort -n |
 	awk '{ a[NR] = $1 } END { printf "%.2f %.2f\n", a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.99)] }')
-gp=$(via sample grpc -mode unwrap -n "$few" -parallel 8 -key $K)
-e=$(via sample exec -mode unwrap -n "$exec_n" -key $K)
+gp=$(unwrap sample grpc -n "$few" -parallel 8 -key $K)
+e=$(unwrap sample exec -n "$exec_n" -key $K)
 echo
-echo "sample unwrap, one DecryptLayer = one UnWrapKey    p50 ms   p99 ms    req/s"
-printf '  gRPC (ocikpd), %5d requests          %10.3f %8.3f %8.0f\n' "$reqs" \
-	"$(field p50_ms <<< "$g")" "$(field p99_ms <<< "$g")" "$(field rps <<< "$g")"
-printf '  gRPC (ocikpd), %5d, 8 in flight       %10.3f %8.3f %8.0f\n' "$few" \
-	"$(field p50_ms <<< "$gp")" "$(field p99_ms <<< "$gp")" "$(field rps <<< "$gp")"
-printf '  exec (ocikp),  %5d requests          %10.3f %8.3f %8.0f\n' "$exec_n" \
-	"$(field p50_ms <<< "$e")" "$(field p99_ms <<< "$e")" "$(field rps <<< "$e")"
-printf '  ocikpd itself (ms= in its log)         %10.2f %8.2f\n' "$d50" "$d99"
+echo "sample unwrap (one DecryptLayer =          wall time                   CPU ms per request"
+echo "  one UnWrapKey)                            p50 ms   p99 ms    req/s    client  provider"
+urow() {	# urow LABEL LINE
+	printf '  %-38s %9.3f %8.3f %8.0f %9.3f %9.3f\n' "$1" "$(field p50_ms <<< "$2")" "$(field p99_ms <<< "$2")" \
+		"$(field rps <<< "$2")" "$(field cpu_client_ms <<< "$2")" "$(field provider_cpu_ms <<< "$2")"
+}
+urow "gRPC (ocikpd), $reqs requests" "$g"
+urow "gRPC (ocikpd), $few, 8 in flight" "$gp"
+urow "exec (ocikp), $exec_n requests" "$e"
+printf '  %-38s %9.2f %8.2f\n' "ocikpd itself (ms= in its log)" "$d50" "$d99"
 printf '  gRPC p50 / exec p50 %.2f; target gRPC p50 <= 0.5 ms: %s\n' \
 	"$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")" "$(verdict "$(field p50_ms <<< "$g")" 0.5)"
 printf '  ocikpd VmRSS %d KiB at start, %d KiB after %d requests; target <= 8192 KiB: %s\n' \
@@ -139,21 +158,23 @@ printf '  target ocikpd <= 1.1x JWE (RSA-2048): %s; exec / ocikpd %s\n' \
 	"$(ratio "$(field total_ms <<< "$ie")" "$(field total_ms <<< "$ig")")"
 kill "$spid"; wait "$spid" 2>/dev/null || true
 
-# unwrap_pair NAME KEY GRPC-N EXEC-N [TARGET-RATIO]: p50 over gRPC and exec
+# unwrap_pair NAME KEY GRPC-N EXEC-N [TARGET-RATIO]: gRPC against exec
 unwrap_pair() {
 	local g e r
 	daemon "$1"
-	g=$(via "$1" grpc -mode unwrap -n "$3" -key "$2")
-	e=$(via "$1" exec -mode unwrap -n "$4" -key "$2")
+	g=$(unwrap "$1" grpc -n "$3" -key "$2")
+	e=$(unwrap "$1" exec -n "$4" -key "$2")
 	r=$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")
-	printf '  %-9s gRPC p50 %8.3f ms (p99 %8.3f)   exec p50 %8.3f ms (p99 %8.3f)   ratio %s' "$1" \
-		"$(field p50_ms <<< "$g")" "$(field p99_ms <<< "$g")" "$(field p50_ms <<< "$e")" "$(field p99_ms <<< "$e")" "$r"
+	urow "$1: gRPC (ocikpd), $3 requests" "$g"
+	urow "$1: exec (ocikp), $4 requests" "$e"
+	printf '  %s: gRPC p50 / exec p50 %s' "$1" "$r"
 	[ -n "${5:-}" ] && printf '; target <= %s: %s' "$5" "$(verdict "$r" "$5")"
 	printf '; ocikpd VmRSS %d KiB\n' "$(rss_kib "$DPID")"
 	kill "$DPID"; wait "$DPID" 2>/dev/null || true
 }
 echo
-echo "other backends, unwrap through Go ocicrypt"
+echo "other backends, unwrap                      wall time                   CPU ms per request"
+echo "                                            p50 ms   p99 ms    req/s    client  provider"
 
 # --- tpm on swtpm -----------------------------------------------------------
 if command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null && [ -f "$tmp/plugins/ocikp-tpm.so" ]; then
@@ -178,7 +199,7 @@ for _ in range(200):
 	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
 	unwrap_pair tpm "ocikp:$url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
 else
-	echo "  tpm       skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
+	echo "  tpm: skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
 fi
 
 # --- keychain with a key file -----------------------------------------------
@@ -189,5 +210,5 @@ if [ -f "$tmp/plugins/ocikp-keychain.so" ]; then
 		keychain create --file "$tmp/keychain.pem" | sed -n 's/^pub=//p')
 	unwrap_pair keychain "ocikp:keychain://bench?pub=$pub" "$few" "$exec_n"
 else
-	echo "  keychain  skipped: needs ocikp-keychain.so"
+	echo "  keychain: skipped: needs ocikp-keychain.so"
 fi

@@ -7,7 +7,8 @@
 //
 //	ocikp-bench -mode unwrap -n N -key NAME:PARAM [-parallel P]
 //	    one layer encrypted once, then N DecryptLayer calls (one UnWrapKey
-//	    each); prints p50, p99, mean latency and throughput
+//	    each); prints p50, p99, mean latency, throughput, and the CPU time
+//	    per call of this process and of its children (exec'd providers)
 //	ocikp-bench -mode image -layers L -key NAME:PARAM | -jwe [-jwe-key rsa|ec] [-runs R]
 //	    L small layers encrypted, then decrypted, R times; prints the median
 //	    total wall time of each direction
@@ -31,6 +32,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containers/ocicrypt"
@@ -198,6 +200,16 @@ func each(n, p int, f func(i int) error) error {
 	return first
 }
 
+// cpu is the user + system time of this process (self) or of its waited-for
+// children (the exec'd providers).
+func cpu(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		fail("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, size, warm int) {
 	l := randomLayer(size)
 	if err := encrypt(ec, l); err != nil {
@@ -209,6 +221,7 @@ func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, siz
 		}
 	}
 	lat := make([]time.Duration, n)
+	self, kids := cpu(syscall.RUSAGE_SELF), cpu(syscall.RUSAGE_CHILDREN)
 	start := time.Now()
 	err := each(n, par, func(i int) error {
 		t := time.Now()
@@ -217,6 +230,7 @@ func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, siz
 		return err
 	})
 	wall := time.Since(start)
+	self, kids = cpu(syscall.RUSAGE_SELF)-self, cpu(syscall.RUSAGE_CHILDREN)-kids
 	if err != nil {
 		fail("decryption: %v", err)
 	}
@@ -225,9 +239,10 @@ func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, siz
 		sum += d
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("unwrap n=%d parallel=%d p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f rps=%.1f\n",
+	fmt.Printf("unwrap n=%d parallel=%d p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f rps=%.1f"+
+		" cpu_client_ms=%.3f cpu_children_ms=%.3f\n",
 		n, par, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(sum/time.Duration(n)), ms(lat[n-1]),
-		float64(n)/wall.Seconds())
+		float64(n)/wall.Seconds(), ms(self/time.Duration(n)), ms(kids/time.Duration(n)))
 }
 
 func benchImage(ec *config.EncryptConfig, dc *config.DecryptConfig, nlayers, par, size, runs int) {
