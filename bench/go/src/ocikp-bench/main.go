@@ -11,7 +11,8 @@
 //	    per call of this process and of its children (exec'd providers)
 //	ocikp-bench -mode image -layers L -key NAME:PARAM | -jwe [-jwe-key rsa|ec] [-runs R]
 //	    L small layers encrypted, then decrypted, R times; prints the median
-//	    total wall time of each direction
+//	    wall time of each direction and the CPU time of a round (this
+//	    process and its children)
 //
 // Layers are small (-size, default 1 KiB) so that the figures are the cost
 // of wrapping and unwrapping keys, not of AES.
@@ -253,7 +254,11 @@ func benchImage(ec *config.EncryptConfig, dc *config.DecryptConfig, nlayers, par
 	// One untimed round: page in the code paths, start a provider's caches.
 	encTimes := make([]time.Duration, 0, runs)
 	decTimes := make([]time.Duration, 0, runs)
+	var self, kids time.Duration
 	for r := -1; r < runs; r++ {
+		if r == 0 {
+			self, kids = cpu(syscall.RUSAGE_SELF), cpu(syscall.RUSAGE_CHILDREN)
+		}
 		t := time.Now()
 		if err := each(nlayers, par, func(i int) error { return encrypt(ec, layers[i]) }); err != nil {
 			fail("encryption: %v", err)
@@ -269,9 +274,11 @@ func benchImage(ec *config.EncryptConfig, dc *config.DecryptConfig, nlayers, par
 			decTimes = append(decTimes, dec)
 		}
 	}
+	self, kids = cpu(syscall.RUSAGE_SELF)-self, cpu(syscall.RUSAGE_CHILDREN)-kids
 	e, d := median(encTimes), median(decTimes)
-	fmt.Printf("image layers=%d size=%d parallel=%d runs=%d encrypt_ms=%.2f decrypt_ms=%.2f total_ms=%.2f\n",
-		nlayers, size, par, runs, ms(e), ms(d), ms(e+d))
+	fmt.Printf("image layers=%d size=%d parallel=%d runs=%d encrypt_ms=%.2f decrypt_ms=%.2f total_ms=%.2f"+
+		" cpu_client_ms=%.2f cpu_children_ms=%.2f\n", nlayers, size, par, runs, ms(e), ms(d), ms(e+d),
+		ms(self/time.Duration(runs)), ms(kids/time.Duration(runs)))
 }
 
 func main() {
