@@ -6,7 +6,8 @@
 # through ocikpd, through exec and with ocicrypt's built-in JWE recipient,
 # and the daemon's RSS after 10,000 requests.  Prints figures beside the
 # issue's targets; not a test.  ocicrypt dials a new gRPC connection for
-# every call, so each gRPC figure includes a connect.
+# every call, so each gRPC figure includes a connect; the "one kept
+# connection" row calls UnWrapKey directly, without that.
 #
 #   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
 #
@@ -87,17 +88,20 @@ via() {	# via NAME exec|grpc ARGS...: one ocikp-bench run
 # CPU time (user + system) the daemon has used, in ms: a figure that holds
 # on a busy machine, where wall times do not.
 dcpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / t }' "/proc/$1/stat"; }
-unwrap() {	# unwrap NAME exec|grpc ARGS...: an unwrap run, plus provider_cpu_ms=
-	local name=$1 how=$2 c0 n0 out
+# unwrap NAME exec|grpc|rpc ARGS...: an unwrap run, plus provider_cpu_ms=;
+# rpc is UnWrapKey over one kept connection, without ocicrypt's dial per call
+unwrap() {
+	local name=$1 how=$2 mode=unwrap c0 n0 out
 	shift 2
 	if [ "$how" = exec ]; then
 		out=$(via "$name" exec -mode unwrap "$@")
 		printf '%s provider_cpu_ms=%s\n' "$out" "$(field cpu_children_ms <<< "$out")"
 		return
 	fi
+	[ "$how" = rpc ] && mode=rpc
 	c0=$(dcpu "$DPID")
 	n0=$(requests "$name")
-	out=$(via "$name" grpc -mode unwrap "$@")
+	out=$(via "$name" grpc -mode "$mode" "$@")
 	printf '%s provider_cpu_ms=%s\n' "$out" "$(awk -v a="$c0" -v b="$(dcpu "$DPID")" \
 		-v n=$(($(requests "$name") - n0)) 'BEGIN { printf "%.3f", (b - a) / n }')"
 }
@@ -121,6 +125,7 @@ read -r d50 d99 < <(grep '^ocikpd: UnWrapKey ' "$tmp/ocikpd-sample.log" | tail -
 	sed 's/.* ms=\([^ ]*\).*/\1/' | sort -n |
 	awk '{ a[NR] = $1 } END { printf "%.2f %.2f\n", a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.99)] }')
 gp=$(unwrap sample grpc -n "$few" -parallel 8 -key $K)
+gr=$(unwrap sample rpc -n "$few" -key $K)
 e=$(unwrap sample exec -n "$exec_n" -key $K)
 echo
 echo "sample unwrap (one DecryptLayer =          wall time                   CPU ms per request"
@@ -131,6 +136,7 @@ urow() {	# urow LABEL LINE
 }
 urow "gRPC (ocikpd), $reqs requests" "$g"
 urow "gRPC (ocikpd), $few, 8 in flight" "$gp"
+urow "gRPC, one kept connection, $few" "$gr"
 urow "exec (ocikp), $exec_n requests" "$e"
 printf '  %-38s %9.2f %8.2f\n' "ocikpd itself (ms= in its log)" "$d50" "$d99"
 printf '  gRPC p50 / exec p50 %.2f; target gRPC p50 <= 0.5 ms: %s\n' \

@@ -9,6 +9,9 @@
 //	    one layer encrypted once, then N DecryptLayer calls (one UnWrapKey
 //	    each); prints p50, p99, mean latency, throughput, and the CPU time
 //	    per call of this process and of its children (exec'd providers)
+//	ocikp-bench -mode rpc -n N -key NAME:PARAM [-parallel P]
+//	    the same, but UnWrapKey called directly over one kept gRPC
+//	    connection (ocicrypt dials one per call): the daemon's floor
 //	ocikp-bench -mode image -layers L -key NAME:PARAM | -jwe [-jwe-key rsa|ec] [-runs R]
 //	    L small layers encrypted, then decrypted, R times; prints the median
 //	    wall time of each direction and the CPU time of a round (this
@@ -20,26 +23,34 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/containers/ocicrypt"
 	"github.com/containers/ocicrypt/config"
+	kpconfig "github.com/containers/ocicrypt/config/keyprovider-config"
+	"github.com/containers/ocicrypt/keywrap/keyprovider"
+	kppb "github.com/containers/ocicrypt/utils/keyprovider"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc"
 )
 
 func fail(format string, a ...interface{}) {
@@ -216,9 +227,15 @@ func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, siz
 	if err := encrypt(ec, l); err != nil {
 		fail("encryption: %v", err)
 	}
+	timeCalls("unwrap", n, par, warm, func() error { return decrypt(dc, l) })
+}
+
+// timeCalls runs call warm times untimed, then n times on par goroutines,
+// and prints the latency figures and the CPU time per call.
+func timeCalls(what string, n, par, warm int, call func() error) {
 	for i := 0; i < warm; i++ {
-		if err := decrypt(dc, l); err != nil {
-			fail("warm-up decryption: %v", err)
+		if err := call(); err != nil {
+			fail("warm-up %s: %v", what, err)
 		}
 	}
 	lat := make([]time.Duration, n)
@@ -226,24 +243,75 @@ func benchUnwrap(ec *config.EncryptConfig, dc *config.DecryptConfig, n, par, siz
 	start := time.Now()
 	err := each(n, par, func(i int) error {
 		t := time.Now()
-		err := decrypt(dc, l)
+		err := call()
 		lat[i] = time.Since(t)
 		return err
 	})
 	wall := time.Since(start)
 	self, kids = cpu(syscall.RUSAGE_SELF)-self, cpu(syscall.RUSAGE_CHILDREN)-kids
 	if err != nil {
-		fail("decryption: %v", err)
+		fail("%s: %v", what, err)
 	}
 	var sum time.Duration
 	for _, d := range lat {
 		sum += d
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("unwrap n=%d parallel=%d p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f rps=%.1f"+
+	fmt.Printf("%s n=%d parallel=%d p50_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f rps=%.1f"+
 		" cpu_client_ms=%.3f cpu_children_ms=%.3f\n",
-		n, par, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(sum/time.Duration(n)), ms(lat[n-1]),
+		what, n, par, ms(pct(lat, 50)), ms(pct(lat, 99)), ms(sum/time.Duration(n)), ms(lat[n-1]),
 		float64(n)/wall.Seconds(), ms(self/time.Duration(n)), ms(kids/time.Duration(n)))
+}
+
+// benchRPC calls UnWrapKey itself over one kept gRPC connection, with the
+// request ocicrypt would send: the floor under ocicrypt's figure, which
+// dials a new connection for every call.
+func benchRPC(ec *config.EncryptConfig, dc *config.DecryptConfig, key string, n, par, size, warm int) {
+	name := strings.SplitN(key, ":", 2)[0]
+	cfg, err := kpconfig.GetConfiguration()
+	if err != nil || cfg == nil {
+		fail("ocicrypt configuration: %v", err)
+	}
+	target := cfg.KeyProviderConfig[name].Grpc
+	if target == "" {
+		fail("provider %q has no grpc entry in OCICRYPT_KEYPROVIDER_CONFIG", name)
+	}
+	l := randomLayer(size)
+	if err := encrypt(ec, l); err != nil {
+		fail("encryption: %v", err)
+	}
+	ann, err := base64.StdEncoding.DecodeString(l.desc.Annotations["org.opencontainers.image.enc.keys.provider."+name])
+	if err != nil || len(ann) == 0 {
+		fail("no annotation for provider %q", name)
+	}
+	in, err := json.Marshal(keyprovider.KeyProviderKeyWrapProtocolInput{
+		Operation:       keyprovider.OpKeyUnwrap,
+		KeyUnwrapParams: keyprovider.KeyUnwrapParams{Dc: dc, Annotation: ann},
+	})
+	if err != nil {
+		fail("request: %v", err)
+	}
+	cc, err := grpc.Dial(target, grpc.WithInsecure())
+	if err != nil {
+		fail("dial %s: %v", target, err)
+	}
+	defer cc.Close()
+	client := kppb.NewKeyProviderServiceClient(cc)
+	call := func() error {
+		out, err := client.UnWrapKey(context.Background(), &kppb.KeyProviderKeyWrapProtocolInput{KeyProviderKeyWrapProtocolInput: in})
+		if err != nil {
+			return err
+		}
+		var res keyprovider.KeyProviderKeyWrapProtocolOutput
+		if err := json.Unmarshal(out.GetKeyProviderKeyWrapProtocolOutput(), &res); err != nil {
+			return err
+		}
+		if len(res.KeyUnwrapResults.OptsData) == 0 {
+			return fmt.Errorf("no optsdata in the answer")
+		}
+		return nil
+	}
+	timeCalls("rpc", n, par, warm, call)
 }
 
 func benchImage(ec *config.EncryptConfig, dc *config.DecryptConfig, nlayers, par, size, runs int) {
@@ -282,12 +350,12 @@ func benchImage(ec *config.EncryptConfig, dc *config.DecryptConfig, nlayers, par
 }
 
 func main() {
-	mode := flag.String("mode", "", "unwrap or image")
+	mode := flag.String("mode", "", "unwrap, rpc or image")
 	key := flag.String("key", "", "provider key NAME:PARAM (what follows provider: on skopeo's command line)")
 	jwe := flag.Bool("jwe", false, "use ocicrypt's built-in JWE recipient instead of a key provider")
 	jweKey := flag.String("jwe-key", "rsa", "JWE key pair: rsa (2048) or ec (P-256)")
-	n := flag.Int("n", 1000, "unwrap: number of DecryptLayer calls")
-	warm := flag.Int("warm", 3, "unwrap: untimed calls first")
+	n := flag.Int("n", 1000, "unwrap, rpc: number of calls")
+	warm := flag.Int("warm", 3, "unwrap, rpc: untimed calls first")
 	nlayers := flag.Int("layers", 20, "image: number of layers")
 	runs := flag.Int("runs", 5, "image: timed rounds (the median is printed)")
 	size := flag.Int("size", 1024, "layer size in bytes")
@@ -306,9 +374,14 @@ func main() {
 	switch *mode {
 	case "unwrap":
 		benchUnwrap(ec, dc, *n, *par, *size, *warm)
+	case "rpc":
+		if *key == "" {
+			fail("-mode rpc needs -key")
+		}
+		benchRPC(ec, dc, *key, *n, *par, *size, *warm)
 	case "image":
 		benchImage(ec, dc, *nlayers, *par, *size, *runs)
 	default:
-		fail("-mode: unwrap or image")
+		fail("-mode: unwrap, rpc or image")
 	}
 }
