@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# ocikpd against the exec path, as the real Go ocicrypt client sees them
+# (bench/go/src/ocikp-bench, Debian's ocicrypt and grpc-go): per-request
+# unwrap latency and throughput for sample (and tpm on swtpm, keychain with
+# a key file, when available), a 20-layer image encrypted and decrypted
+# through ocikpd, through exec and with ocicrypt's built-in JWE recipient,
+# and the daemon's RSS after 10,000 requests.  Prints figures beside the
+# issue's targets; not a test.  ocicrypt dials a new gRPC connection for
+# every call, so each gRPC figure includes a connect; the "one kept
+# connection" row calls UnWrapKey directly, without that.
+#
+#   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
+#
+# Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5),
+# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30); the
+# 8-in-flight sample run and the keychain gRPC run make REQUESTS / 5.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$src}" && pwd)
+reqs=${2:-10000}
+exec_n=${EXEC_N:-300}
+few=$(( reqs / 5 > 0 ? reqs / 5 : 1 ))	# the shorter gRPC runs
+runs=${RUNS:-5}
+gocode=/usr/share/gocode
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
+	[ -s "$tmp/tpm/pid" ] && kill "$(cat "$tmp/tpm/pid")" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+skip() { echo "bench/ocikpd.sh: skipped: $*"; exit 0; }
+command -v go >/dev/null || skip "go not installed (golang-go from bookworm-backports)"
+[ -d "$gocode/src/github.com/containers/ocicrypt" ] ||
+	skip "ocicrypt sources not installed (golang-github-containers-ocicrypt-dev from bookworm-backports)"
+[ -x "$build/ocikpd" ] || skip "no $build/ocikpd (configure without the daemon?)"
+# GOPATH mode, offline: the client's own tree first, then Debian's sources.
+mkdir "$tmp/gocache"
+GO111MODULE=off GOPATH="$src/bench/go:$gocode" GOCACHE="$tmp/gocache" GOPROXY=off GOFLAGS='' \
+	GOTOOLCHAIN=local go build -o "$tmp/ocikp-bench" ocikp-bench
+B=$tmp/ocikp-bench
+
+mkdir -m 755 "$tmp/plugins"
+for m in sample tpm keychain; do
+	f="$build/plugins/$m/.libs/ocikp-$m.so"
+	[ -f "$f" ] && install -m 0755 "$f" "$tmp/plugins/"
+done
+conf() {	# conf NAME DROP-IN-TEXT: a drop-in dir holding only that backend
+	mkdir -m 755 "$tmp/conf-$1"
+	printf '%s\n' "$2" > "$tmp/conf-$1/50-$1.conf"
+}
+# The two ocicrypt.json files for one drop-in dir: exec (ocikp per call) and
+# grpc (the daemon's socket).  The provider is named ocikp in both.
+providers() {	# providers NAME
+	printf '{"key-providers":{"ocikp":{"cmd":{"path":"%s","args":["--provider=ocikp","--config-dir=%s","--plugin-dir=%s"]}}}}\n' \
+		"$build/ocikp" "$tmp/conf-$1" "$tmp/plugins" > "$tmp/exec-$1.json"
+	printf '{"key-providers":{"ocikp":{"grpc":"unix://%s"}}}\n' "$tmp/$1.sock" > "$tmp/grpc-$1.json"
+}
+daemon() {	# daemon NAME: ocikpd on $tmp/NAME.sock with that drop-in dir; sets DPID
+	"$build/ocikpd" --provider=ocikp --listen="unix:$tmp/$1.sock" --config-dir="$tmp/conf-$1" \
+		--plugin-dir="$tmp/plugins" 2> "$tmp/ocikpd-$1.log" &
+	DPID=$!
+	pids+=("$DPID")
+	for _ in $(seq 100); do
+		grep -q '^ocikpd: listening on' "$tmp/ocikpd-$1.log" && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "ocikpd did not start:" >&2
+	cat "$tmp/ocikpd-$1.log" >&2
+	exit 1
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }	# field KEY < key=value line
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+requests() { grep -c '^ocikpd: \(Un\)\?WrapKey ' "$tmp/ocikpd-$1.log" || true; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "met" : "NOT met" }'; }
+via() {	# via NAME exec|grpc ARGS...: one ocikp-bench run
+	local name=$1 how=$2
+	shift 2
+	OCICRYPT_KEYPROVIDER_CONFIG="$tmp/$how-$name.json" "$B" "$@"
+}
+# CPU time (user + system) the daemon has used, in ms: a figure that holds
+# on a busy machine, where wall times do not.
+dcpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / t }' "/proc/$1/stat"; }
+# unwrap NAME exec|grpc|rpc ARGS...: an unwrap run, plus provider_cpu_ms=;
+# rpc is UnWrapKey over one kept connection, without ocicrypt's dial per call
+unwrap() {
+	local name=$1 how=$2 mode=unwrap c0 n0 out
+	shift 2
+	if [ "$how" = exec ]; then
+		out=$(via "$name" exec -mode unwrap "$@")
+		printf '%s provider_cpu_ms=%s\n' "$out" "$(field cpu_children_ms <<< "$out")"
+		return
+	fi
+	[ "$how" = rpc ] && mode=rpc
+	c0=$(dcpu "$DPID")
+	n0=$(requests "$name")
+	out=$(via "$name" grpc -mode "$mode" "$@")
+	printf '%s provider_cpu_ms=%s\n' "$out" "$(awk -v a="$c0" -v b="$(dcpu "$DPID")" \
+		-v n=$(($(requests "$name") - n0)) 'BEGIN { printf "%.3f", (b - a) / n }')"
+}
+
+echo "ocikpd against exec through Go ocicrypt (Debian's ocicrypt and grpc-go); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- sample ---------------------------------------------------------------
+head -c 32 /dev/urandom > "$tmp/sample.key"
+chmod 600 "$tmp/sample.key"
+conf sample "$(printf 'backend = sample\nmodule = ocikp-sample.so\nschemes = sample\nsample.key_file = %s' "$tmp/sample.key")"
+providers sample
+daemon sample
+spid=$DPID
+rss0=$(rss_kib "$spid")
+K=ocikp:sample://default
+g=$(unwrap sample grpc -n "$reqs" -key $K)
+rss1=$(rss_kib "$spid")
+nreq=$(requests sample)
+# The daemon's own time for those unwraps (its log's ms=, request in to answer out).
+read -r d50 d99 < <(grep '^ocikpd: UnWrapKey ' "$tmp/ocikpd-sample.log" | tail -n "$reqs" |
+	sed 's/.* ms=\([^ ]*\).*/\1/' | sort -n |
+	awk '{ a[NR] = $1 } END { printf "%.2f %.2f\n", a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.99)] }')
+gp=$(unwrap sample grpc -n "$few" -parallel 8 -key $K)
+gr=$(unwrap sample rpc -n "$few" -key $K)
+e=$(unwrap sample exec -n "$exec_n" -key $K)
+echo
+echo "sample unwrap (one DecryptLayer =          wall time                   CPU ms per request"
+echo "  one UnWrapKey)                            p50 ms   p99 ms    req/s    client  provider"
+urow() {	# urow LABEL LINE
+	printf '  %-38s %9.3f %8.3f %8.0f %9.3f %9.3f\n' "$1" "$(field p50_ms <<< "$2")" "$(field p99_ms <<< "$2")" \
+		"$(field rps <<< "$2")" "$(field cpu_client_ms <<< "$2")" "$(field provider_cpu_ms <<< "$2")"
+}
+urow "gRPC (ocikpd), $reqs requests" "$g"
+urow "gRPC (ocikpd), $few, 8 in flight" "$gp"
+urow "gRPC, one kept connection, $few" "$gr"
+urow "exec (ocikp), $exec_n requests" "$e"
+printf '  %-38s %9.2f %8.2f\n' "ocikpd itself (ms= in its log)" "$d50" "$d99"
+printf '  gRPC p50 / exec p50 %.2f; target gRPC p50 <= 0.5 ms: %s\n' \
+	"$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")" "$(verdict "$(field p50_ms <<< "$g")" 0.5)"
+printf '  ocikpd VmRSS %d KiB at start, %d KiB after %d requests; target <= 8192 KiB: %s\n' \
+	"$rss0" "$rss1" "$nreq" "$(verdict "$rss1" 8192)"
+
+c0=$(dcpu "$spid")
+ig=$(via sample grpc -mode image -runs "$runs" -key $K)
+# the daemon's CPU per round; the untimed first round is in it too
+ig="$ig provider_cpu_ms=$(awk -v a="$c0" -v b="$(dcpu "$spid")" -v r="$runs" 'BEGIN { printf "%.1f", (b - a) / (r + 1) }')"
+ie=$(via sample exec -mode image -runs "$runs" -key $K)
+ie="$ie provider_cpu_ms=$(field cpu_children_ms <<< "$ie")"
+ij=$("$B" -mode image -runs "$runs" -jwe -jwe-key rsa)
+ic=$("$B" -mode image -runs "$runs" -jwe -jwe-key ec)
+jt=$(field total_ms <<< "$ij")
+echo
+echo "20-layer image (1 KiB layers),           wall time, median of $runs             CPU ms per image"
+echo "  encrypted, then decrypted              encrypt   decrypt     total  / JWE RSA    client provider"
+irow() {	# irow LABEL LINE
+	printf '  %-36s %9.1f %9.1f %9.1f %9s %10.1f %8.1f\n' "$1" "$(field encrypt_ms <<< "$2")" \
+		"$(field decrypt_ms <<< "$2")" "$(field total_ms <<< "$2")" "$(ratio "$(field total_ms <<< "$2")" "$jt")" \
+		"$(field cpu_client_ms <<< "$2")" "$(field provider_cpu_ms <<< "$2")"
+}
+irow "sample via ocikpd (gRPC)" "$ig"
+irow "sample via exec" "$ie"
+irow "JWE, RSA-2048 (built into ocicrypt)" "$ij"
+irow "JWE, EC P-256 (built into ocicrypt)" "$ic"
+printf '  target ocikpd <= 1.1x JWE (RSA-2048): %s; exec / ocikpd %s\n' \
+	"$(verdict "$(ratio "$(field total_ms <<< "$ig")" "$jt")" 1.1)" \
+	"$(ratio "$(field total_ms <<< "$ie")" "$(field total_ms <<< "$ig")")"
+kill "$spid"; wait "$spid" 2>/dev/null || true
+
+# unwrap_pair NAME KEY GRPC-N EXEC-N [TARGET-RATIO]: gRPC against exec
+unwrap_pair() {
+	local g e r
+	daemon "$1"
+	g=$(unwrap "$1" grpc -n "$3" -key "$2")
+	e=$(unwrap "$1" exec -n "$4" -key "$2")
+	r=$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")
+	urow "$1: gRPC (ocikpd), $3 requests" "$g"
+	urow "$1: exec (ocikp), $4 requests" "$e"
+	printf '  %s: gRPC p50 / exec p50 %s' "$1" "$r"
+	[ -n "${5:-}" ] && printf '; target <= %s: %s' "$5" "$(verdict "$r" "$5")"
+	printf '; ocikpd VmRSS %d KiB\n' "$(rss_kib "$DPID")"
+	kill "$DPID"; wait "$DPID" 2>/dev/null || true
+}
+echo
+echo "other backends, unwrap                      wall time                   CPU ms per request"
+echo "                                            p50 ms   p99 ms    req/s    client  provider"
+
+# --- tpm on swtpm -----------------------------------------------------------
+if command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null && [ -f "$tmp/plugins/ocikp-tpm.so" ]; then
+	mkdir -p "$tmp/tpm/state"
+	swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --overwrite > "$tmp/tpm/setup.log" 2>&1
+	port=$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass')
+	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
+		--daemon --pid file="$tmp/tpm/pid"
+	for _ in $(seq 50); do [ -s "$tmp/tpm/pid" ] && break; sleep 0.1; done
+	conf tpm "$(printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = swtpm:host=127.0.0.1,port=%s' "$port")"
+	providers tpm
+	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
+	unwrap_pair tpm "ocikp:$url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
+else
+	echo "  tpm: skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
+fi
+
+# --- keychain with a key file -----------------------------------------------
+if [ -f "$tmp/plugins/ocikp-keychain.so" ]; then
+	conf keychain "$(printf 'backend = keychain\nmodule = ocikp-keychain.so\nschemes = keychain apple-se\nkeychain.key_file = %s' "$tmp/keychain.pem")"
+	providers keychain
+	pub=$("$build/ocikp" --config-dir="$tmp/conf-keychain" --plugin-dir="$tmp/plugins" \
+		keychain create --file "$tmp/keychain.pem" | sed -n 's/^pub=//p')
+	unwrap_pair keychain "ocikp:keychain://bench?pub=$pub" "$few" "$exec_n"
+else
+	echo "  keychain: skipped: needs ocikp-keychain.so"
+fi
