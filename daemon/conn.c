@@ -27,6 +27,8 @@
 #define BODY_BUDGET (64L * 1024 * 1024)		/* request bytes buffered, all connections */
 #define KILL_GRACE_MS 1000			/* answered but still sending: reset after this */
 #define CONN_STACK (256 * 1024)			/* no backend code runs here */
+#define GOAWAY_GRACE_MS 200			/* between the two GOAWAYs */
+#define LINGER_MS 500				/* reading after our last byte */
 
 struct stream {
 	struct stream *next;
@@ -57,7 +59,10 @@ struct conn {
 	struct stream *streams;
 	int n_streams;
 	bool drop;			/* a stream stalled: close when no stream is left */
+	bool notice_sent;		/* stopping: first GOAWAY (no stream refused yet) */
+	struct deadline final_at;	/* ...then the real one, a moment later */
 	bool goaway_sent;
+	bool peer_gone;			/* EOF or error from the client */
 	struct deadline idle;		/* no stream open: close at this */
 };
 
@@ -484,13 +489,24 @@ static void conn_loop(struct conn *c)
 	long wait;
 
 	for (;;) {
-		if (atomic_load(&c->d->stopping) && !c->goaway_sent) {
+		/* Stopping, as HTTP/2 asks (RFC 9113 6.8): a GOAWAY that refuses
+		 * nothing, then after a round trip's worth the one naming the
+		 * last stream taken; a stream the client sent meanwhile is
+		 * still served, one sent after is its to retry elsewhere. */
+		if (atomic_load(&c->d->stopping) && !c->notice_sent) {
+			nghttp2_submit_shutdown_notice(c->session);
+			deadline_set(&c->final_at, GOAWAY_GRACE_MS);
+			c->notice_sent = true;
+		}
+		if (c->notice_sent && !c->goaway_sent && deadline_left_ms(&c->final_at) == 0) {
 			nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
 					      nghttp2_session_get_last_proc_stream_id(c->session),
 					      NGHTTP2_NO_ERROR, NULL, 0);
 			c->goaway_sent = true;
 		}
 		wait = sweep(c);
+		if (c->notice_sent && !c->goaway_sent && wait > GOAWAY_GRACE_MS)
+			wait = GOAWAY_GRACE_MS;
 		if (nghttp2_session_send(c->session) != 0)
 			break;
 		if (!nghttp2_session_want_read(c->session) &&
@@ -511,12 +527,36 @@ static void conn_loop(struct conn *c)
 			take_answers(c);
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = recv(c->fd, buf, sizeof(buf), 0);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				c->peer_gone = true;
 				break;
+			}
 			if (n > 0 && nghttp2_session_mem_recv(c->session, buf, (size_t)n) < 0)
 				break;
 		}
 	}
+}
+
+/* Closing a socket with unread bytes makes the kernel send a reset, which
+ * can overtake the GOAWAY or the last answer still in flight: say we are
+ * done writing, and read what the client still sends, briefly. */
+static void linger_close(struct conn *c)
+{
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	struct deadline until;
+	uint8_t buf[4096];
+	ssize_t n;
+	long left;
+
+	if (!c->peer_gone && shutdown(c->fd, SHUT_WR) == 0) {
+		deadline_set(&until, LINGER_MS);
+		while ((left = deadline_left_ms(&until)) > 0 && poll(&pfd, 1, (int)left) > 0) {
+			n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				break;	/* the client closed too */
+		}
+	}
+	close(c->fd);
 }
 
 static void conn_end(struct conn *c)
@@ -540,7 +580,7 @@ static void conn_end(struct conn *c)
 		c->streams = s->next;
 		stream_free(c, s);
 	}
-	close(c->fd);
+	linger_close(c);
 	pthread_mutex_lock(&d->conns_lock);
 	if (c->prev)
 		c->prev->next = c->next;

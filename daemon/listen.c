@@ -110,6 +110,29 @@ static void socket_access(struct ocikp_ctx *ctx, const char *path)
 	(void)ctx;
 }
 
+/* Outside systemd nobody made /run/ocikp: make the one missing level,
+ * 0755 (the socket's own mode decides who may connect), as the socket
+ * unit's DirectoryMode does. */
+static int make_parent(struct ocikp_ctx *ctx, const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return OCIKP_OK;
+	*slash = '\0';
+	if (lstat(dir, &st) == 0 || errno != ENOENT)
+		return OCIKP_OK;	/* there (bind reports what is wrong with it) */
+	if (mkdir(dir, 0755) != 0 || chmod(dir, 0755) != 0) {
+		err_set(ctx, "cannot create %s for the socket: %m", dir);
+		return OCIKP_UNAVAILABLE;
+	}
+	return OCIKP_OK;
+}
+
 static int open_unix(struct ocikp_ctx *ctx, const char *path, struct listener *l)
 {
 	struct sockaddr_un un;
@@ -127,7 +150,9 @@ static int open_unix(struct ocikp_ctx *ctx, const char *path, struct listener *l
 	memset(&un, 0, sizeof(un));
 	un.sun_family = AF_UNIX;
 	strcpy(un.sun_path, path);
-	rc = clear_stale(ctx, path, &un);
+	rc = make_parent(ctx, path);
+	if (rc == OCIKP_OK)
+		rc = clear_stale(ctx, path, &un);
 	if (rc != OCIKP_OK)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -8,7 +8,6 @@ daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h: daemon/keyprovider.proto
 	$(AM_V_GEN)$(PROTOC_C) --proto_path=$(srcdir)/daemon --c_out=daemon $(srcdir)/daemon/keyprovider.proto
 BUILT_SOURCES = daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h
 CLEANFILES += daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h
-EXTRA_DIST += daemon/keyprovider.proto
 
 bin_PROGRAMS += ocikpd
 nodist_ocikpd_SOURCES = daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h
@@ -20,6 +19,4 @@ ocikpd_LDADD = $(HOST_LIBS) $(DAEMON_LIBS)
 
 include daemon/units.mk
 
-daemon_tests = tests/daemon/e2e.sh
 TESTS += $(daemon_tests)
-EXTRA_DIST += $(daemon_tests) tests/daemon/lib.sh

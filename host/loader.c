@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,9 +189,51 @@ static int bind_now(struct ocikp_ctx *ctx, const char *path, const char *fdpath,
 	return OCIKP_CONFIG;
 }
 
+/* Module files loaded in this process, by device and inode, with the fd
+ * whose /proc name libltdl knows them by.  ocikpd opens the modules again
+ * at each reload: the same file takes the fd it already has (libltdl hands
+ * back its handle), so reloads do not pile up descriptors; a replaced file
+ * (a package upgrade) is a new inode and loads anew. */
+struct mapped {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+};
+static struct mapped *mapped;
+static size_t n_mapped;
+static pthread_mutex_t mapped_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int mapped_fd(const struct stat *st)
+{
+	size_t i;
+	int fd = -1;
+
+	pthread_mutex_lock(&mapped_lock);
+	for (i = 0; i < n_mapped && fd < 0; i++)
+		if (mapped[i].dev == st->st_dev && mapped[i].ino == st->st_ino)
+			fd = mapped[i].fd;
+	pthread_mutex_unlock(&mapped_lock);
+	return fd;
+}
+
+static void mapped_add(const struct stat *st, int fd)
+{
+	struct mapped *grown;
+
+	pthread_mutex_lock(&mapped_lock);
+	grown = realloc(mapped, (n_mapped + 1) * sizeof(*grown));
+	if (grown) {	/* else the next load of it takes a new fd: no harm */
+		mapped = grown;
+		mapped[n_mapped++] = (struct mapped){ st->st_dev, st->st_ino, fd };
+	}
+	pthread_mutex_unlock(&mapped_lock);
+}
+
 int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *module,
 		struct module *m)
 {
+	bool reused = false;
+	int shared;
 	char *path = NULL, *slash, fdpath[64];
 	const struct ocikp_backend *desc;
 	struct stat st;
@@ -223,6 +266,12 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 	rc = trust_stat(ctx, path, &st, false, false);
 	if (rc != OCIKP_OK)
 		goto fail;
+	shared = mapped_fd(&st);
+	if (shared >= 0) {
+		close(m->fd);
+		m->fd = shared;
+		reused = true;
+	}
 	rc = fd_name(ctx, path, m->fd, &st, fdpath, sizeof(fdpath));
 	if (rc != OCIKP_OK)
 		goto fail;
@@ -263,11 +312,13 @@ int loader_open(struct ocikp_ctx *ctx, const char *plugin_dir, const char *modul
 		goto fail;
 	}
 	m->path = path;
+	if (!reused)
+		mapped_add(&st, m->fd);
 	return OCIKP_OK;
 fail:
 	if (m->handle)
-		lt_dlclose(m->handle);	/* refused: unload before it is used */
-	if (m->fd >= 0)
+		lt_dlclose(m->handle);	/* refused: unload (or drop our reference) */
+	if (m->fd >= 0 && !reused)
 		close(m->fd);
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;

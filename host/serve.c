@@ -15,6 +15,10 @@ int host_handle(struct host *h, struct ocikp_ctx *ctx, const char *provider, int
 	int rc;
 
 	memset(&req, 0, sizeof(req));
+	if (!raw->len) {
+		err_set(ctx, "request: empty");
+		return OCIKP_BAD_INPUT;
+	}
 	rc = request_parse(ctx, provider, raw, &req);
 	if (rc == OCIKP_OK && want_op >= 0 && (int)req.op != want_op) {
 		err_set(ctx, "request: op %s sent to the %s call",

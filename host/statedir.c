@@ -6,7 +6,9 @@
  * relative to the one checked before it, created 0700 when missing, and
  * checked (a directory, owned by the caller, no group or other bits) on
  * every call: a symlink or a directory someone else made is refused, never
- * repaired.
+ * repaired.  One exception: root's /run/ocikp also holds ocikpd's socket,
+ * which group `ocikp` must reach, so that level may be 0755 (never
+ * writable by others); the backends' directories below stay 0700.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +31,9 @@ static bool plain_name(const char *s)
 	       strlen(s) <= 200;
 }
 
-/* A directory of ours: owned by the caller, no group or other bits. */
-static int check_dir(struct ocikp_ctx *ctx, const char *path, int fd)
+/* A directory of ours: owned by the caller, no group or other bits (or,
+ * `listable`, none that let others write). */
+static int check_dir(struct ocikp_ctx *ctx, const char *path, int fd, bool listable)
 {
 	struct stat st;
 
@@ -47,9 +50,10 @@ static int check_dir(struct ocikp_ctx *ctx, const char *path, int fd)
 			(unsigned)st.st_uid, (unsigned)geteuid());
 		return OCIKP_CONFIG;
 	}
-	if (st.st_mode & 077) {
-		err_set(ctx, "state directory %s: accessible by group or others (mode %03o, want 700)",
-			path, (unsigned)(st.st_mode & 07777));
+	if (st.st_mode & (listable ? 022 : 077)) {
+		err_set(ctx, "state directory %s: %s by group or others (mode %03o, want %s)",
+			path, listable ? "writable" : "accessible",
+			(unsigned)(st.st_mode & 07777), listable ? "755 or 700" : "700");
 		return OCIKP_CONFIG;
 	}
 	return OCIKP_OK;
@@ -78,18 +82,18 @@ static int open_fail(struct ocikp_ctx *ctx, int dirfd, const char *name, const c
 /* One level below dirfd: open it, or create it 0700 and open what is
  * there then (another exec may have made it meanwhile); then check it. */
 static int enter_level(struct ocikp_ctx *ctx, int dirfd, const char *name, const char *path,
-		       int *fd_out)
+		       bool listable, int *fd_out)
 {
 	int fd = open_dir_at(dirfd, name), rc;
 
 	if (fd < 0 && errno == ENOENT) {
-		if (mkdirat(dirfd, name, 0700) != 0 && errno != EEXIST)
+		if (mkdirat(dirfd, name, listable ? 0755 : 0700) != 0 && errno != EEXIST)
 			return open_fail(ctx, dirfd, name, path);
 		fd = open_dir_at(dirfd, name);
 	}
 	if (fd < 0)
 		return open_fail(ctx, dirfd, name, path);
-	rc = check_dir(ctx, path, fd);
+	rc = check_dir(ctx, path, fd, listable);
 	if (rc != OCIKP_OK) {
 		close(fd);
 		return rc;
@@ -132,7 +136,7 @@ static int open_base(struct ocikp_ctx *ctx, const char **base, int *fd_out)
 		err_set(ctx, "state directory: XDG_RUNTIME_DIR %s: %s", *base, strerror(errno));
 		return OCIKP_CONFIG;
 	}
-	if (check_dir(ctx, *base, fd) != OCIKP_OK) {
+	if (check_dir(ctx, *base, fd, false) != OCIKP_OK) {
 		close(fd);
 		return OCIKP_CONFIG;
 	}
@@ -157,11 +161,11 @@ static int open_state_dir(struct ocikp_ctx *ctx, struct ocikp_buf *out, int *fd_
 	if (rc == OCIKP_OK)
 		rc = buf_printf(&path, "%s/ocikp", base);
 	if (rc == OCIKP_OK)
-		rc = enter_level(ctx, basefd, "ocikp", (char *)path.data, &topfd);
+		rc = enter_level(ctx, basefd, "ocikp", (char *)path.data, geteuid() == 0, &topfd);
 	if (rc == OCIKP_OK)
 		rc = buf_printf(&path, "/%s", ctx->backend);
 	if (rc == OCIKP_OK)
-		rc = enter_level(ctx, topfd, ctx->backend, (char *)path.data, fd_out);
+		rc = enter_level(ctx, topfd, ctx->backend, (char *)path.data, false, fd_out);
 	if (rc == OCIKP_OK && out)
 		rc = buf_append(out, path.data, path.len);
 	if (rc != OCIKP_OK && *fd_out >= 0) {

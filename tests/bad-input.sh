@@ -17,7 +17,7 @@ sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())' "$1"
 }
 
 # --- protocol JSON ---
-t_expect_fail "empty stdin" 3 'request: empty stdin' ""
+t_expect_fail "empty stdin" 3 'request: empty$' ""
 t_expect_fail "truncated JSON" 3 'request: malformed JSON' '{"op":"keywrap","keywrapparams":{'
 t_expect_fail "not JSON at all" 3 'request: malformed JSON' 'hello'
 t_expect_fail "trailing garbage" 3 'request: malformed JSON' '{"op":"keywrap"} x'
