@@ -29,6 +29,7 @@
 #define CONN_STACK (256 * 1024)			/* no backend code runs here */
 #define GOAWAY_GRACE_MS 200			/* between the two GOAWAYs */
 #define LINGER_MS 500				/* reading after our last byte */
+#define IDLE_THREAD_MS 30000			/* a connection thread waits this long for the next */
 
 struct stream {
 	struct stream *next;
@@ -48,6 +49,7 @@ struct stream {
 
 struct conn {
 	struct conn *next, *prev;	/* d->conns */
+	struct conn *handoff_next;	/* d->handoff */
 	struct daemon *d;
 	int fd, efd;
 	nghttp2_session *session;
@@ -594,17 +596,44 @@ static void conn_end(struct conn *c)
 	conn_unref(c);
 }
 
+/* The next connection handed to this idle thread, or NULL when none came
+ * within IDLE_THREAD_MS or the daemon is stopping: the thread ends. */
+static struct conn *next_conn(struct daemon *d)
+{
+	struct timespec at;
+	struct conn *c = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += IDLE_THREAD_MS / 1000;
+	pthread_mutex_lock(&d->conns_lock);
+	d->n_idle++;
+	while (!d->handoff && !atomic_load(&d->stopping))
+		if (pthread_cond_timedwait(&d->idle_cond, &d->conns_lock, &at) == ETIMEDOUT)
+			break;
+	d->n_idle--;
+	if (d->handoff) {
+		c = d->handoff;
+		d->handoff = c->handoff_next;
+		d->n_handoff--;
+	}
+	pthread_mutex_unlock(&d->conns_lock);
+	return c;
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
+	struct daemon *d = c->d;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, STREAMS_MAX },
 		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
 	};
 
-	if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) == 0)
-		conn_loop(c);
-	conn_end(c);
+	do {
+		if (nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, iv, 2) == 0)
+			conn_loop(c);
+		conn_end(c);
+	} while ((c = next_conn(d)));
 	return NULL;
 }
 
@@ -682,6 +711,14 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 		d->conns->prev = c;
 	d->conns = c;
 	d->n_conns++;
+	if (d->n_idle > d->n_handoff) {	/* a thread is waiting: no new one */
+		c->handoff_next = d->handoff;
+		d->handoff = c;
+		d->n_handoff++;
+		pthread_cond_signal(&d->idle_cond);
+		pthread_mutex_unlock(&d->conns_lock);
+		return OCIKP_OK;
+	}
 	pthread_mutex_unlock(&d->conns_lock);
 
 	pthread_attr_init(&attr);
@@ -706,5 +743,6 @@ void conn_wake_all(struct daemon *d)
 		if (write(c->efd, &one, sizeof(one)) < 0) {
 			/* cannot overflow */
 		}
+	pthread_cond_broadcast(&d->idle_cond);	/* idle threads: leave */
 	pthread_mutex_unlock(&d->conns_lock);
 }

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 	pthread_cond_init(&d.q_cond, NULL);
 	pthread_mutex_init(&d.conns_lock, NULL);
 	pthread_cond_init(&d.conns_cond, NULL);
+	pthread_cond_init(&d.idle_cond, NULL);
 
 	memset(&h, 0, sizeof(h));
 	host_ctx_init(&root.pub, &h, NULL);

@@ -3,7 +3,7 @@
  *
  * Threads: the main thread accepts connections and handles signals; each
  * connection has a thread running its HTTP/2 session (reading, framing,
- * deadlines); a fixed pool of workers (serve.max_requests) runs the
+ * deadlines); a pool of workers (up to serve.max_requests) runs the
  * requests through host_handle(), so a slow backend never holds up the
  * accept loop or another connection's reads.
  */
@@ -120,8 +120,8 @@ struct daemon {
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;
 	struct job *q_head, *q_tail;
-	pthread_t *workers;
-	size_t n_workers;
+	pthread_t *workers;		/* made on demand, up to max_workers */
+	size_t n_workers, max_workers, n_idle_workers;
 	bool workers_quit;		/* under q_lock: the queue is drained, leave */
 	atomic_bool stopping;		/* SIGTERM: GOAWAY, finish what is in flight */
 	atomic_long body_bytes;		/* request bytes buffered, all connections */
@@ -130,6 +130,12 @@ struct daemon {
 	pthread_cond_t conns_cond;
 	struct conn *conns;		/* live connections */
 	size_t n_conns;
+	/* Connection threads outlive their connection for a while, waiting
+	 * for the next one: a client such as ocicrypt connects for every
+	 * call, and a new thread per connection was most of its cost. */
+	pthread_cond_t idle_cond;
+	struct conn *handoff;		/* accepted, for an idle thread to take */
+	size_t n_idle, n_handoff;
 };
 
 int gen_load(struct daemon *d, struct ocikp_ctx *ctx, struct gen **out);

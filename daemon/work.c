@@ -262,8 +262,10 @@ static void *worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&d->q_lock);
+		d->n_idle_workers++;
 		while (!d->q_head && !d->workers_quit)
 			pthread_cond_wait(&d->q_cond, &d->q_lock);
+		d->n_idle_workers--;
 		j = d->q_head;
 		if (j) {
 			d->q_head = j->next;
@@ -279,22 +281,15 @@ static void *worker(void *arg)
 	}
 }
 
+/* Workers are made when a request finds none idle, up to n: a daemon that
+ * sees one request at a time keeps one thread (and its stack) warm. */
 int work_start(struct daemon *d, size_t n)
 {
-	pthread_attr_t attr;
-	size_t i;
-
 	d->workers = calloc(n, sizeof(*d->workers));
 	if (!d->workers)
 		return OCIKP_INTERNAL;
-	pthread_attr_init(&attr);
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&d->workers[i], &attr, worker, d) != 0)
-			break;
-		d->n_workers++;
-	}
-	pthread_attr_destroy(&attr);
-	return d->n_workers ? OCIKP_OK : OCIKP_INTERNAL;
+	d->max_workers = n;
+	return OCIKP_OK;
 }
 
 void work_submit(struct daemon *d, struct job *j)
@@ -305,7 +300,11 @@ void work_submit(struct daemon *d, struct job *j)
 	else
 		d->q_head = j;
 	d->q_tail = j;
-	pthread_cond_signal(&d->q_cond);
+	if (d->n_idle_workers == 0 && d->n_workers < d->max_workers &&
+	    pthread_create(&d->workers[d->n_workers], NULL, worker, d) == 0)
+		d->n_workers++;	/* else a busy worker takes it next */
+	else
+		pthread_cond_signal(&d->q_cond);
 	pthread_mutex_unlock(&d->q_lock);
 }
 
@@ -319,7 +318,7 @@ void work_stop(struct daemon *d)
 	d->workers_quit = true;
 	pthread_cond_broadcast(&d->q_cond);
 	pthread_mutex_unlock(&d->q_lock);
-	for (i = 0; i < d->n_workers; i++)
+	for (i = 0; i < d->n_workers; i++)	/* no new one: workers_quit is set */
 		pthread_join(d->workers[i], NULL);
 	free(d->workers);
 	d->workers = NULL;
