@@ -20,7 +20,10 @@
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
 #include "ocikpd.h"
 
 #define STREAMS_MAX 32				/* per connection, announced in SETTINGS */
@@ -29,6 +32,7 @@
 #define CONN_STACK (256 * 1024)			/* no backend code runs here */
 #define GOAWAY_GRACE_MS 200			/* between the two GOAWAYs */
 #define LINGER_MS 500				/* reading after our last byte */
+#define OUT_CHUNK 65536				/* frames gathered before a send */
 #define IDLE_THREAD_MS 30000			/* a connection thread waits this long for the next */
 
 struct stream {
@@ -60,6 +64,8 @@ struct conn {
 	bool closed;
 	struct stream *streams;
 	int n_streams;
+	struct ocikp_buf out;		/* frames not yet written */
+	size_t out_off;
 	bool drop;			/* a stream stalled: close when no stream is left */
 	bool notice_sent;		/* stopping: first GOAWAY (no stream refused yet) */
 	struct deadline final_at;	/* ...then the real one, a moment later */
@@ -375,20 +381,67 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error,
 	return 0;
 }
 
-static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len, int flags,
-		       void *user)
+/* Everything nghttp2 has to say, gathered and written in as few sends as
+ * the socket takes (an answer is several frames).  The buffer holds
+ * answers, so it is wiped as it empties.  -1: the connection is done. */
+static int flush(struct conn *c)
 {
-	struct conn *c = user;
-	ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+	const uint8_t *data;
+	ssize_t n = 0, sent;
 
-	(void)session;
-	(void)flags;
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return NGHTTP2_ERR_WOULDBLOCK;
-	return NGHTTP2_ERR_CALLBACK_FAILURE;
+	for (;;) {
+		while (c->out.len - c->out_off < OUT_CHUNK &&
+		       (n = nghttp2_session_mem_send(c->session, &data)) > 0)
+			if (buf_append(&c->out, data, (size_t)n) != OCIKP_OK)
+				return -1;
+		if (n < 0)
+			return -1;
+		if (c->out_off == c->out.len)
+			return 0;
+		sent = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+			    MSG_NOSIGNAL);
+		if (sent < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+		c->out_off += (size_t)sent;
+		if (c->out_off < c->out.len)
+			return 0;	/* the rest when the socket takes it (POLLOUT) */
+		OPENSSL_cleanse(c->out.data, c->out.len);
+		c->out.len = c->out_off = 0;
+	}
 }
+
+static bool want_write(struct conn *c)
+{
+	return c->out_off < c->out.len || nghttp2_session_want_write(c->session);
+}
+
+/* nghttp2 holds frames (answers among them) in its own buffers: on the
+ * cleansing allocator, they are wiped when freed. */
+static void *h2_malloc(size_t n, void *u)
+{
+	(void)u;
+	return secure_malloc(n ? n : 1);
+}
+
+static void h2_free(void *p, void *u)
+{
+	(void)u;
+	secure_free(p);
+}
+
+static void *h2_calloc(size_t nmemb, size_t size, void *u)
+{
+	(void)u;
+	return secure_calloc(nmemb, size);
+}
+
+static void *h2_realloc(void *p, size_t n, void *u)
+{
+	(void)u;
+	return secure_realloc(p, n ? n : 1);
+}
+
+static nghttp2_mem h2_mem = { NULL, h2_malloc, h2_free, h2_calloc, h2_realloc };
 
 static void job_release(struct conn *c, struct job *j)
 {
@@ -509,18 +562,16 @@ static void conn_loop(struct conn *c)
 		wait = sweep(c);
 		if (c->notice_sent && !c->goaway_sent && wait > GOAWAY_GRACE_MS)
 			wait = GOAWAY_GRACE_MS;
-		if (nghttp2_session_send(c->session) != 0)
+		if (flush(c) != 0)
 			break;
-		if (!nghttp2_session_want_read(c->session) &&
-		    !nghttp2_session_want_write(c->session))
+		if (!nghttp2_session_want_read(c->session) && !want_write(c))
 			break;
-		if ((c->drop || c->goaway_sent) && !c->n_streams &&
-		    !nghttp2_session_want_write(c->session))
+		if ((c->drop || c->goaway_sent) && !c->n_streams && !want_write(c))
 			break;
 		if (!c->n_streams && deadline_left_ms(&c->idle) == 0)
 			break;	/* idle, or never spoke: a connection costs a thread */
 		pfd[0].fd = c->fd;
-		pfd[0].events = POLLIN | (nghttp2_session_want_write(c->session) ? POLLOUT : 0);
+		pfd[0].events = POLLIN | (want_write(c) ? POLLOUT : 0);
 		pfd[1].fd = c->efd;
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, wait > 600000 ? 600000 : (int)wait) < 0 && errno != EINTR)
@@ -582,6 +633,7 @@ static void conn_end(struct conn *c)
 		c->streams = s->next;
 		stream_free(c, s);
 	}
+	buf_free(&c->out);
 	linger_close(c);
 	pthread_mutex_lock(&d->conns_lock);
 	if (c->prev)
@@ -681,6 +733,10 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
 	peer_of(fd, is_unix, &c->peer);
+	if (!is_unix) {	/* an answer is several small writes: no Nagle delay between them */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	deadline_set(&c->idle, atomic_load(&d->timeout_ms));
 	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->efd < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
@@ -690,13 +746,12 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 		free(c);
 		return OCIKP_INTERNAL;
 	}
-	nghttp2_session_callbacks_set_send_callback(cb, on_send);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	rc = nghttp2_session_server_new(&c->session, cb, c);
+	rc = nghttp2_session_server_new3(&c->session, cb, c, NULL, &h2_mem);
 	nghttp2_session_callbacks_del(cb);
 	if (rc != 0) {
 		close(fd);
