@@ -6,7 +6,7 @@
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/tpm/lib.sh"
 . "$top_srcdir/tests/daemon/lib.sh"
-N=12
+N=13
 d_built_or_skip $N
 tpm_tools_or_skip $N
 if ! t_e2e_client; then
@@ -68,5 +68,7 @@ t_ok $? "an unknown scheme: ocicrypt reports ocikp's line, as over exec"
 grep -q "UnWrapKey backend=tpm status=OK" "$D_LOG" && grep -q "UnWrapKey backend=keychain status=OK" "$D_LOG" &&
 	grep -q "WrapKey backend=sample status=OK .* uid=$(id -u) gid=" "$D_LOG"
 t_ok $? "one log line per request: rpc, backend, status, duration, peer uid"
+d_stop
+t_ok $? "SIGTERM: ocikpd exits 0 (under valgrind or ASan: no memory error, no leak)"
 t_done
 [ "$T_FAILED" -eq 0 ]
