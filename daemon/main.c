@@ -86,16 +86,7 @@ static int parse(int argc, char **argv, struct daemon *d, struct dopts *o)
 			return EXIT_USAGE;
 		}
 	}
-	if (secure_getenv("OCIKP_DEBUG") && !strcmp(secure_getenv("OCIKP_DEBUG"), "1"))
-		debug_enable(true);
-	if (!d->config_dirs) {
-		d->config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
-		d->config_dirs_from = "OCIKP_CONFIG_DIR";
-	}
-	if (!d->plugin_dir)
-		d->plugin_dir = secure_getenv("OCIKP_PLUGIN_DIR");
-	if (!d->plugin_dir || !d->plugin_dir[0])
-		d->plugin_dir = PKGLIBDIR;
+	host_env_defaults(&d->config_dirs, &d->config_dirs_from, &d->plugin_dir);
 	if (!o->n_listen)
 		o->listen[o->n_listen++] = LISTEN_DEFAULT;
 	return EXIT_OK;

@@ -96,16 +96,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "ocikp: --provider needs a name\n");
 		return EXIT_USAGE;
 	}
-	if (secure_getenv("OCIKP_DEBUG") && !strcmp(secure_getenv("OCIKP_DEBUG"), "1"))
-		debug_enable(true);
-	if (!o->config_dirs) {
-		o->config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
-		o->config_dirs_from = "OCIKP_CONFIG_DIR";
-	}
-	if (!o->plugin_dir)
-		o->plugin_dir = secure_getenv("OCIKP_PLUGIN_DIR");
-	if (!o->plugin_dir || !o->plugin_dir[0])
-		o->plugin_dir = PKGLIBDIR;
+	host_env_defaults(&o->config_dirs, &o->config_dirs_from, &o->plugin_dir);
 	o->first_arg = i;
 	return EXIT_OK;
 }

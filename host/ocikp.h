@@ -268,6 +268,7 @@ struct compat_flag {
 #define N_COMPAT_FLAGS 3
 extern const struct compat_flag compat_flags[N_COMPAT_FLAGS];
 size_t compat_flag_index(const char *arg);	/* N_COMPAT_FLAGS if none */
+void host_env_defaults(char **config_dirs, const char **from, const char **plugin_dir);
 /* config_dirs: ':'-separated (NULL or empty: the default list); from names
  * its source for errors; compat: N_COMPAT_FLAGS values or NULLs. */
 int host_config_load(struct host *h, struct ocikp_ctx *ctx, const char *config_dirs,

@@ -8,6 +8,10 @@
 #include <string.h>
 #include "ocikp.h"
 
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/lib/ocikp"
+#endif
+
 /* Flags of the single-purpose providers, so an admin swaps only the binary
  * path in ocicrypt.json.  Each becomes a backend option. */
 const struct compat_flag compat_flags[N_COMPAT_FLAGS] = {
@@ -24,6 +28,25 @@ size_t compat_flag_index(const char *arg)
 		if (!strncmp(arg, compat_flags[k].flag, strlen(compat_flags[k].flag)))
 			break;
 	return k;
+}
+
+/* What the environment adds to the command line: debug lines with
+ * OCIKP_DEBUG=1, and the drop-in and module directories where no option
+ * named them.  secure_getenv: never under setuid (refused anyway). */
+void host_env_defaults(char **config_dirs, const char **from, const char **plugin_dir)
+{
+	const char *debug = secure_getenv("OCIKP_DEBUG");
+
+	if (debug && !strcmp(debug, "1"))
+		debug_enable(true);
+	if (!*config_dirs) {
+		*config_dirs = secure_getenv("OCIKP_CONFIG_DIR");
+		*from = "OCIKP_CONFIG_DIR";
+	}
+	if (!*plugin_dir)
+		*plugin_dir = secure_getenv("OCIKP_PLUGIN_DIR");
+	if (!*plugin_dir || !(*plugin_dir)[0])
+		*plugin_dir = PKGLIBDIR;
 }
 
 /* "a:b:c" into dirs (CONF_MAX_DIRS + 1 slots).  A directory dropped without
