@@ -18,6 +18,7 @@ int grpc_code_of(int status)
 	 * but refuses (tag, PCR policy) is a refusal */
 	case OCIKP_NOT_MINE: return GRPC_NOT_FOUND;
 	case OCIKP_WRONG_KEY: return GRPC_PERMISSION_DENIED;
+	case OCIKP_PERMISSION: return GRPC_PERMISSION_DENIED;	/* the caller may not */
 	case OCIKP_UNAVAILABLE: return GRPC_UNAVAILABLE;
 	case OCIKP_CONFIG: return GRPC_FAILED_PRECONDITION;
 	default: return GRPC_INTERNAL;

@@ -77,6 +77,10 @@ struct gen {
 	unsigned *allow_gids;	/* serve.allow_groups */
 	size_t n_allow_gids;
 	bool allow_any;		/* neither list set */
+	unsigned *admin_uids;	/* serve.admin_users: may register keys (require_admin) */
+	size_t n_admin_uids;
+	unsigned *admin_gids;	/* serve.admin_groups */
+	size_t n_admin_gids;
 	long max_requests;
 	bool allow_remote;
 };

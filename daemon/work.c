@@ -106,6 +106,12 @@ static int serve_options(struct gen *g, struct ocikp_ctx *ctx)
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_groups")))
 		rc = id_list(ctx, "allow_groups", v, true, &g->allow_gids,
 			     &g->n_allow_gids);
+	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "admin_users")))
+		rc = id_list(ctx, "admin_users", v, false, &g->admin_uids,
+			     &g->n_admin_uids);
+	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "admin_groups")))
+		rc = id_list(ctx, "admin_groups", v, true, &g->admin_gids,
+			     &g->n_admin_gids);
 	g->allow_any = !conf_option(c, "serve", "allow_users") &&
 		       !conf_option(c, "serve", "allow_groups");
 	g->max_requests = MAX_REQUESTS_DEFAULT;
@@ -153,6 +159,8 @@ void gen_unref(struct gen *g)
 	conf_free(&g->base.conf);
 	free(g->allow_uids);
 	free(g->allow_gids);
+	free(g->admin_uids);
+	free(g->admin_gids);
 	free(g);
 }
 
@@ -201,6 +209,27 @@ static bool peer_allowed(const struct gen *g, const struct peer *p, char *why, s
 	return false;
 }
 
+/* The host's view of the caller (host/caller.c): whose identity a file the
+ * request names is opened with, and whether serve.admin_users /
+ * admin_groups list it (uid, primary gid or a supplementary group). */
+static void caller_of(const struct gen *g, const struct peer *p, struct caller *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->known = p->has_cred;
+	if (!c->known)
+		return;		/* over TCP: no identity, never an admin */
+	c->uid = p->uid;
+	c->gid = p->gid;
+	c->groups = p->groups;
+	c->n_groups = p->n_groups;
+	c->admin = in_list(g->admin_uids, g->n_admin_uids, p->uid) ||
+		   in_list(g->admin_gids, g->n_admin_gids, p->gid);
+	for (i = 0; i < p->n_groups && !c->admin; i++)
+		c->admin = in_list(g->admin_gids, g->n_admin_gids, p->groups[i]);
+}
+
 void log_request(int rpc, const char *backend, int code, const struct timespec *started,
 		 const struct peer *peer, const char *message)
 {
@@ -227,8 +256,11 @@ static void run_job(struct daemon *d, struct job *j)
 	struct host h = g->base;	/* this request's: its error line, its deadline */
 	struct backend_ctx root;
 	struct ocikp_ctx *prev;
+	struct caller who;	/* the caller's rights, not the daemon's */
 	int rc;
 
+	caller_of(g, j->peer, &who);
+	h.caller = &who;
 	memset(&h.err, 0, sizeof(h.err));
 	h.deadline = j->deadline;
 	h.pool = g->pool;

@@ -112,7 +112,8 @@ int ocikp_status_exit(int status)
 	switch (status) {
 	case OCIKP_OK: return EXIT_OK;
 	case OCIKP_NOT_MINE:
-	case OCIKP_WRONG_KEY: return EXIT_NO_KEY;
+	case OCIKP_WRONG_KEY:
+	case OCIKP_PERMISSION: return EXIT_NO_KEY;	/* ocikpd only; as gRPC's PERMISSION_DENIED */
 	case OCIKP_BAD_INPUT: return EXIT_BAD_INPUT;
 	case OCIKP_UNAVAILABLE: return EXIT_UNAVAILABLE;
 	case OCIKP_CONFIG: return EXIT_CONFIG;

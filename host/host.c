@@ -79,6 +79,9 @@ const struct ocikp_host host_services = {
 	.mem_realloc = secure_realloc,
 	.mem_strdup = secure_strdup,
 	.mem_calloc = secure_calloc,
+	/* 0.4 */
+	.read_request_file = read_request_file,
+	.require_admin = require_admin,
 };
 
 /* A context for the host's own work; `who` prefixes its error lines. */

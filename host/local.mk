@@ -2,8 +2,8 @@
 # fuzzers) and the ocikp binary.
 noinst_LIBRARIES += host/libocikphost.a
 host_libocikphost_a_SOURCES = \
-	host/ocikp.h host/admin.c host/aead.c host/alloc.c host/b64.c host/conf.c \
-	host/deadline.c host/err.c host/form.c host/host.c host/json.c host/loader.c \
+	host/ocikp.h host/admin.c host/aead.c host/alloc.c host/b64.c host/caller.c \
+	host/conf.c host/deadline.c host/err.c host/form.c host/host.c host/json.c host/loader.c \
 	host/pool.c host/privfile.c host/request.c host/response.c host/route.c \
 	host/secbuf.c host/serve.c host/setup.c host/statedir.c host/trust.c host/url.c
 host_libocikphost_a_CFLAGS = $(AM_CFLAGS) $(YAJL_CFLAGS) $(CRYPTO_CFLAGS)

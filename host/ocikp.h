@@ -91,6 +91,33 @@ int state_dir(struct ocikp_ctx *ctx, struct ocikp_buf *out);
 int state_lock(struct ocikp_ctx *ctx, const char *name, int *fd_out);
 void state_unlock(int fd);
 
+/* ---- caller.c: whose rights a request runs with (ocikpd) ------------------------ */
+/* The daemon's caller as the host sees it; struct host's `caller` is NULL
+ * in exec mode, where the process's own identity is the caller's. */
+struct caller {
+	bool known;		/* false: a TCP caller, whose identity is unknown */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;	/* supplementary groups (SO_PEERGROUPS) */
+	int n_groups;
+	bool admin;		/* listed in serve.admin_users / serve.admin_groups */
+};
+/* The calling thread's filesystem identity, to put back. */
+struct caller_saved {
+	uid_t fsuid;
+	gid_t fsgid;
+	gid_t *groups;
+	int n_groups;
+};
+/* Take the caller's identity on this thread only (fsuid, fsgid, groups):
+ * OCIKP_PERMISSION with an error line when it cannot be taken (then
+ * nothing is changed).  caller_leave puts the saved one back. */
+int caller_enter(struct ocikp_ctx *ctx, const struct caller *c, struct caller_saved *s);
+void caller_leave(struct caller_saved *s);
+int read_request_file(struct ocikp_ctx *ctx, const char *what, const char *path,
+		      size_t max, struct ocikp_buf *out);
+int require_admin(struct ocikp_ctx *ctx, const char *what);
+
 /* ---- form.c ------------------------------------------------------------------- */
 int form_append(struct ocikp_buf *out, const char *name, const void *value, size_t len);
 
@@ -210,6 +237,7 @@ struct host {
 	bool backstop;		/* exec mode: arm the backstop around backend calls */
 	struct pool *pool;	/* ocikpd: backends stay loaded; NULL: opened per run */
 	const char *served_by;	/* the last backend called, for ocikpd's log line */
+	const struct caller *caller;	/* ocikpd: who the request runs for; NULL: exec */
 };
 struct backend_ctx {
 	struct ocikp_ctx pub;	/* first: backends see only this */

@@ -71,7 +71,11 @@ enum ocikp_status {
 	OCIKP_WRONG_KEY,   /* the key is here but does not open it (tag, PCR policy) */
 	OCIKP_UNAVAILABLE, /* device, keyring or server unreachable or busy; retryable */
 	OCIKP_CONFIG,      /* a backend option is missing or wrong */
-	OCIKP_INTERNAL     /* out of memory, library failure, a bug */
+	OCIKP_INTERNAL,    /* out of memory, library failure, a bug */
+	/* Since 0.4, only from read_request_file and require_admin (never
+	 * in exec mode): the caller may not (a file it cannot read itself,
+	 * an admin operation it is not listed for).  Pass it on unchanged. */
+	OCIKP_PERMISSION
 };
 
 /* A growable byte buffer owned by the host.  data is kept NUL-terminated
@@ -242,6 +246,31 @@ struct ocikp_host {
 	void *(*mem_realloc)(void *p, size_t n);
 	char *(*mem_strdup)(const char *s);
 	void *(*mem_calloc)(size_t nmemb, size_t size);
+
+	/* ---- Added in ocikp 0.4: check OCIKP_HOST_HAS(ctx->host, member). ---- */
+
+	/* A file NAMED BY THE REQUEST (a key URL's or parameter's path), as
+	 * opposed to one the drop-ins name: read it with the rights of the
+	 * caller, never the host's.  Under `ocikp` (exec) this is
+	 * read_private_file.  Under ocikpd (root) the file is opened with the
+	 * caller's fsuid, fsgid and groups (SO_PEERCRED), so a caller gets
+	 * no file through the daemon it could not read itself; an unknown
+	 * caller (TCP), a file it may not open (EACCES, EPERM), or an
+	 * identity the daemon cannot take is OCIKP_PERMISSION, and the error line never tells the
+	 * mode or owner of a file the caller could not open.  Otherwise as
+	 * read_private_file ("the caller" is the peer).  Every backend must
+	 * use this, not read_private_file or open(), for a request-named path;
+	 * with an older host (no such member), fall back to read_private_file. */
+	int (*read_request_file)(struct ocikp_ctx *ctx, const char *what, const char *path,
+				 size_t max, struct ocikp_buf *out);
+
+	/* Before an operation that acts with the admin's credentials on the
+	 * request's behalf (registering a key in a remote service): OCIKP_OK
+	 * under `ocikp` (exec: the caller holds those credentials itself or
+	 * cannot read them); under ocikpd only for callers listed in
+	 * serve.admin_users / serve.admin_groups, else OCIKP_PERMISSION with
+	 * an error line naming `what` and those options. */
+	int (*require_admin)(struct ocikp_ctx *ctx, const char *what);
 };
 
 /* Does this host offer `member` (added after version 1)? */

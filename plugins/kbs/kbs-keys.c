@@ -37,8 +37,13 @@ int kbs_kek_file(struct ocikp_ctx *ctx, const char *path, unsigned char kek[KBS_
 		ocikp_errorf(ctx, "this ocikp is too old for the kbs backend (no read_private_file)");
 		return OCIKP_CONFIG;
 	}
-	rc = h->read_private_file(ctx, "KEK file", path, KBS_KEK_LEN, &buf);
-	/* The file comes from the request (keypath=), not from the drop-ins. */
+	/* The file comes from the request (keypath=), not from the drop-ins:
+	 * under ocikpd it is read with the caller's rights.  A host without
+	 * read_request_file is exec-only, where the two are the same. */
+	if (OCIKP_HOST_HAS(h, read_request_file))
+		rc = h->read_request_file(ctx, "KEK file", path, KBS_KEK_LEN, &buf);
+	else
+		rc = h->read_private_file(ctx, "KEK file", path, KBS_KEK_LEN, &buf);
 	if (rc == OCIKP_CONFIG)
 		rc = OCIKP_BAD_INPUT;
 	if (rc == OCIKP_OK && buf.len != KBS_KEK_LEN) {

@@ -66,6 +66,14 @@ static int kbs_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 		return rc;
 	/* The sample KEK is public: storing it in a KBS protects nothing. */
 	registering = !r.sample && ocikp_conf(ctx, "admin_key") != NULL;
+	/* Registering writes with the admin's key: under ocikpd only for the
+	 * callers the admin lists, checked before anything is read or sent.
+	 * A host without require_admin is exec-only: the caller is the admin. */
+	if (registering && OCIKP_HOST_HAS(ctx->host, require_admin)) {
+		rc = ctx->host->require_admin(ctx, "KEK registration in the KBS");
+		if (rc != OCIKP_OK)
+			return rc;
+	}
 	rc = wrap_kek(ctx, &r, registering, kek);
 	if (rc == OCIKP_OK && registering) {
 		rc = kbs_register(ctx, path, kek);

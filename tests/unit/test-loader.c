@@ -67,7 +67,8 @@ static void host_growth(void)
 	   HAS(jgen_array_open) && HAS(jgen_array_close) && HAS(jgen_bool) && HAS(jgen_null) &&
 	   HAS(jgen_number) && HAS(jgen_raw) && HAS(jgen_value) && HAS(form_append) &&
 	   HAS(mem_malloc) && HAS(mem_free) && HAS(mem_realloc) && HAS(mem_strdup) &&
-	   HAS(mem_calloc), "host_services has and fills every member");
+	   HAS(mem_calloc) && HAS(read_request_file) && HAS(require_admin),
+	   "host_services has and fills every member");
 #undef HAS
 }
 
