@@ -57,20 +57,39 @@ static int save_identity(struct caller_saved *s)
 	return s->n_groups < 0 ? -1 : 0;
 }
 
-/* Back to the saved identity: the fsuid first, which gives back the
- * capabilities needed for the rest.  A worker left with a caller's
- * identity would serve the next request with it: that is never
- * survivable, so a failure here (not possible for a process that could
- * take the identity) ends the daemon. */
+/* Back to the saved identity, undoing only what was changed (putting back
+ * the same groups would need CAP_SETGID too): the fsuid first, which gives
+ * back the capabilities the rest needs.  A worker left with a caller's
+ * identity would serve the next request with it, which is never
+ * survivable: a failure here (impossible once the identity could be
+ * taken) ends the daemon. */
 void caller_leave(struct caller_saved *s)
 {
 	if (!s->groups)
 		return;
-	if (!set_fsuid(s->fsuid) || !set_fsgid(s->fsgid) ||
-	    thread_setgroups(s->n_groups, s->groups) != 0)
+	if ((s->taken >= 3 && !set_fsuid(s->fsuid)) || (s->taken >= 2 && !set_fsgid(s->fsgid)) ||
+	    (s->taken >= 1 && thread_setgroups(s->n_groups, s->groups) != 0))
 		abort();
 	free(s->groups);
 	s->groups = NULL;
+	s->taken = 0;
+}
+
+/* Groups, fsgid, then fsuid (last: it drops the filesystem capabilities);
+ * 0, or the errno of the step that failed (setfsuid and setfsgid say
+ * nothing in errno: a refusal is EPERM). */
+static int take(const struct caller *c, struct caller_saved *s)
+{
+	if (thread_setgroups(c->n_groups, c->groups) != 0)
+		return errno;
+	s->taken = 1;
+	if (!set_fsgid(c->gid))
+		return EPERM;
+	s->taken = 2;
+	if (!set_fsuid(c->uid))
+		return EPERM;
+	s->taken = 3;
+	return 0;
 }
 
 int caller_enter(struct ocikp_ctx *ctx, const struct caller *c, struct caller_saved *s)
@@ -90,9 +109,7 @@ int caller_enter(struct ocikp_ctx *ctx, const struct caller *c, struct caller_sa
 		err_set(ctx, "cannot save this thread's identity: %s", strerror(e));
 		return OCIKP_INTERNAL;
 	}
-	/* setfsuid/setfsgid say nothing in errno: a refusal is EPERM. */
-	e = thread_setgroups(c->n_groups, c->groups) != 0 ? errno
-	    : !set_fsgid(c->gid) || !set_fsuid(c->uid) ? EPERM : 0;
+	e = take(c, s);
 	if (e) {
 		caller_leave(s);
 		err_set(ctx, "ocikpd cannot take the identity of uid %u to read a file the request "

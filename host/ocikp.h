@@ -108,6 +108,7 @@ struct caller_saved {
 	gid_t fsgid;
 	gid_t *groups;
 	int n_groups;
+	int taken;	/* how many of groups, fsgid, fsuid were set: undone in reverse */
 };
 /* Take the caller's identity on this thread only (fsuid, fsgid, groups):
  * OCIKP_PERMISSION with an error line when it cannot be taken (then

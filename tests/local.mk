@@ -148,6 +148,13 @@ tests_unit_test_privfile_LDADD = $(UNIT_LDADD)
 tests_unit_test_privfile_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_statedir_LDADD = $(UNIT_LDADD)
 tests_unit_test_statedir_CFLAGS = $(UNIT_CFLAGS)
+# Issue 19, the caller's rights: read_request_file's identity switch
+# (host/caller.c), and ocikpd with a hostile local caller.
+check_PROGRAMS += tests/unit/test-caller
+TESTS += tests/unit/test-caller
+tests_unit_test_caller_LDADD = $(UNIT_LDADD) -lpthread
+tests_unit_test_caller_CFLAGS = $(UNIT_CFLAGS) -pthread
+daemon_tests += tests/daemon/deputy.sh
 # A preload that makes OpenSSL allocate before ocikp's main (tests/secrets.sh).
 check_LTLIBRARIES += tests/shim/ossl-first.la
 tests_shim_ossl_first_la_SOURCES = tests/shim/ossl-first.c
