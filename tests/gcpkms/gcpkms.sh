@@ -6,6 +6,7 @@
 # token cache across execs.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/gcpkms/lib.sh"
+. "$top_srcdir/tests/daemon/lib.sh"
 
 t_setup
 gcp_setup || { echo "1..1"; echo "not ok 1 - fake Google services: $(cat "$GCP_DIR/server.err" 2>/dev/null)"; exit 1; }
@@ -227,6 +228,20 @@ gcp_ctl /_reset
 ANNK=$(SSLKEYLOGFILE="$T_TMP/keylog" t_wrap "$OPTS" "$KEY")
 [ -n "$ANNK" ] && [ ! -e "$T_TMP/keylog" ]
 t_ok $? "SSLKEYLOGFILE set: the wrap works, no key log written"
+
+# ocikpd too: cleared before its threads start and its modules load.
+if [ -x "$OCIKPD" ] && [ -n "$D_PY" ]; then
+	d_req "$T_TMP/dwrap.json" "$(t_wrap_request ocikp "$OPTS" "$KEY")"
+	SSLKEYLOGFILE="$T_TMP/keylog-d" d_start &&
+		d_client call --target "$D_TARGET" --rpc WrapKey --json "$T_TMP/dwrap.json" \
+			> "$T_TMP/dwrap.out" && [ ! -e "$T_TMP/keylog-d" ]
+	R=$?
+	t_ok $R "ocikpd: SSLKEYLOGFILE set, a wrap through gcpkms, no key log written"
+	[ $R -eq 0 ] || t_diag "$(cat "$T_TMP/dwrap.out" "$D_LOG" 2> /dev/null)"
+	d_stop > /dev/null
+else
+	t_skip "ocikpd clears SSLKEYLOGFILE" "ocikpd or python3-grpcio not here"
+fi
 
 # A credentials file whose token_uri holds user:password@: exit 6 (the file
 # is wrong), and --verbose never prints the password.
