@@ -32,10 +32,16 @@ size_t compat_flag_index(const char *arg)
 
 /* What the environment adds to the command line: debug lines with
  * OCIKP_DEBUG=1, and the drop-in and module directories where no option
- * named them.  secure_getenv: never under setuid (refused anyway). */
+ * named them.  secure_getenv: never under setuid (refused anyway).
+ * SSLKEYLOGFILE and QLOGDIR go: they make libcurl, in a network module,
+ * write the keys of connections that carry tokens and KEKs to a file;
+ * cleared here, before any thread or module, as lib/http does again. */
 void host_env_defaults(char **config_dirs, const char **from, const char **plugin_dir)
 {
 	const char *debug = secure_getenv("OCIKP_DEBUG");
+
+	unsetenv("SSLKEYLOGFILE");
+	unsetenv("QLOGDIR");
 
 	if (debug && !strcmp(debug, "1"))
 		debug_enable(true);

@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <curl/curl.h>
-#include <curl/header.h>
 #include "http.h"
 
 #ifndef PACKAGE_VERSION
@@ -37,6 +37,22 @@
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool global_done;
 
+/* Variables that make libcurl (and OpenSSL builds with key logging) write
+ * what decrypts our connections, bearer tokens and KEKs in them, to a
+ * file: SSLKEYLOGFILE, read once when libcurl starts; QLOGDIR for QUIC
+ * (unused here, cleared all the same).  libcurl-env(3) lists no others
+ * outside debug builds. */
+static const char *const secret_log_vars[] = { "SSLKEYLOGFILE", "QLOGDIR", NULL };
+
+void http_env_scrub(void)
+{
+	size_t i;
+
+	for (i = 0; secret_log_vars[i]; i++)
+		if (getenv(secret_log_vars[i]))
+			unsetenv(secret_log_vars[i]);
+}
+
 /* libcurl copies header lines (a bearer token) and keeps transfer buffers
  * in its own allocations: on the host's allocator each is wiped when freed.
  * The allocator must be in place before libcurl allocates anything, so this
@@ -52,6 +68,7 @@ static int global_init(struct ocikp_ctx *ctx)
 	}
 	pthread_mutex_lock(&global_lock);
 	if (!global_done) {
+		http_env_scrub();
 		c = curl_global_init_mem(CURL_GLOBAL_DEFAULT, h->mem_malloc, h->mem_free,
 					 h->mem_realloc, h->mem_strdup, h->mem_calloc);
 		global_done = c == CURLE_OK;
@@ -255,6 +272,10 @@ struct xfer {
 	struct http_resp *resp;
 	const char *want_cookie;
 	bool too_big, oom, not_local;
+	bool in_headers;	/* a status line came, its blank line not yet */
+	bool headers_big;	/* over HTTP_MAX_HEADERS: refused */
+	size_t header_bytes;	/* of this attempt, every answer's */
+	unsigned cookies;	/* Set-Cookie lines of the current answer */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -273,6 +294,66 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	if (x->ctx->host->buf_append(b, data, n) != OCIKP_OK) {
 		x->oom = true;
 		return 0;
+	}
+	return n;
+}
+
+/* ---- the answer's header lines ------------------------------------------- */
+
+static bool line_is(const char *l, size_t n, const char *prefix)
+{
+	size_t k = strlen(prefix);
+
+	return n >= k && !strncasecmp(l, prefix, k);
+}
+
+/* One Set-Cookie value, "name=value; attributes": keep the value when the
+ * name is the one wanted (the last such line wins).  No cookie jar: the
+ * caller keeps a session cookie for the requests that follow, and an
+ * attribute (Path, Expires) never matters within one short exec. */
+static void cookie_line(struct xfer *x, const char *v, size_t n)
+{
+	const struct ocikp_host *h = x->ctx->host;
+	size_t nl = strlen(x->want_cookie), vl;
+
+	for (; n && (*v == ' ' || *v == '\t'); v++, n--)
+		;
+	if (n <= nl || strncmp(v, x->want_cookie, nl) || v[nl] != '=')
+		return;
+	v += nl + 1;
+	n -= nl + 1;
+	for (vl = 0; vl < n && v[vl] != ';' && v[vl] != '\r' && v[vl] != '\n'; vl++)
+		;
+	for (; vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'); vl--)
+		;
+	/* out of memory leaves it empty: the caller finds no cookie */
+	h->buf_free(&x->resp->cookie);
+	h->buf_append(&x->resp->cookie, v, vl);
+}
+
+/* Each header line once, as it arrives: one pass however many there are
+ * (libcurl's curl_easy_header and curl_easy_nextheader walk the whole list
+ * per call, quadratic over a flood of lines).  Only the final answer's
+ * cookies count, and only its first HTTP_MAX_COOKIES Set-Cookie lines. */
+static size_t on_header(char *l, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+
+	n *= size;
+	x->header_bytes += n;
+	if (x->header_bytes > HTTP_MAX_HEADERS) {
+		x->headers_big = true;
+		return 0;
+	}
+	if (line_is(l, n, "HTTP/")) {	/* a new answer: a proxy's, a 1xx, the final one */
+		x->in_headers = true;
+		x->cookies = 0;
+		x->ctx->host->buf_free(&x->resp->cookie);
+	} else if (n <= 2 && (l[0] == '\r' || l[0] == '\n')) {
+		x->in_headers = false;
+	} else if (line_is(l, n, "Set-Cookie:") && x->want_cookie &&
+		   ++x->cookies <= HTTP_MAX_COOKIES) {
+		cookie_line(x, l + 11, n - 11);
 	}
 	return n;
 }
@@ -357,6 +438,39 @@ static CURLcode set_method(CURL *c, const struct http_req *req)
 	return e;
 }
 
+/* The first of these variables set and not empty, else NULL. */
+static const char *env_first(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+
+	if ((!v || !*v) && b)
+		v = getenv(b);
+	return v && *v ? v : NULL;
+}
+
+/* The proxy, fixed here rather than left to libcurl's own look-up, which
+ * also takes ALL_PROXY/all_proxy: that variable is often set for other
+ * tools (a desktop's SOCKS proxy), and the container tools ocicrypt runs
+ * under (Go's net/http) ignore it, so an admin's https_proxy/no_proxy is
+ * the whole story here too.  https:// takes https_proxy or HTTPS_PROXY;
+ * plain http:// to any host http_proxy, lowercase only as libcurl does (a
+ * CGI request can set HTTP_PROXY); no_proxy or NO_PROXY exempts hosts.
+ * A metadata server is never behind a proxy. */
+static CURLcode proxy_setup(CURL *c, const struct target *t)
+{
+	const char *proxy = NULL, *no_proxy = env_first("no_proxy", "NO_PROXY");
+	CURLcode e;
+
+	if (!t->plain)
+		proxy = env_first("https_proxy", "HTTPS_PROXY");
+	else if (t->plain_any)
+		proxy = env_first("http_proxy", NULL);
+	e = curl_easy_setopt(c, CURLOPT_PROXY, proxy ? proxy : "");
+	if (!e && proxy && no_proxy)
+		e = curl_easy_setopt(c, CURLOPT_NOPROXY, no_proxy);
+	return e;
+}
+
 /* Everything that holds for every attempt. */
 static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct target *t,
 			     const struct http_req *req, struct curl_slist *hdrs, struct xfer *x)
@@ -376,8 +490,9 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 		SET(CURLOPT_CAINFO, o->ca_file);
 		SET(CURLOPT_CAPATH, (char *)NULL);
 	}
+	if (!e)
+		e = proxy_setup(c, t);
 	if (t->plain && !t->plain_any) {
-		SET(CURLOPT_PROXY, "");	/* a metadata server is never behind a proxy */
 		SET(CURLOPT_OPENSOCKETFUNCTION, on_socket);
 		SET(CURLOPT_OPENSOCKETDATA, x);
 	}
@@ -386,41 +501,11 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
 #undef SET
 	return e ? e : set_method(c, req);
-}
-
-/* ---- a cookie of the answer ------------------------------------------------ */
-
-/* The value of cookie x->want_cookie from the last answer's Set-Cookie
- * lines, into resp->cookie: "name=value; attributes".  No cookie jar: the
- * caller keeps a session cookie for the requests that follow, and an
- * attribute (Path, Expires) never matters within one short exec. */
-static void cookie_capture(CURL *c, struct xfer *x)
-{
-	const struct ocikp_host *h = x->ctx->host;
-	size_t i, amount, nl = strlen(x->want_cookie), vl;
-	struct curl_header *hd;
-	const char *v;
-
-	if (curl_easy_header(c, "Set-Cookie", 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
-		return;
-	amount = hd->amount;
-	for (i = 0; i < amount; i++) {
-		if (curl_easy_header(c, "Set-Cookie", i, CURLH_HEADER, -1, &hd) != CURLHE_OK)
-			return;
-		for (v = hd->value; *v == ' ' || *v == '\t'; v++)
-			;
-		if (strncmp(v, x->want_cookie, nl) || v[nl] != '=')
-			continue;
-		v += nl + 1;
-		for (vl = strcspn(v, ";"); vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'); vl--)
-			;
-		/* out of memory leaves it empty: the caller finds no cookie */
-		h->buf_free(&x->resp->cookie);
-		h->buf_append(&x->resp->cookie, v, vl);
-	}
 }
 
 /* ---- attempts -------------------------------------------------------------- */
@@ -432,6 +517,7 @@ struct attempt {
 	long elapsed_ms;
 	long limit_ms;		/* the total timeout this attempt had */
 	bool by_deadline;	/* ...and it was the deadline's */
+	long proxy_status;	/* the proxy's refusal of CONNECT; 0: none */
 };
 
 /* Why a transfer failed, for a line: libcurl's detail when it has one. */
@@ -440,9 +526,43 @@ static const char *curl_why(const struct xfer *x, CURLcode code)
 	return x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
 }
 
+/* 408: the server (or a proxy) gave up waiting on us, a passing state
+ * like 429 and 503, and no answer to the request the caller could map. */
 static bool retryable_status(long s)
 {
-	return s == 429 || s == 503 || s == 504;
+	return s == 408 || s == 429 || s == 503 || s == 504;
+}
+
+/* Header lines past our cap, or past libcurl's own (one line over
+ * CURL_MAX_HTTP_HEADER fails as out of memory, a block over its total as a
+ * receive error, both before the blank line): the server's answer, the
+ * same on every try. */
+static bool headers_refused(const struct xfer *x, CURLcode code)
+{
+	if (x->headers_big)
+		return true;
+	if (!x->in_headers)
+		return false;
+	return code == CURLE_OUT_OF_MEMORY ||
+	       (code == CURLE_RECV_ERROR &&
+		x->header_bytes + CURL_MAX_HTTP_HEADER >= HTTP_MAX_HEADERS);
+}
+
+/* The proxy's answer to CONNECT when it refused the tunnel, else 0. */
+static long proxy_refusal(CURL *c)
+{
+	long s = 0;
+
+	if (curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &s) != CURLE_OK)
+		return 0;
+	return s >= 300 ? s : 0;
+}
+
+/* A proxy that refused the tunnel: retried only when it says it is busy or
+ * cannot reach the server now (its 502), like a direct connection. */
+static bool retryable_proxy(long s)
+{
+	return retryable_status(s) || s == 502;
 }
 
 static bool retryable_code(CURLcode c)
@@ -455,6 +575,21 @@ static bool retryable_code(CURLcode c)
 static int transfer_fail(struct ocikp_ctx *ctx, const char *method, const char *where,
 			 const struct xfer *x, const struct attempt *a, const char *ca_file)
 {
+	if (headers_refused(x, a->code)) {
+		ocikp_errorf(ctx, "%s %s: answer headers larger than %d KiB refused", method,
+			     where, HTTP_MAX_HEADERS / 1024);
+		return OCIKP_UNAVAILABLE;
+	}
+	if (a->proxy_status && a->proxy_status < 500) {
+		ocikp_errorf(ctx, "%s %s: the proxy refused the tunnel: HTTP %ld (check "
+			     "https_proxy and no_proxy)", method, where, a->proxy_status);
+		return OCIKP_CONFIG;
+	}
+	if (a->proxy_status) {
+		ocikp_errorf(ctx, "%s %s: the proxy refused the tunnel: HTTP %ld", method, where,
+			     a->proxy_status);
+		return OCIKP_UNAVAILABLE;
+	}
 	switch (a->code) {
 	case CURLE_OPERATION_TIMEDOUT:
 		ocikp_errorf(ctx, "%s %s: %s after %ld ms (%s)", method, where,
@@ -531,17 +666,20 @@ static void attempt_run(CURL *c, struct ocikp_ctx *ctx, const struct http_opts *
 	ctx->host->buf_free(&x->resp->cookie);
 	x->resp->status = 0;
 	x->resp->retry_after_s = 0;
-	x->too_big = x->oom = x->not_local = false;
+	x->too_big = x->oom = x->not_local = x->in_headers = x->headers_big = false;
+	x->header_bytes = 0;
+	x->cookies = 0;
 	x->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, a->limit_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, conn);
 	a->code = curl_easy_perform(c);
 	a->elapsed_ms = now_ms() - start;
+	a->proxy_status = a->code != CURLE_OK ? proxy_refusal(c) : 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->resp->status);
 	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		x->resp->retry_after_s = ra > LONG_MAX / 1000 ? LONG_MAX / 1000 : (long)ra;
-	if (a->code == CURLE_OK && x->want_cookie)
-		cookie_capture(c, x);
+	if (a->code != CURLE_OK)	/* a cookie of an answer cut short is not one */
+		ctx->host->buf_free(&x->resp->cookie);
 }
 
 /* The wait before attempt n+1, or a failure when it would run past the
@@ -566,6 +704,8 @@ static void describe_last(char *out, size_t n, const struct xfer *x, const struc
 {
 	if (a->code == CURLE_OK)
 		snprintf(out, n, "HTTP %ld", x->resp->status);
+	else if (a->proxy_status)
+		snprintf(out, n, "proxy CONNECT: HTTP %ld", a->proxy_status);
 	else
 		snprintf(out, n, "%s", curl_why(x, a->code));
 }
@@ -591,7 +731,8 @@ static int attempts_loop(CURL *c, struct ocikp_ctx *ctx, const struct http_opts 
 		if (a.code == CURLE_OK) {
 			if (answer_verdict(ctx, req->method, where, x->resp->status, &rc) != V_RETRY)
 				return rc;
-		} else if (!retryable_code(a.code) || x->not_local) {
+		} else if (a.proxy_status ? !retryable_proxy(a.proxy_status) :
+			   !retryable_code(a.code) || x->not_local || headers_refused(x, a.code)) {
 			return transfer_fail(ctx, req->method, where, x, &a, o->ca_file);
 		}
 		if (n == HTTP_MAX_ATTEMPTS) {

@@ -13,14 +13,21 @@
  *    the configured ca_file; https:// only, except plain http:// when the
  *    caller sets HTTP_PLAIN_LOCAL and the host is a loopback or link-local
  *    address, or sets HTTP_PLAIN_ANY (below).  No redirects are followed.  Proxies come only from
- *    libcurl's standard environment variables (https_proxy, no_proxy...).
+ *    https_proxy/HTTPS_PROXY (http_proxy for plain http:// to any host),
+ *    minus no_proxy/NO_PROXY; ALL_PROXY is ignored.  SSLKEYLOGFILE and
+ *    QLOGDIR are cleared before libcurl starts (http_env_scrub).
+ *  - Answers with header lines over HTTP_MAX_HEADERS bytes are refused;
+ *    of an answer's Set-Cookie lines only the first HTTP_MAX_COOKIES
+ *    are read.
  *  - Each attempt bounded by the connect and total timeouts and by the
  *    request's deadline (ctx->host->deadline_ms), whichever ends first;
  *    CURLOPT_NOSIGNAL, since SIGALRM is the host's.
  *  - A response body of at most HTTP_MAX_BODY bytes, kept in a host
  *    cleansing buffer.
- *  - Up to HTTP_MAX_ATTEMPTS attempts, retrying only HTTP 429, 503 and 504,
- *    a refused or reset connection and an empty reply, with jittered
+ *  - Up to HTTP_MAX_ATTEMPTS attempts, retrying only HTTP 408, 429, 503 and
+ *    504 (from a proxy refusing CONNECT, those and 502), a refused or reset
+ *    connection and an empty reply; not a proxy's other refusals nor
+ *    oversized headers, which are the same every time; with jittered
  *    exponential backoff (100 ms doubling, at most 2 s) or the server's
  *    Retry-After when longer, never sleeping past the deadline.  Any
  *    method is retried: send only requests that are safe to repeat (KMS
@@ -43,6 +50,8 @@
 #include <ocikp/backend.h>
 
 #define HTTP_MAX_BODY (64 * 1024)	/* bytes of a response body, at most */
+#define HTTP_MAX_HEADERS (256 * 1024)	/* bytes of an answer's header lines, at most */
+#define HTTP_MAX_COOKIES 16	/* Set-Cookie lines of an answer read, at most */
 #define HTTP_MAX_ATTEMPTS 4
 #define HTTP_CONNECT_TIMEOUT_MS 5000L	/* defaults of struct http_opts */
 #define HTTP_TIMEOUT_MS 30000L
@@ -86,7 +95,9 @@ struct http_req {
 	size_t body_len;
 	const char *content_type;	/* of the body; NULL: application/x-www-form-urlencoded */
 	const char *want_cookie;	/* a cookie name: its value from the answer's
-					 * Set-Cookie goes to resp->cookie; NULL: none */
+					 * Set-Cookie goes to resp->cookie; NULL: none.
+					 * Only the first HTTP_MAX_COOKIES Set-Cookie
+					 * lines of an answer are read. */
 };
 
 struct http_resp {
@@ -104,18 +115,19 @@ struct http_resp {
  * whatever the result.  o may be NULL (all defaults).
  *
  * Returns OCIKP_OK when an answer came with a status the caller maps by
- * its own API: 2xx, and 4xx other than 429.  So a 401, 403 or 404 is
+ * its own API: 2xx, and 4xx other than 408 and 429.  So a 401, 403 or 404 is
  * OCIKP_OK with resp->status set and no error line: the caller decides what
  * it means (backend.h lists the usual mapping); http_fail helps it say so.
  * Anything else has set one error line and returns:
  *   OCIKP_UNAVAILABLE  timeouts, the deadline, DNS and connection failures,
- *                      HTTP 429 and 5xx (after the retries), an answer
- *                      over HTTP_MAX_BODY, a TLS failure other than an
- *                      untrusted certificate
+ *                      HTTP 408, 429 and 5xx (after the retries), an answer
+ *                      over HTTP_MAX_BODY or HTTP_MAX_HEADERS, a TLS
+ *                      failure other than an untrusted certificate
  *   OCIKP_CONFIG       a URL that is not https:// (nor local http:// with
  *                      HTTP_PLAIN_LOCAL), an unusable ca_file, a server
  *                      certificate that does not verify, a 3xx (redirects
- *                      are never followed: the URL is wrong)
+ *                      are never followed: the URL is wrong), a proxy
+ *                      refusing CONNECT with a 4xx (403, 407...)
  *   OCIKP_BAD_INPUT    a malformed URL, one with user:password@
  *   OCIKP_INTERNAL     a malformed header or method (a line break would
  *                      add a header), out of memory, libcurl not starting
@@ -141,6 +153,15 @@ int http_opts_load(struct ocikp_ctx *ctx, const char *prefix, struct http_opts *
  */
 int http_fail(struct ocikp_ctx *ctx, const struct http_req *req, const struct http_resp *resp,
 	      int rc, const char *why);
+
+/*
+ * Clear the variables that would make libcurl log TLS secrets
+ * (SSLKEYLOGFILE, QLOGDIR) from the process environment.  The first
+ * request does it before libcurl starts; a module calls it from its init
+ * too, and a host before its threads start, since unsetenv is not safe
+ * beside other threads' getenv.
+ */
+void http_env_scrub(void);
 
 /* Undo the libcurl set-up, at most from a module's fini. */
 void http_global_cleanup(void);

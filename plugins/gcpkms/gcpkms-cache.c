@@ -34,8 +34,10 @@
 #include <openssl/rand.h>
 #include "gcpkms.h"
 
-#define CACHE_MAX 4096		/* bytes of a cache file, at most */
-#define CACHE_TOKEN_MAX 2048	/* bytes of a cached access token, at most */
+/* bytes of a cache file, at most: room for a token as long as any fetched
+ * (GCP_TOKEN_MAX, each byte escaped at worst), so every token fetched can
+ * be reused, and the rest of the file */
+#define CACHE_MAX (2 * GCP_TOKEN_MAX + 1024)
 #define HEX_LEN 64
 #define MEMO_SLOTS 4		/* identities kept in memory; one is the usual */
 
@@ -181,7 +183,7 @@ static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
 		return "no access_token or expires_at";
 	t = h->json_string(at);
 	n = h->json_string_len(at);
-	if (n > CACHE_TOKEN_MAX || !token_chars_ok(t, n))
+	if (n > GCP_TOKEN_MAX || !token_chars_ok(t, n))
 		return "not a usable token";
 	num = h->json_number(exp);
 	errno = 0;

@@ -35,7 +35,6 @@
 #define GCP_IAM_SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define METADATA_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
 #define JWT_LIFETIME_S 3600
-#define TOKEN_MAX 16384			/* bytes of an access token, at most */
 #define EXPIRES_IN_MAX 86400		/* seconds an OAuth answer may promise */
 #define EXPIRE_TIME_MAX (12 * 3600)	/* IAM's longest lifetime; later is clamped */
 #define DESC_MAX 160			/* bytes of a server's error description quoted */
@@ -102,16 +101,32 @@ static int form(struct ocikp_ctx *ctx, struct ocikp_buf *b, const char *name, co
 	return oom(ctx);
 }
 
-/* "host[:port]" of an absolute URL, for debug lines (never its path or query). */
+/* "host[:port]" of an absolute URL, for debug lines: never its path or
+ * query, nor a user:password@ before the host (the last '@' ends it). */
 static const char *url_host(const char *url, char *out, size_t size)
 {
-	const char *p = strstr(url, "://");
+	const char *p = strstr(url, "://"), *at;
 	size_t n;
 
 	p = p ? p + 3 : url;
 	n = strcspn(p, "/?#");
+	while ((at = memchr(p, '@', n))) {
+		n -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
 	snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), p);
 	return out;
+}
+
+/* A request to a URL a credentials file (or an option) named: one lib/http
+ * refuses as malformed or holding user:password@ is the file's fault, a
+ * configuration error, not the caller's input. */
+static int cred_http(struct ocikp_ctx *ctx, const struct http_opts *ho,
+		     const struct http_req *req, struct http_resp *r)
+{
+	int rc = http_request(ctx, ho, req, r);
+
+	return rc == OCIKP_BAD_INPUT ? OCIKP_CONFIG : rc;
 }
 
 /* Printable ASCII of s, at most max bytes, "..." when cut: a server's text in
@@ -505,7 +520,7 @@ static int load_metadata(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 	return OCIKP_OK;
 }
 
-int cred_load(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred **out)
+static int cred_find(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred **out)
 {
 	const char *env;
 	char path[PATH_MAX];
@@ -528,6 +543,34 @@ int cred_load(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cre
 		ocikp_debugf(ctx, "credentials: no %s", path);
 	}
 	return load_metadata(ctx, o, out);
+}
+
+/* A project ID or number (6-30 of a-z 0-9 -) or an organization-style
+ * "domain:id": what may go into a header, nothing more. */
+static bool project_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	return n >= 1 && n <= 64 && strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-.:") == n;
+}
+
+/* The credentials ADC finds, then GOOGLE_CLOUD_QUOTA_PROJECT, which bills
+ * another project than the file's quota_project_id, as Google's client
+ * libraries do. */
+int cred_load(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred **out)
+{
+	const char *q = secure_getenv("GOOGLE_CLOUD_QUOTA_PROJECT");
+	int rc;
+
+	if (q && *q && !project_ok(q)) {
+		*out = NULL;
+		ocikp_errorf(ctx, "GOOGLE_CLOUD_QUOTA_PROJECT is not a project ID");
+		return OCIKP_CONFIG;
+	}
+	rc = cred_find(ctx, o, out);
+	if (rc == OCIKP_OK && q && *q)
+		(*out)->quota_project = q;
+	return rc;
 }
 
 void cred_free(struct ocikp_ctx *ctx, struct gcp_cred *c)
@@ -777,7 +820,7 @@ int cred_parse_token(struct ocikp_ctx *ctx, const char *what, const void *body, 
 	n = x->json_string_len(t);
 	if (!s || !n)
 		return bad_answer(ctx, doc, what, "answer has no access token");
-	if (n > TOKEN_MAX)
+	if (n > GCP_TOKEN_MAX)
 		return bad_answer(ctx, doc, what, "access token too long");
 	for (i = 0; i < n; i++)
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
@@ -883,7 +926,7 @@ static int token_request(struct ocikp_ctx *ctx, const struct http_opts *ho, cons
 	}
 	ocikp_debugf(ctx, "credentials: token from %s at %s", who,
 		     url_host(url, host, sizeof(host)));
-	rc = http_request(ctx, ho, &req, &r);
+	rc = cred_http(ctx, ho, &req, &r);
 	if (rc == OCIKP_OK && (r.status < 200 || r.status > 299))
 		rc = refused(ctx, &req, &r, who);
 	else if (rc == OCIKP_OK)
@@ -1089,7 +1132,7 @@ static int subject_from_url(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 	ho.flags |= HTTP_PLAIN_LOCAL;
 	req.headers = hdr_list(&h);
 	if (rc == OCIKP_OK)
-		rc = http_request(ctx, &ho, &req, &r);
+		rc = cred_http(ctx, &ho, &req, &r);
 	if (rc == OCIKP_OK && (r.status < 200 || r.status > 299))
 		rc = http_fail(ctx, &req, &r, OCIKP_CONFIG, "the subject token source refused");
 	if (rc == OCIKP_OK)

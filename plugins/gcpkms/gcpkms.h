@@ -26,6 +26,7 @@
 #define GCP_STS_ENDPOINT "https://sts.googleapis.com/v1/token"
 #define GCP_METADATA_HOST "metadata.google.internal"
 #define GCP_CRED_MAX (64 * 1024)	/* bytes of a credentials file, at most */
+#define GCP_TOKEN_MAX 16384	/* bytes of an access token fetched or cached, at most */
 #define GCP_TOKEN_MARGIN_S 300		/* a token is renewed this long before expiry */
 
 /* The options of one request, from the drop-ins (gcpkms.*), compatibility

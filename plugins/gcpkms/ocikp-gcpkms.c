@@ -212,6 +212,7 @@ static int gcpkms_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const cha
  * configuration): tokens in memory serve every request after the first. */
 static int gcpkms_init(struct ocikp_ctx *ctx)
 {
+	http_env_scrub();	/* before libcurl could start: no TLS key log */
 	return gcpkms_state_new(ctx);
 }
 

@@ -239,6 +239,14 @@ static int kbs_command(struct ocikp_ctx *ctx, int argc, char *const argv[], stru
 	return kbs_keygen(ctx, argc, argv, out);
 }
 
+/* Before libcurl could start: no TLS key log (see http_env_scrub). */
+static int kbs_init(struct ocikp_ctx *ctx)
+{
+	(void)ctx;
+	http_env_scrub();
+	return OCIKP_OK;
+}
+
 static void kbs_fini(struct ocikp_ctx *ctx)
 {
 	(void)ctx;
@@ -253,6 +261,7 @@ OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.name = "kbs",
 	.version = PACKAGE_VERSION,
 	.schemes = kbs_schemes,
+	.init = kbs_init,
 	.wrap = kbs_wrap,
 	.unwrap = kbs_unwrap,
 	.command = kbs_command,

@@ -132,6 +132,44 @@ OUT=$(env -u GOOGLE_APPLICATION_CREDENTIALS "$DRV" "$D/imp.json" 2>> "$DEBUG")
 [[ "$OUT" == "rc=5 "* ]] && [[ "$OUT" == *"IAM credentials refused the credentials: PERMISSION_DENIED"* ]]
 t_ok $? "IAM credentials refusing the impersonation: config (${OUT##* err=})"
 
+# GOOGLE_CLOUD_QUOTA_PROJECT bills another project than the file's
+# quota_project_id, and a file without one.
+GOOGLE_CLOUD_QUOTA_PROJECT=env-quota-proj case_ok "GOOGLE_CLOUD_QUOTA_PROJECT overrides quota_project_id" \
+	"$D/au.json" "encrypt=1 token_refresh=1" "quota=env-quota-proj"
+[ "$(tail -1 "$D/user-project.log")" = "encrypt env-quota-proj" ]
+t_ok $? "the fake saw x-goog-user-project: env-quota-proj ($(tail -1 "$D/user-project.log"))"
+GOOGLE_CLOUD_QUOTA_PROJECT=env-quota-proj case_ok "GOOGLE_CLOUD_QUOTA_PROJECT with a service account" \
+	"$D/sa.json" "encrypt=1 token_jwt=1" "quota=env-quota-proj"
+GOOGLE_CLOUD_QUOTA_PROJECT=$'p\r\nX-Evil: 1' case_fail "GOOGLE_CLOUD_QUOTA_PROJECT that is no project ID" \
+	"$D/au.json" 5 "GOOGLE_CLOUD_QUOTA_PROJECT is not a project ID" ""
+
+# A workforce pool: the STS exchange carries options={"userProject": ...}
+# (the file's workforce_pool_user_project), which the fake requires, and
+# KMS is billed to it.
+WF_AUD=//iam.googleapis.com/locations/global/workforcePools/wfpool/providers/prov
+edit "$D/config.json" "$D/config.json.tmp" "d['sts']['workforce_audience'] = '$WF_AUD'; d['sts']['user_project'] = 'wf-user-proj'" &&
+	mv "$D/config.json.tmp" "$D/config.json"
+edit "$D/ext-file.json" "$T_TMP/wf.json" "d['audience'] = '$WF_AUD'; d['workforce_pool_user_project'] = 'wf-user-proj'"
+case_ok "external_account, workforce pool: options.userProject sent" "$T_TMP/wf.json" \
+	"encrypt=1 sts=1" "quota=wf-user-proj"
+[ "$(tail -1 "$D/user-project.log")" = "encrypt wf-user-proj" ]
+t_ok $? "KMS billed to the workforce pool's user project ($(tail -1 "$D/user-project.log"))"
+edit "$T_TMP/wf.json" "$T_TMP/wf-other.json" "d['workforce_pool_user_project'] = 'other-proj'"
+case_fail "the fake checks userProject: another project refused" "$T_TMP/wf-other.json" 5 \
+	"STS refused the credentials: invalid_request" "sts=1"
+edit "$T_TMP/wf.json" "$T_TMP/wf-none.json" "del d['workforce_pool_user_project']"
+case_fail "the fake checks userProject: none refused" "$T_TMP/wf-none.json" 5 \
+	"STS refused the credentials: invalid_request" "sts=1"
+
+# A URL the file names with user:password@: refused as configuration (the
+# file is wrong, not the request), and the password never in a line.
+edit "$D/au.json" "$T_TMP/au-userinfo.json" \
+	"d['token_uri'] = d['token_uri'].replace('https://', 'https://user:PW-S3CRET@')"
+case_fail "a token_uri with user:password@: configuration" "$T_TMP/au-userinfo.json" 5 \
+	"user:password@ is refused" ""
+! grep -q "PW-S3CRET" "$DEBUG"
+t_ok $? "its password is in no debug line"
+
 # Identities: stable per credential, distinct across them.
 ids=""
 for f in sa au ext-file ext-imp imp; do

@@ -11,7 +11,11 @@ localhost and 127.0.0.1) and config.json:
    "service_account_key_ids": {EMAIL: KID}          (optional: a JWT "kid",
                                                      when present, must match)
    "authorized_users": [{"client_id", "client_secret", "refresh_token"}],
-   "sts": {"audience": "...", "subject_tokens": ["..."]},
+   "sts": {"audience": "...", "subject_tokens": ["..."],
+           "workforce_audience": "...", "user_project": "..."}
+                                                    (optional: a workforce pool
+                                                     audience, and the project
+                                                     its exchanges must name)
    "subject_headers": {NAME: VALUE}                  (optional: /subject needs them)
    "keys": ["projects/P/locations/L/keyRings/R/cryptoKeys/K", ...],
    "known_ciphertexts": {B64_CIPHERTEXT: B64_PLAINTEXT  or
@@ -39,6 +43,7 @@ HTTP:
        next K matching successes.
   POST /_revoke   every token issued so far stops working (401)
   POST /_ttl {"ttl": S}   lifetime of tokens issued from now on
+  POST /_token_len {"len": N}   tokens issued from now on padded to N bytes
   POST /_reset    faults cleared, counters zeroed
   GET  /_stats    {"token_jwt": N, "token_refresh", "sts", "iam", "metadata",
                    "encrypt", "decrypt", "subject", "unauthorized", ...}
@@ -180,6 +185,7 @@ class State:
         self.faults = []
         self.stats = {}
         self.ttl = None
+        self.token_len = 0
 
     def config(self):
         """The parsed config, re-read when config.json changed."""
@@ -214,6 +220,7 @@ class State:
             # The pid tags this server's tokens: a test removes only its own
             # cache files from a cache directory parallel tests share (root's).
             tok = "ya29.fake%d-" % os.getpid() + secrets.token_urlsafe(32)
+            tok += "x" * max(0, self.token_len - len(tok))
             self.tokens[tok] = (time.time() + ttl, frozenset(scopes), principal)
             return tok, ttl
 
@@ -249,6 +256,8 @@ def parse_config(raw):
     cfg["authorized_users"] = list(raw.get("authorized_users") or [])
     sts = raw.get("sts") or {}
     cfg["sts_audience"] = sts.get("audience")
+    cfg["sts_workforce_audience"] = sts.get("workforce_audience")
+    cfg["sts_user_project"] = sts.get("user_project")
     cfg["subject_tokens"] = list(sts.get("subject_tokens") or [])
     cfg["subject_headers"] = dict(raw.get("subject_headers") or {})
     cfg["keys"] = set(raw.get("keys") or [])
@@ -595,14 +604,27 @@ def sts(handler, body):
         raise oauth_error(400, "invalid_request", "requested_token_type must be %s" % TT_ACCESS)
     if form["subject_token_type"] not in SUBJECT_TYPES:
         raise oauth_error(400, "invalid_request", "Invalid subject_token_type: %s" % form["subject_token_type"])
+    options = {}
     if "options" in form:
         try:
-            if not isinstance(json.loads(form["options"]), dict):
+            options = json.loads(form["options"])
+            if not isinstance(options, dict):
                 raise ValueError()
         except ValueError:
             raise oauth_error(400, "invalid_request", "options must be a JSON object")
     cfg = STATE.config()
-    if form["audience"] != cfg["sts_audience"]:
+    workforce = cfg["sts_workforce_audience"] and form["audience"] == cfg["sts_workforce_audience"]
+    if workforce:
+        # STS reference (ExchangeToken): options is a JSON object whose
+        # userProject bills a workforce identity when no client
+        # authenticates (the file's workforce_pool_user_project).
+        basic = (handler.headers.get("Authorization") or "").startswith("Basic ")
+        up = options.get("userProject")
+        if not basic and up != cfg["sts_user_project"]:
+            raise oauth_error(400, "invalid_request",
+                              "workforce pool exchange without client authentication needs "
+                              "options.userProject %r, got %r" % (cfg["sts_user_project"], up))
+    elif form["audience"] != cfg["sts_audience"]:
         raise oauth_error(400, "invalid_target", "The target service indicated by the \"audience\" "
                           "parameters is invalid.")
     if form["subject_token"] not in cfg["subject_tokens"]:
@@ -718,6 +740,9 @@ def control(path, body):
     elif path == "/_ttl":
         with LOCK:
             STATE.ttl = int(req["ttl"])
+    elif path == "/_token_len":
+        with LOCK:
+            STATE.token_len = int(req["len"])
     elif path == "/_reset":
         with LOCK:
             STATE.faults.clear()

@@ -6,6 +6,7 @@
 # token cache across execs.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/gcpkms/lib.sh"
+. "$top_srcdir/tests/daemon/lib.sh"
 
 t_setup
 gcp_setup || { echo "1..1"; echo "not ok 1 - fake Google services: $(cat "$GCP_DIR/server.err" 2>/dev/null)"; exit 1; }
@@ -192,6 +193,73 @@ C6=$(t_conf_dir); gcp_dropin "$C6" "gcpkms.credentials = $GCP_DIR/imp.json"
 t_expect_fail "the token endpoint refuses the credentials: exit 6 with its error" 6 \
 	"^ocikp: gcpkms: .*invalid_grant.*Invalid JWT Signature" \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$C6"
+
+# 408 (a request timeout, from KMS or a proxy) is retried like 503, then
+# exit 5 on either side, never the 3 or 4 of a KMS refusal.
+gcp_ctl /_reset
+gcp_ctl /_fault '{"match":":decrypt","status":408,"times":1}'
+OUT=$(t_unwrap "$ANN" "$KEY")
+# (a 401 first, when an earlier test revoked the cached token, is not ours)
+[ "$OUT" = "$OPTS" ] && [ "$(gcp_stat decrypt)" -eq $((2 + $(gcp_stat unauthorized))) ]
+t_ok $? "unwrap: a 408 is retried, the key comes back ($(gcp_stat decrypt) requests)"
+gcp_ctl /_fault '{"match":":encrypt","status":408,"times":4}'
+t_expect_fail "wrap: 408 for good: exit 5 after 4 attempts" 5 "HTTP 408 after 4 attempts" \
+	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
+gcp_ctl /_fault '{"match":":decrypt","status":408,"times":4}'
+t_expect_fail "unwrap: 408 for good: exit 5 after 4 attempts" 5 "HTTP 408 after 4 attempts" \
+	"$(t_unwrap_request ocikp "$ANN" "$KEY")"
+gcp_ctl /_reset
+
+# A 4 KiB access token (federated ones are long) is cached like any other:
+# one token request for 5 wraps.
+gcp_cache_drop
+gcp_ctl /_token_len '{"len":4096}'
+ok=0
+for i in $(seq 5); do
+	[ -n "$(OCIKP_CONFIG_DIR="$C4" t_wrap "$OPTS" "$KEY")" ] || ok=1
+done
+[ $ok -eq 0 ] && [ "$(gcp_stat token_jwt)" -eq 1 ] && [ "$(gcp_stat encrypt)" -eq 5 ]
+t_ok $? "a 4 KiB token: 5 wraps, 1 token request ($(gcp_stat token_jwt))"
+gcp_ctl /_token_len '{"len":0}'
+gcp_ctl /_reset
+
+# SSLKEYLOGFILE would have libcurl write the TLS secrets of the token and
+# KMS connections: ocikp clears it.
+ANNK=$(SSLKEYLOGFILE="$T_TMP/keylog" t_wrap "$OPTS" "$KEY")
+[ -n "$ANNK" ] && [ ! -e "$T_TMP/keylog" ]
+t_ok $? "SSLKEYLOGFILE set: the wrap works, no key log written"
+
+# ocikpd too: cleared before its threads start and its modules load.
+if [ -x "$OCIKPD" ] && [ -n "$D_PY" ]; then
+	d_req "$T_TMP/dwrap.json" "$(t_wrap_request ocikp "$OPTS" "$KEY")"
+	SSLKEYLOGFILE="$T_TMP/keylog-d" d_start &&
+		d_client call --target "$D_TARGET" --rpc WrapKey --json "$T_TMP/dwrap.json" \
+			> "$T_TMP/dwrap.out" && [ ! -e "$T_TMP/keylog-d" ]
+	R=$?
+	t_ok $R "ocikpd: SSLKEYLOGFILE set, a wrap through gcpkms, no key log written"
+	[ $R -eq 0 ] || t_diag "$(cat "$T_TMP/dwrap.out" "$D_LOG" 2> /dev/null)"
+	d_stop > /dev/null
+else
+	t_skip "ocikpd clears SSLKEYLOGFILE" "ocikpd or python3-grpcio not here"
+fi
+
+# A credentials file whose token_uri holds user:password@: exit 6 (the file
+# is wrong), and --verbose never prints the password.
+python3 - "$GCP_DIR/au.json" "$GCP_DIR/au-userinfo.json" <<'PY'
+import json, os, sys
+c = json.load(open(sys.argv[1]))
+c["token_uri"] = c["token_uri"].replace("https://", "https://user:PW-S3CRET@")
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, json.dumps(c).encode())
+os.close(fd)
+PY
+C9=$(t_conf_dir); gcp_dropin "$C9" "gcpkms.credentials = $GCP_DIR/au-userinfo.json"
+t_run "$(t_wrap_request ocikp "$OPTS" "$KEY")" --config-dir="$C9" --verbose
+[ "$T_RC" -eq 6 ] && printf '%s' "$T_ERR" | grep -q "user:password@ is refused" &&
+	! printf '%s' "$T_ERR" | grep -q "PW-S3CRET"
+R=$?
+t_ok $R "token_uri with user:password@: exit 6, the password in no line (exit $T_RC)"
+[ $R -eq 0 ] || t_diag "$T_ERR"
 
 # No credentials anywhere and no metadata server: one line saying what was
 # looked for.

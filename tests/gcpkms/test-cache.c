@@ -313,7 +313,7 @@ static void test_untrusted(void)
 		  "expires_at out of range" },
 		{ "{\"v\":1,\"expires_at\":99999999999}", "no token" },
 	};
-	char target[128], big[5000], text[512];
+	char target[128], big[40000], text[512];
 	struct gcp_cred c = new_cred();
 	struct stat st;
 	size_t i;
@@ -346,9 +346,9 @@ static void test_untrusted(void)
 	big[sizeof(big) - 1] = '\0';
 	snprintf(text, sizeof(text), "{\"v\":1,\"access_token\":\"ya29." STUB_MARK
 		 "-big\",\"expires_at\":%lld}", now_s() + 3000);
-	memcpy(big + 4000, text, strlen(text));
+	memcpy(big + 36000, text, strlen(text));	/* past 2 * GCP_TOKEN_MAX + 1 KiB */
 	put_file(cache_path(&c), big, 0600);
-	expect_refetch(&c, "ya29." STUB_MARK "-big", "a file over 4 KiB (valid JSON)");
+	expect_refetch(&c, "ya29." STUB_MARK "-big", "a file over 33 KiB (valid JSON)");
 
 	unlink(cache_path(&c));
 	if (mkfifo(cache_path(&c), 0600) != 0)

@@ -10,10 +10,15 @@ random loopback ports, both TLS:
 and a plain-HTTP one, "plain".  Ports are written to DIR/ports as
 "good=N wronghost=N plain=N" once all listen.  Every request is appended to
 DIR/requests.log as "METHOD PATH-WITHOUT-QUERY", so the test can count
-attempts.  Answers depend on the path alone (see answer()).
+attempts.  Answers depend on the path alone (see handle_any()).
+
+Every listener is also an HTTP proxy (CONNECT, logged as "CONNECT
+HOST:PORT"): a tunnel to 127.0.0.1 or localhost, 403 for refuse.invalid,
+408 for busy.invalid.
 """
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -105,12 +110,63 @@ class Handler(BaseHTTPRequestHandler):
                                 ("Set-Cookie", " sid=S3CRET-COOKIE-MARK ; Expires=Wed, 21 Oct 2037 "
                                                "07:28:00 GMT; HttpOnly"),
                                 ("Set-Cookie", "sidx=2")])
+        elif path == "/408":
+            self.send(408, b'{"error":"timeout"}')
+        elif path == "/cookieflood":
+            # 14,000 Set-Cookie lines (under HTTP_MAX_HEADERS), 503 first:
+            # sid=v1..v20 lead, so the cap decides which one is kept
+            lines = [("Set-Cookie", "sid=v%d" % i) for i in range(1, 21)]
+            lines += [("Set-Cookie", "c=1")] * (14000 - 20)
+            self.send(503 if n <= 1 else 200, ok, lines)
+        elif path == "/bigheaders":
+            self.send(200, ok, [("X-Pad", "0123456789")] * 20000)
+        elif path == "/bigline":
+            self.send(200, ok, [("X-Pad", "p" * 120000)])
         elif path == "/reset":
             self.reset() if n <= 1 else self.send(200, ok)
         else:
             self.send(400, b"unknown test path")
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_any
+
+    def do_CONNECT(self):
+        count("CONNECT " + self.path)
+        host, _, port = self.path.rpartition(":")
+        if host == "refuse.invalid":
+            self.send(403, b"no")
+        elif host == "busy.invalid":
+            self.send(408, b"")
+        elif host in ("127.0.0.1", "localhost"):
+            try:
+                up = socket.create_connection(("127.0.0.1", int(port)))
+            except (OSError, ValueError):
+                self.send(502, b"")
+                return
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.wfile.flush()
+            relay(self.connection, up)
+            self.close_connection = True
+        else:
+            self.send(502, b"")
+
+
+def relay(a, b):
+    """Bytes both ways until either side closes."""
+    try:
+        while True:
+            r, _, _ = select.select([a, b], [], [], 30)
+            if not r:
+                return
+            for s in r:
+                data = s.recv(65536)
+                if not data:
+                    return
+                (b if s is a else a).sendall(data)
+    except OSError:
+        pass
+    finally:
+        b.close()
 
 
 class TLSServer(ThreadingHTTPServer):

@@ -398,6 +398,124 @@ static void test_cookie(void)
 	http_resp_free(ctx, &r);
 }
 
+/* A flood of Set-Cookie lines, on a 503 and then on the 200: one pass over
+ * them, and only the first HTTP_MAX_COOKIES read (sid=v1..v20 lead, so the
+ * one kept is v16).  The bound is the drop-in default http_timeout, far
+ * above what one pass costs even on a loaded machine. */
+static void test_cookie_flood(void)
+{
+	struct http_opts o = trusted();
+	struct http_req req = { .method = "GET", .url = url_of("https", port_good, "/cookieflood"),
+				.want_cookie = "sid" };
+	struct http_resp r = { 0 };
+	long start = now_ms();
+	int rc;
+
+	h.err.msg[0] = '\0';
+	rc = http_request(ctx, &o, &req, &r);
+	elapsed = now_ms() - start;
+	ok(rc == OCIKP_OK && r.status == 200 && seen("GET /cookieflood") == 2 &&
+	   elapsed < HTTP_TIMEOUT_MS, "14,000 Set-Cookie lines, 503 then 200: done in %ld ms "
+	   "(bound %ld): %s", elapsed, HTTP_TIMEOUT_MS, h.err.msg);
+	ok(r.cookie.len == 3 && !memcmp(r.cookie.data, "v16", 3),
+	   "only the first %d Set-Cookie lines are read: sid=%.*s kept", HTTP_MAX_COOKIES,
+	   (int)(r.cookie.len < 16 ? r.cookie.len : 16), r.cookie.data ? (char *)r.cookie.data : "");
+	http_resp_free(ctx, &r);
+}
+
+/* 408 is retried like 503; oversized headers are not, whichever limit
+ * (ours or libcurl's single-line one) refuses them. */
+static void test_retry_classes(void)
+{
+	struct http_opts o = trusted();
+	struct http_resp r = { 0 };
+	int rc;
+
+	rc = call("GET", "/408", &o, NULL, &r);
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /408") == HTTP_MAX_ATTEMPTS &&
+	   strstr(h.err.msg, "HTTP 408 after 4 attempts"),
+	   "408 is retried, then unavailable: %d requests: %s", seen("GET /408"), h.err.msg);
+	rc = call("GET", "/bigheaders", &o, NULL, &r);
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /bigheaders") == 1 &&
+	   strstr(h.err.msg, "answer headers larger than 256 KiB refused"),
+	   "380 KB of header lines: refused, not retried: %d requests: %s",
+	   seen("GET /bigheaders"), h.err.msg);
+	rc = call("GET", "/bigline", &o, NULL, &r);
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /bigline") == 1 &&
+	   strstr(h.err.msg, "answer headers larger than"),
+	   "one 120 KB header line: refused, not retried: %d requests: %s",
+	   seen("GET /bigline"), h.err.msg);
+	http_resp_free(ctx, &r);
+}
+
+/* How many CONNECTs the proxy saw for host:port. */
+static int connects(const char *hostport)
+{
+	char line[300];
+
+	snprintf(line, sizeof(line), "CONNECT %s", hostport);
+	return seen(line);
+}
+
+/* Proxies: https_proxy/HTTPS_PROXY and no_proxy, never ALL_PROXY; a proxy's
+ * refusal of the tunnel is final, its 408 retried.  The plain listener is
+ * the proxy. */
+static void test_proxy(void)
+{
+	struct http_opts o = trusted();
+	struct http_resp r = { 0 };
+	char proxy[64], good[64];
+	int before, rc;
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port_plain);
+	snprintf(good, sizeof(good), "127.0.0.1:%d", port_good);
+	unsetenv("no_proxy");
+	setenv("https_proxy", proxy, 1);
+	before = connects(good);
+	rc = call("GET", "/json", &o, NULL, &r);
+	ok(rc == OCIKP_OK && r.status == 200 && connects(good) == before + 1,
+	   "https_proxy: through the proxy: %s", h.err.msg);
+	setenv("no_proxy", "127.0.0.1", 1);
+	rc = call("GET", "/json", &o, NULL, &r);
+	ok(rc == OCIKP_OK && connects(good) == before + 1, "no_proxy exempts the host: %s",
+	   h.err.msg);
+	unsetenv("no_proxy");
+	unsetenv("https_proxy");
+	setenv("HTTPS_PROXY", proxy, 1);
+	rc = call("GET", "/json", &o, NULL, &r);
+	ok(rc == OCIKP_OK && connects(good) == before + 2, "HTTPS_PROXY too: %s", h.err.msg);
+	unsetenv("HTTPS_PROXY");
+	setenv("ALL_PROXY", proxy, 1);
+	setenv("all_proxy", proxy, 1);
+	rc = call("GET", "/json", &o, NULL, &r);
+	ok(rc == OCIKP_OK && connects(good) == before + 2,
+	   "ALL_PROXY and all_proxy are ignored: %d CONNECTs: %s", connects(good) - before - 2,
+	   h.err.msg);
+	unsetenv("ALL_PROXY");
+	unsetenv("all_proxy");
+	setenv("https_proxy", proxy, 1);
+	rc = call_url("GET", "https://refuse.invalid/x" QUERY, &o, NULL, &r);
+	ok(rc == OCIKP_CONFIG && connects("refuse.invalid:443") == 1 &&
+	   strstr(h.err.msg, "the proxy refused the tunnel: HTTP 403"),
+	   "a proxy refusing CONNECT: a configuration error, not retried: %d CONNECTs: %s",
+	   connects("refuse.invalid:443"), h.err.msg);
+	rc = call_url("GET", "https://busy.invalid/x" QUERY, &o, NULL, &r);
+	ok(rc == OCIKP_UNAVAILABLE && connects("busy.invalid:443") == HTTP_MAX_ATTEMPTS &&
+	   strstr(h.err.msg, "proxy CONNECT: HTTP 408 after 4 attempts"),
+	   "a proxy's 408 is retried, then unavailable: %d CONNECTs: %s",
+	   connects("busy.invalid:443"), h.err.msg);
+	unsetenv("https_proxy");
+	setenv("no_proxy", "*", 1);
+	http_resp_free(ctx, &r);
+}
+
+/* SSLKEYLOGFILE was set before the first request: libcurl never saw it. */
+static void test_keylog(const char *keylog)
+{
+	ok(access(keylog, F_OK) != 0 && !getenv("SSLKEYLOGFILE"),
+	   "SSLKEYLOGFILE cleared before libcurl started: no key log written");
+}
+
 static void test_opts(void)
 {
 	struct http_opts o;
@@ -481,6 +599,7 @@ static bool read_ports(void)
 
 int main(int argc, char **argv)
 {
+	char keylog[600];
 	int saved;
 
 	if (argc != 2)
@@ -495,6 +614,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setenv("no_proxy", "*", 1);	/* whatever the machine's proxy, the server is here */
+	snprintf(keylog, sizeof(keylog), "%s/keylog", dir);
+	setenv("SSLKEYLOGFILE", keylog, 1);	/* must never be honoured */
 	debug_enable(true);
 	saved = capture_stderr();
 	test_ok();
@@ -505,6 +626,10 @@ int main(int argc, char **argv)
 	test_time();
 	test_headers();
 	test_cookie();
+	test_cookie_flood();
+	test_retry_classes();
+	test_proxy();
+	test_keylog(keylog);
 	test_opts();
 	check_debug(saved);
 	http_global_cleanup();
