@@ -167,40 +167,6 @@ struct gen *gen_current(struct daemon *d)
 	return g;
 }
 
-static bool in_list(const unsigned *ids, size_t n, unsigned id)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* serve.allow_users / allow_groups: the caller's uid, primary gid or one
- * of its groups.  Over TCP the caller is unknown, so a list shuts it out. */
-static bool peer_allowed(const struct gen *g, const struct peer *p, char *why, size_t size)
-{
-	int i;
-
-	if (g->allow_any)
-		return true;
-	if (!p->has_cred) {
-		snprintf(why, size, "ocikpd: the caller of a TCP connection is unknown and "
-			 "serve.allow_users/allow_groups are set: use the unix socket");
-		return false;
-	}
-	if (in_list(g->allow_uids, g->n_allow_uids, p->uid) ||
-	    in_list(g->allow_gids, g->n_allow_gids, p->gid))
-		return true;
-	for (i = 0; i < p->n_groups; i++)
-		if (in_list(g->allow_gids, g->n_allow_gids, p->groups[i]))
-			return true;
-	snprintf(why, size, "ocikpd: uid %u (gid %u) is not allowed by serve.allow_users or "
-		 "serve.allow_groups", (unsigned)p->uid, (unsigned)p->gid);
-	return false;
-}
-
 void log_request(int rpc, const char *backend, int code, const struct timespec *started,
 		 const struct peer *peer, const char *message)
 {

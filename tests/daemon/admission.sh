@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# ocikpd against hostile local callers (issue 19): the allow lists see the
+# caller's whole group list and act at accept, before a refused caller
+# holds anything; one caller cannot take every connection or the whole
+# request-byte budget; log lines escape what a caller wrote; the allow
+# lists' errors name the drop-in line; an unsafe socket directory is
+# refused; no key material stays in the daemon's memory after the answer.
+# Callers run as uid 65534 (setpriv); the test runs as root.
+. "$top_srcdir/tests/lib/common.sh"
+t_setup
+. "$top_srcdir/tests/daemon/lib.sh"
+d_built_or_skip
+
+if [ "$(id -u)" != 0 ] || ! command -v setpriv > /dev/null; then
+	echo "1..0 # SKIP needs root and setpriv (callers run as uid 65534)"
+	exit 0
+fi
+
+OPTS='{"symkey":"c2VjcmV0LWxheWVyLWtleS0zMi1ieXRlcy1sb25nISE=","digest":"sha256:00","cipheroptions":{"nonce":"AAAAAAAAAAAAAAAA"}}'
+FLOOD="$top_srcdir/tests/daemon/flood.py"
+NOBODY=(setpriv --reuid=65534 --regid=65534)
+chmod 0711 "$T_TMP"	# the sockets in it, for uid 65534
+PUB=$T_TMP/pub
+mkdir -m 0755 "$PUB"
+ANN=$(t_wrap "$OPTS" sample://default)
+d_req "$PUB/unwrap.json" "$(t_unwrap_request ocikp "$ANN")"
+chmod 0644 "$PUB/unwrap.json"
+FL=$T_TMP/flood	# where flood.py, as uid 65534, says it is ready
+mkdir -m 0700 "$FL"
+chown 65534 "$FL"
+
+# serve_conf LINE...: a drop-in dir with sample and those serve.* lines.
+serve_conf() {
+	local d
+	d=$(t_conf_dir)
+	cp "$C/50-sample.conf" "$d/"
+	printf '%s\n' "$@" > "$d/10-serve.conf"
+	echo "$d"
+}
+
+# start_open CONF-DIR: ocikpd on a socket uid 65534 may open (the mode is
+# the admin's business; the allow lists are what is tested).
+start_open() {
+	D_CONF=$1 d_start || return 1
+	chmod 0666 "$D_SOCK"
+}
+
+# call_as WHO EXPECT-CODE [CLIENT-ARGS...]: UnWrapKey as root or as uid
+# 65534 (with the setpriv group options in NOBODY_GROUPS).
+call_as() {
+	local who=$1 code=$2
+	shift 2
+	if [ "$who" = root ]; then
+		d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$PUB/unwrap.json" \
+			--expect-code "$code" --timeout "$(d_scale 20)" "$@"
+	else
+		"${NOBODY[@]}" "${NOBODY_GROUPS[@]}" "$D_PY" "$D_CLIENT" call --target "$D_TARGET" \
+			--rpc UnWrapKey --json "$PUB/unwrap.json" --expect-code "$code" \
+			--timeout "$(d_scale 20)" "$@"
+	fi
+}
+
+ok_if() {
+	local desc=$1 rc=0
+	shift
+	"$@" > "$T_TMP/ok_if.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || t_diag "$desc: $*" "$(cat "$T_TMP/ok_if.out")"
+	t_ok "$rc" "$desc"
+}
+
+# flood MODE ARGS...: flood.py as uid 65534 in the background (FLOOD_PID);
+# waits for its "ready" line (FLOOD_SAID).
+flood() {
+	local mode=$1 n
+	shift
+	rm -f "$FL/ready"
+	"${NOBODY[@]}" --clear-groups "$D_PY" "$FLOOD" "$mode" --target "unix:$D_SOCK" \
+		--ready "$FL/ready" --hold "$(d_scale 60)" "$@" 2> "$FL/err" &
+	FLOOD_PID=$!
+	t_at_exit "kill $FLOOD_PID 2>/dev/null"
+	n=$(($(d_scale 60) * 10))
+	while [ ! -s "$FL/ready" ] && [ "$n" -gt 0 ] && kill -0 "$FLOOD_PID" 2>/dev/null; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	FLOOD_SAID=$(cat "$FL/ready" 2>/dev/null)
+	[ -n "$FLOOD_SAID" ] || t_diag "flood.py $mode did not get ready: $(cat "$FL/err")"
+}
+
+flood_end() {
+	kill "$FLOOD_PID" 2>/dev/null
+	wait "$FLOOD_PID" 2>/dev/null
+	return 0
+}
+
+# --- 1. SO_PEERGROUPS: the whole list, fail closed ---
+G33=$(seq -s, 3001 3033)
+if start_open "$(serve_conf 'serve.allow_groups = 0')"; then
+	NOBODY_GROUPS=(--groups="$G33")
+	ok_if "33 supplementary groups, none allowed (serve.allow_groups = 0): refused" \
+		call_as nobody UNAVAILABLE
+	grep -q '^ocikpd: refused a connection: uid 65534 (gid 65534) is not allowed' "$D_LOG"
+	t_ok $? "the refusal is logged once with the caller's uid"
+	ok_if "root (gid 0) is still served" call_as root OK
+	d_stop
+else
+	t_ok 1 "daemon with serve.allow_groups = 0 starts"
+fi
+if start_open "$(serve_conf 'serve.allow_groups = 3033')"; then
+	NOBODY_GROUPS=(--groups="$G33")
+	ok_if "33 supplementary groups, the 33rd allowed: served" call_as nobody OK
+	NOBODY_GROUPS=(--groups="$(seq -s, 3001 3032)")
+	ok_if "32 groups, none allowed: refused" call_as nobody UNAVAILABLE
+	d_stop
+else
+	t_ok 1 "daemon with serve.allow_groups = 3033 starts"
+fi
+
+# --- 2. admission at accept: a refused caller holds nothing ---
+if start_open "$(serve_conf 'serve.allow_users = 0')"; then
+	flood conns --n 200
+	[ "$FLOOD_SAID" = "open=0 refused=200" ]
+	t_ok $? "a refused caller's 200 connections (each streaming a request) are all closed at accept ($FLOOD_SAID)"
+	ok_if "meanwhile an allowed caller is served" call_as root OK
+	flood_end
+	[ "$(grep -c '^ocikpd: refused a connection' "$D_LOG")" -lt 200 ]
+	t_ok $? "refusals are not a log line each ($(grep -c '^ocikpd: refused a connection' "$D_LOG") lines for 200)"
+	d_stop
+else
+	t_ok 1 "daemon with serve.allow_users = 0 starts"
+fi
+if D_CONF=$(serve_conf 'serve.allow_users = 0') d_tcp_start; then
+	"$D_PY" - "$D_PORT" > "$T_TMP/tcp.out" 2>&1 <<'EOF'
+import socket, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+s.sendall(b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + b'\0\0\0\x04\0\0\0\0\0')
+s.settimeout(10)
+got = b''
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+# SETTINGS, then GOAWAY (type 7) with its reason
+i = got.find(b'\x07\0\0\0\0\0')
+print('goaway' if i > 0 else 'no goaway', got[i + 14:].decode(errors='replace') if i > 0 else got)
+EOF
+	grep -q '^goaway .*TCP connection is unknown' "$T_TMP/tcp.out"
+	t_ok $? "TCP with an allow list set: closed at accept with a GOAWAY saying why ($(cat "$T_TMP/tcp.out"))"
+	d_stop
+else
+	t_ok 1 "TCP daemon with serve.allow_users = 0 starts"
+fi
+
+# --- 3. shares: one caller cannot take every connection or byte ---
+if start_open "$(serve_conf)"; then
+	flood conns --n 128
+	case $FLOOD_SAID in
+	"open=64 refused=64") t_ok 0 "one uid gets half of the 128 connections ($FLOOD_SAID)" ;;
+	*) t_ok 1 "one uid gets half of the 128 connections ($FLOOD_SAID)" ;;
+	esac
+	ok_if "another uid is served while it holds them" call_as root OK
+	flood_end
+	flood bytes --total $((64 * 1024 * 1024))
+	case $FLOOD_SAID in
+	sent=*) t_ok 0 "one uid streams 64 MiB of unfinished requests ($FLOOD_SAID)" ;;
+	*) t_ok 1 "one uid streams 64 MiB of unfinished requests ($FLOOD_SAID)" ;;
+	esac
+	ok_if "another uid is served while it holds its bytes" call_as root OK
+	flood_end
+	d_stop
+else
+	t_ok 1 "daemon without allow lists starts"
+fi
+
+t_done
