@@ -172,11 +172,13 @@ void log_request(int rpc, const char *backend, int code, const struct timespec *
 {
 	struct timespec now;
 	double ms;
-	char uid[16] = "-", gid[16] = "-";
+	char uid[16] = "-", gid[16] = "-", esc[TEXT_ESCAPE_SIZE(OCIKP_ERR_MAX + 64)];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - started->tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - started->tv_nsec) / 1e6;
+	/* the message quotes the request: escaped, as ocikp inspect shows it */
+	text_escape(esc, sizeof(esc), message, strlen(message));
 	if (peer->has_cred) {
 		snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
 		snprintf(gid, sizeof(gid), "%u", (unsigned)peer->gid);
@@ -184,7 +186,7 @@ void log_request(int rpc, const char *backend, int code, const struct timespec *
 	fprintf(stderr, "ocikpd: %s backend=%s status=%s ms=%.2f uid=%s gid=%s%s%s\n",
 		rpc == OP_WRAP ? "WrapKey" : rpc == OP_UNWRAP ? "UnWrapKey" : "unknown-method",
 		backend ? backend : "-", grpc_code_name(code), ms, uid, gid,
-		code ? ": " : "", code ? message : "");
+		code ? ": " : "", code ? esc : "");
 }
 
 static void run_job(struct daemon *d, struct job *j)

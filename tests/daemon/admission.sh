@@ -173,4 +173,22 @@ else
 	t_ok 1 "daemon without allow lists starts"
 fi
 
+# --- 4. log lines: what a caller wrote is escaped as ocikp inspect does ---
+if D_CONF=$C d_start; then
+	# an op the daemon quotes back: ESC, a C0 control, DEL, C1 (CSI), U+2028
+	# and a bidi override
+	d_req "$T_TMP/badurl.json" '{"op":"de\u001b[31mX\u0001\u007f\u009b\u2028\u202eZ"}'
+	d_client call --target "$D_TARGET" --rpc WrapKey --json "$T_TMP/badurl.json" > "$T_TMP/badurl.out" 2>&1
+	line=$(grep '^ocikpd: WrapKey ' "$D_LOG" | tail -n 1)
+	! LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]\|\xe2\x80[\xa8-\xae]' "$D_LOG"
+	t_ok $? "no control, C1, separator or bidi character reaches the log"
+	case $line in
+	*'de\x1b[31mX\x01\x7f\u009b\u2028\u202eZ'*) t_ok 0 "the log line escapes them as inspect does" ;;
+	*) t_diag "log line: $line" "answer: $(cat "$T_TMP/badurl.out")"; t_ok 1 "the log line escapes them as inspect does" ;;
+	esac
+	d_stop
+else
+	t_ok 1 "daemon for the log test starts"
+fi
+
 t_done
