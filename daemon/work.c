@@ -27,10 +27,42 @@ static bool is_number(const char *s)
 	return true;
 }
 
+/* Where a serve.* option was set ("file:line"), for its error messages. */
+static const char *option_origin(const struct conf *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_options; i++)
+		if (!strncmp(c->options[i].key, "serve.", 6) &&
+		    !strcmp(c->options[i].key + 6, key))
+			return c->options[i].origin;
+	return "?";
+}
+
+/* A user or group name -> its id. */
+static bool name_id(const char *name, bool group, unsigned *id)
+{
+	struct passwd *p;
+	struct group *g;
+
+	if (group) {
+		g = getgrnam(name);
+		if (g)
+			*id = g->gr_gid;
+		return g != NULL;
+	}
+	p = getpwnam(name);
+	if (p)
+		*id = p->pw_uid;
+	return p != NULL;
+}
+
 /* "alice, 1000 bob" -> ids.  Names are resolved now, so a typo is a
- * configuration error at start or reload, not a refusal at 3 a.m. */
-static int id_list(struct ocikp_ctx *ctx, const char *key, const char *value, bool groups,
-		   unsigned **out, size_t *n_out)
+ * configuration error at start or reload, not a refusal at 3 a.m.  The
+ * error names the drop-in line and the entry's position, never the entry:
+ * the line is the admin's to read, the log may be anyone's. */
+static int id_list(struct ocikp_ctx *ctx, const struct conf *c, const char *key,
+		   const char *value, bool groups, unsigned **out, size_t *n_out)
 {
 	char *copy = strdup(value), *tok, *save = NULL;
 	unsigned *ids = NULL, *grown, id;
@@ -42,22 +74,12 @@ static int id_list(struct ocikp_ctx *ctx, const char *key, const char *value, bo
 	for (tok = strtok_r(copy, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
 		if (is_number(tok) && strlen(tok) < 10) {
 			id = (unsigned)strtoul(tok, NULL, 10);
-		} else if (groups) {
-			struct group *g = getgrnam(tok);
-			if (!g) {
-				err_set(ctx, "serve.%s: no group '%s'", key, tok);
-				rc = OCIKP_CONFIG;
-				break;
-			}
-			id = g->gr_gid;
-		} else {
-			struct passwd *p = getpwnam(tok);
-			if (!p) {
-				err_set(ctx, "serve.%s: no user '%s'", key, tok);
-				rc = OCIKP_CONFIG;
-				break;
-			}
-			id = p->pw_uid;
+		} else if (!name_id(tok, groups, &id)) {
+			err_set(ctx, "%s: serve.%s: entry %zu is no %s on this system (names or "
+				"numeric ids, separated by spaces or commas)",
+				option_origin(c, key), key, n + 1, groups ? "group" : "user");
+			rc = OCIKP_CONFIG;
+			break;
 		}
 		grown = realloc(ids, (n + 1) * sizeof(*ids));
 		if (!grown) {
@@ -101,10 +123,10 @@ static int serve_options(struct gen *g, struct ocikp_ctx *ctx)
 	rc = yes_no(ctx, "allow_remote", conf_option(c, "serve", "allow_remote"),
 		    &g->allow_remote);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_users")))
-		rc = id_list(ctx, "allow_users", v, false, &g->allow_uids,
+		rc = id_list(ctx, c, "allow_users", v, false, &g->allow_uids,
 			     &g->n_allow_uids);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_groups")))
-		rc = id_list(ctx, "allow_groups", v, true, &g->allow_gids,
+		rc = id_list(ctx, c, "allow_groups", v, true, &g->allow_gids,
 			     &g->n_allow_gids);
 	g->allow_any = !conf_option(c, "serve", "allow_users") &&
 		       !conf_option(c, "serve", "allow_groups");

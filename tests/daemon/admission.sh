@@ -173,7 +173,19 @@ else
 	t_ok 1 "daemon without allow lists starts"
 fi
 
-# --- 4. log lines: what a caller wrote is escaped as ocikp inspect does ---
+# --- 4. allow-list errors: the drop-in line, never the value ---
+for key in allow_users allow_groups; do
+	d=$(serve_conf '# who may call' "serve.$key = 0, no-such-name-xyzzy")
+	"$OCIKPD" --config-dir="$d" --plugin-dir="$P" --listen="unix:$T_TMP/never.sock" \
+		> /dev/null 2> "$T_TMP/idlist.err"
+	rc=$?
+	[ "$rc" -eq 6 ] && [ "$(grep -c '' "$T_TMP/idlist.err")" -eq 1 ] &&
+		grep -q "10-serve.conf:2: serve.$key: entry 2 is no" "$T_TMP/idlist.err" &&
+		! grep -q xyzzy "$T_TMP/idlist.err"
+	t_ok $? "serve.$key naming nobody: exit 6 (got $rc), one line naming file:line and not the value: $(cat "$T_TMP/idlist.err")"
+done
+
+# --- 5. log lines: what a caller wrote is escaped as ocikp inspect does ---
 if D_CONF=$C d_start; then
 	# an op the daemon quotes back: ESC, a C0 control, DEL, C1 (CSI), U+2028
 	# and a bidi override
