@@ -185,6 +185,40 @@ for key in allow_users allow_groups; do
 	t_ok $? "serve.$key naming nobody: exit 6 (got $rc), one line naming file:line and not the value: $(cat "$T_TMP/idlist.err")"
 done
 
+# --- the socket's directory: nobody else may swap the file ---
+sockdir_case() {	# sockdir_case DESC MODE OWNER EXPECT-EXIT GREP
+	local dir=$T_TMP/sockdir.$RANDOM rc=0
+	mkdir "$dir"
+	chmod "$2" "$dir"
+	chown "$3" "$dir"
+	timeout "$(d_scale 10)" "$OCIKPD" --config-dir="$C" --plugin-dir="$P" \
+		--listen="unix:$dir/grpc.sock" > /dev/null 2> "$dir.err" &
+	local pid=$!
+	if [ "$4" -eq 0 ]; then
+		local n=$(($(d_scale 10) * 10))
+		while [ "$n" -gt 0 ] && ! grep -q '^ocikpd: listening on ' "$dir.err"; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		grep -q '^ocikpd: listening on ' "$dir.err" || rc=1
+		kill -TERM "$pid"
+		wait "$pid" || rc=1
+	else
+		wait "$pid" || rc=$?
+		[ "$rc" -eq "$4" ] && [ "$(grep -c '' "$dir.err")" -eq 1 ] && grep -q "$5" "$dir.err" &&
+			[ ! -e "$dir/grpc.sock" ] && rc=0
+	fi
+	[ "$rc" -eq 0 ] || t_diag "exit $rc: $(cat "$dir.err")"
+	t_ok "$rc" "$1: $(head -n 1 "$dir.err")"
+}
+sockdir_case "socket directory mode 0777 (no sticky bit): refused, exit 5" 0777 0 5 \
+	'is writable by others (mode 0777) without the sticky bit'
+sockdir_case "socket directory mode 0775: refused, exit 5" 0775 0 5 'writable by others'
+sockdir_case "socket directory owned by uid 65534: refused, exit 5" 0755 65534 5 \
+	'belongs to uid 65534'
+sockdir_case "socket directory mode 1777 (sticky, as /tmp): served" 1777 0 0 ''
+sockdir_case "socket directory mode 0755, root's: served" 0755 0 0 ''
+
 # --- 5. log lines: what a caller wrote is escaped as ocikp inspect does ---
 if D_CONF=$C d_start; then
 	# an op the daemon quotes back: ESC, a C0 control, DEL, C1 (CSI), U+2028
