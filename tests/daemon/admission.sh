@@ -196,7 +196,7 @@ sockdir_case() {	# sockdir_case DESC MODE OWNER EXPECT-EXIT GREP
 	local pid=$!
 	if [ "$4" -eq 0 ]; then
 		local n=$(($(d_scale 10) * 10))
-		while [ "$n" -gt 0 ] && ! grep -q '^ocikpd: listening on ' "$dir.err"; do
+		while [ "$n" -gt 0 ] && ! grep -q '^ocikpd: listening on ' "$dir.err" 2>/dev/null; do
 			sleep 0.1
 			n=$((n - 1))
 		done
@@ -235,6 +235,38 @@ if D_CONF=$C d_start; then
 	d_stop
 else
 	t_ok 1 "daemon for the log test starts"
+fi
+
+# --- secrets: nothing of the key material stays in ocikpd's memory ---
+# A layer key of its own, searched for raw, as base64, and in the optsdata
+# (raw JSON and base64) after WrapKey and UnWrapKey were answered.
+KEY=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+SOPTS='{"symkey":"'$KEY'","digest":"sha256:00","cipheroptions":{"nonce":"AAAAAAAAAAAAAAAA"}}'
+SECRETS="$(printf '%s' "$KEY" | base64 -d | hex),$(printf '%s' "$KEY" | hex),$(printf '%s' "$SOPTS" | hex)"
+SECRETS="$SECRETS,$(printf '%s' "$SOPTS" | base64 | tr -d '\n' | hex)"
+if D_CONF=$C d_start; then
+	d_req "$T_TMP/swrap.json" "$(t_wrap_request ocikp "$SOPTS" sample://default)"
+	d_client call --target "$D_TARGET" --rpc WrapKey --json "$T_TMP/swrap.json" \
+		--out "$T_TMP/swrap.out" > /dev/null
+	t_ok $? "WrapKey of a fresh layer key through ocikpd"
+	SANN=$(t_json_field keywrapresults.annotation < "$T_TMP/swrap.out")
+	d_req "$T_TMP/sunwrap.json" "$(t_unwrap_request ocikp "$SANN")"
+	d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$T_TMP/sunwrap.json" \
+		--out "$T_TMP/sunwrap.out" > /dev/null &&
+		[ "$(t_json_field keyunwrapresults.optsdata < "$T_TMP/sunwrap.out" | base64 -d)" = "$SOPTS" ]
+	t_ok $? "UnWrapKey gives it back"
+	# WrapKey again, last: its request is what a connection thread read last
+	d_client call --target "$D_TARGET" --rpc WrapKey --json "$T_TMP/swrap.json" > /dev/null
+	t_ok $? "WrapKey again"
+	rm -f "$T_TMP"/s*wrap.*
+	sleep 1	# the connections' ends, on the daemon's side too
+	"$D_PY" "$top_srcdir/tests/daemon/memscan.py" "$D_PID" "$SECRETS" > "$T_TMP/memscan.out" 2>&1
+	rc=$?
+	[ "$rc" -eq 0 ] || t_diag "$(head -n 20 "$T_TMP/memscan.out")"
+	t_ok "$rc" "after the answers, ocikpd's memory holds neither the key nor the optsdata (raw or base64): $(tail -n 1 "$T_TMP/memscan.out")"
+	d_stop
+else
+	t_ok 1 "daemon for the secrets test starts"
 fi
 
 t_done
