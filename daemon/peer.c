@@ -34,19 +34,23 @@ struct share {
 };
 
 static pthread_mutex_t shares_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct share shares[CONN_MAX];	/* at most one per connection */
+/* One per caller with a connection, or with a job still holding a closed
+ * one: twice the connections is room enough. */
+#define SHARES_MAX (2 * CONN_MAX)
+static struct share shares[SHARES_MAX];
 
 /* SO_PEERGROUPS, the whole list: the kernel answers ERANGE with the size it
  * needs, which may change in between (setgroups), so ask again until it
  * fits.  Any failure refuses the caller: a partial list is a wrong one. */
 static int read_groups(int fd, struct peer *p)
 {
-	socklen_t len = 32 * sizeof(gid_t);
+	socklen_t len = 32 * sizeof(gid_t), asked;
 	gid_t *g = NULL, *grown;
 
 	for (;;) {
 		if (len > (socklen_t)(NGROUPS_MAX * sizeof(gid_t)))
 			break;
+		asked = len;
 		grown = realloc(g, len ? len : sizeof(gid_t));
 		if (!grown)
 			break;
@@ -56,8 +60,8 @@ static int read_groups(int fd, struct peer *p)
 			p->n_groups = (int)(len / sizeof(gid_t));
 			return 0;
 		}
-		if (errno != ERANGE)
-			break;
+		if (errno != ERANGE || len <= asked)
+			break;	/* ERANGE must say a larger size: never loop */
 	}
 	free(g);
 	return -1;
@@ -135,14 +139,13 @@ static void log_refusal(const char *why)
 	pthread_mutex_unlock(&lock);
 }
 
-/* The share of p's caller, made on first use; NULL when the table is full
- * (it cannot be: one entry per connection at most). */
+/* The share of p's caller, made on first use; NULL when the table is full. */
 static struct share *share_get(const struct peer *p)
 {
 	struct share *free_slot = NULL;
 	size_t i;
 
-	for (i = 0; i < CONN_MAX; i++) {
+	for (i = 0; i < SHARES_MAX; i++) {
 		struct share *s = &shares[i];
 		if (!s->refs) {
 			if (!free_slot)
@@ -163,6 +166,7 @@ static struct share *share_get(const struct peer *p)
  * to close it with (p is then released). */
 int peer_admit(struct daemon *d, int fd, bool is_unix, struct peer *p, char *why, size_t size)
 {
+	struct share *s;
 	struct gen *g;
 	bool ok;
 
@@ -181,17 +185,22 @@ int peer_admit(struct daemon *d, int fd, bool is_unix, struct peer *p, char *why
 		return NGHTTP2_INADEQUATE_SECURITY;
 	}
 	pthread_mutex_lock(&shares_lock);
-	p->share = share_get(p);
-	if (p->share && p->share->conns < CONN_MAX / 2) {
-		p->share->refs++;
-		p->share->conns++;
-	} else {
-		p->share = NULL;
+	s = share_get(p);
+	if (s && s->conns < CONN_MAX / 2) {
+		s->refs++;
+		s->conns++;
+		p->share = s;
 	}
 	pthread_mutex_unlock(&shares_lock);
 	if (!p->share) {
-		snprintf(why, size, "%s holds %d connections, its share", p->has_cred ? "a uid" :
-			 "TCP", CONN_MAX / 2);
+		if (s && p->has_cred)
+			snprintf(why, size, "uid %u holds %d connections, its share",
+				 (unsigned)p->uid, CONN_MAX / 2);
+		else if (s)
+			snprintf(why, size, "TCP callers hold %d connections, their share",
+				 CONN_MAX / 2);
+		else
+			snprintf(why, size, "%d callers hold connections", SHARES_MAX);
 		log_refusal(why);
 		peer_release(p);
 		return NGHTTP2_ENHANCE_YOUR_CALM;
