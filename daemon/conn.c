@@ -621,6 +621,7 @@ static void linger_close(struct conn *c)
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				break;	/* the client closed too */
 		}
+		OPENSSL_cleanse(buf, sizeof(buf));	/* a late request's bytes */
 	}
 	close(c->fd);
 }
