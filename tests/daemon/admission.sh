@@ -60,6 +60,14 @@ call_as() {
 	fi
 }
 
+# stop_ok: SIGTERM, exit 0 (under valgrind: no memory error, no leak).
+stop_ok() {
+	local rc=0
+	d_stop || rc=$?
+	[ "$rc" -eq 0 ] || t_diag "$(tail -n 20 "$D_LOG")"
+	t_ok "$rc" "ocikpd $D_N: SIGTERM, exit 0 (got $rc)"
+}
+
 ok_if() {
 	local desc=$1 rc=0
 	shift
@@ -102,7 +110,7 @@ if start_open "$(serve_conf 'serve.allow_groups = 0')"; then
 	grep -q '^ocikpd: refused a connection: uid 65534 (gid 65534) is not allowed' "$D_LOG"
 	t_ok $? "the refusal is logged once with the caller's uid"
 	ok_if "root (gid 0) is still served" call_as root OK
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon with serve.allow_groups = 0 starts"
 fi
@@ -111,7 +119,7 @@ if start_open "$(serve_conf 'serve.allow_groups = 3033')"; then
 	ok_if "33 supplementary groups, the 33rd allowed: served" call_as nobody OK
 	NOBODY_GROUPS=(--groups="$(seq -s, 3001 3032)")
 	ok_if "32 groups, none allowed: refused" call_as nobody UNAVAILABLE
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon with serve.allow_groups = 3033 starts"
 fi
@@ -125,7 +133,7 @@ if start_open "$(serve_conf 'serve.allow_users = 0')"; then
 	flood_end
 	[ "$(grep -c '^ocikpd: refused a connection' "$D_LOG")" -lt 200 ]
 	t_ok $? "refusals are not a log line each ($(grep -c '^ocikpd: refused a connection' "$D_LOG") lines for 200)"
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon with serve.allow_users = 0 starts"
 fi
@@ -147,7 +155,7 @@ print('goaway' if i > 0 else 'no goaway', got[i + 14:].decode(errors='replace') 
 EOF
 	grep -q '^goaway .*TCP connection is unknown' "$T_TMP/tcp.out"
 	t_ok $? "TCP with an allow list set: closed at accept with a GOAWAY saying why ($(cat "$T_TMP/tcp.out"))"
-	d_stop
+	stop_ok
 else
 	t_ok 1 "TCP daemon with serve.allow_users = 0 starts"
 fi
@@ -171,7 +179,7 @@ if start_open "$(serve_conf)"; then
 	t_ok $? "one uid streaming 64 MiB of unfinished requests holds at most half ($FLOOD_SAID)"
 	ok_if "another uid is served while it holds its bytes" call_as root OK
 	flood_end
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon without allow lists starts"
 fi
@@ -235,7 +243,7 @@ if D_CONF=$C d_start; then
 	*'de\x1b[31mX\x01\x7f\u009b\u2028\u202eZ'*) t_ok 0 "the log line escapes them as inspect does" ;;
 	*) t_diag "log line: $line" "answer: $(cat "$T_TMP/badurl.out")"; t_ok 1 "the log line escapes them as inspect does" ;;
 	esac
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon for the log test starts"
 fi
@@ -267,7 +275,7 @@ if D_CONF=$C d_start; then
 	rc=$?
 	[ "$rc" -eq 0 ] || t_diag "$(head -n 20 "$T_TMP/memscan.out")"
 	t_ok "$rc" "after the answers, ocikpd's memory holds neither the key nor the optsdata (raw or base64): $(tail -n 1 "$T_TMP/memscan.out")"
-	d_stop
+	stop_ok
 else
 	t_ok 1 "daemon for the secrets test starts"
 fi
