@@ -723,8 +723,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	pthread_mutex_lock(&d->conns_lock);
 	if (d->n_conns >= CONN_MAX) {
 		pthread_mutex_unlock(&d->conns_lock);
-		peer_conn_closed(&peer);
-		peer_release(&peer);
+		peer_drop(&peer);
 		close(fd);
 		fprintf(stderr, "ocikpd: %d connections open: refusing a new one\n", CONN_MAX);
 		return OCIKP_UNAVAILABLE;
@@ -733,8 +732,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		peer_conn_closed(&peer);
-		peer_release(&peer);
+		peer_drop(&peer);
 		close(fd);
 		return OCIKP_INTERNAL;
 	}
@@ -753,8 +751,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 		close(fd);
 		if (c->efd >= 0)
 			close(c->efd);
-		peer_conn_closed(&c->peer);
-		peer_release(&c->peer);
+		peer_drop(&c->peer);
 		free(c);
 		return OCIKP_INTERNAL;
 	}
@@ -768,8 +765,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	if (rc != 0) {
 		close(fd);
 		close(c->efd);
-		peer_conn_closed(&c->peer);
-		peer_release(&c->peer);
+		peer_drop(&c->peer);
 		free(c);
 		return OCIKP_INTERNAL;
 	}

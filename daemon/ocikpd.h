@@ -163,6 +163,7 @@ void peer_conn_closed(struct peer *p);
 bool peer_bytes_take(struct peer *p, long n, long budget);
 void peer_bytes_put(struct peer *p, long n);
 void peer_release(struct peer *p);
+void peer_drop(struct peer *p);		/* admitted, but its connection never ran */
 
 /* ---- conn.c: one client connection (HTTP/2 session) --------------------------- */
 #define CONN_MAX 128

@@ -283,3 +283,9 @@ void peer_refuse(int fd, int h2_error, const char *why)
 	shutdown(fd, SHUT_WR);
 	close(fd);
 }
+
+void peer_drop(struct peer *p)
+{
+	peer_conn_closed(p);
+	peer_release(p);
+}

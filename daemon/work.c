@@ -226,6 +226,7 @@ static void run_job(struct daemon *d, struct job *j)
 	h.served_by = NULL;
 	host_ctx_init(&root.pub, &h, NULL);
 	prev = ctx_enter(&root.pub);
+	/* checked at accept (peer.c); again here for a SIGHUP that narrowed the lists */
 	if (!peer_allowed(g, j->peer, j->message, sizeof(j->message))) {
 		j->code = GRPC_PERMISSION_DENIED;
 	} else {
