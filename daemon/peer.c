@@ -39,9 +39,9 @@ static pthread_mutex_t shares_lock = PTHREAD_MUTEX_INITIALIZER;
 #define SHARES_MAX (2 * CONN_MAX)
 static struct share shares[SHARES_MAX];
 
-/* SO_PEERGROUPS, the whole list: the kernel answers ERANGE with the size it
- * needs, which may change in between (setgroups), so ask again until it
- * fits.  Any failure refuses the caller: a partial list is a wrong one. */
+/* SO_PEERGROUPS, the whole list (as it was at connect): the kernel answers
+ * ERANGE with the size it needs; ask again with that.  Any failure refuses
+ * the caller: a partial list is a wrong one. */
 static int read_groups(int fd, struct peer *p)
 {
 	socklen_t len = 32 * sizeof(gid_t), asked;
