@@ -80,12 +80,14 @@ static void conn_unref(struct conn *c)
 		return;
 	close(c->efd);
 	pthread_mutex_destroy(&c->lock);
+	peer_release(&c->peer);
 	free(c);
 }
 
 static void body_release(struct conn *c, struct stream *s)
 {
 	atomic_fetch_sub(&c->d->body_bytes, (long)s->counted);
+	peer_bytes_put(&c->peer, (long)s->counted);
 	s->counted = 0;
 	buf_free(&s->body);
 }
@@ -225,8 +227,14 @@ static void body_add(struct conn *c, struct stream *s, const uint8_t *data, size
 
 	if (s->answered)
 		return;	/* refused already: drop what still comes */
+	if (!peer_bytes_take(&c->peer, (long)len, BODY_BUDGET)) {
+		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED,
+			     "ocikpd: this caller has too many requests in progress; try again");
+		return;
+	}
 	if (atomic_fetch_add(&c->d->body_bytes, (long)len) + (long)len > BODY_BUDGET) {
 		atomic_fetch_sub(&c->d->body_bytes, (long)len);
+		peer_bytes_put(&c->peer, (long)len);
 		answer_error(c, s, GRPC_RESOURCE_EXHAUSTED,
 			     "ocikpd: too many requests in progress; try again");
 		return;
@@ -446,6 +454,7 @@ static nghttp2_mem h2_mem = { NULL, h2_malloc, h2_free, h2_calloc, h2_realloc };
 static void job_release(struct conn *c, struct job *j)
 {
 	atomic_fetch_sub(&c->d->body_bytes, (long)j->budget);
+	peer_bytes_put(&c->peer, (long)j->budget);
 	job_free(j);
 }
 
@@ -540,7 +549,7 @@ static void conn_loop(struct conn *c)
 {
 	uint8_t buf[16384];
 	struct pollfd pfd[2];
-	ssize_t n;
+	ssize_t n, rc;
 	long wait;
 
 	for (;;) {
@@ -584,8 +593,12 @@ static void conn_loop(struct conn *c)
 				c->peer_gone = true;
 				break;
 			}
-			if (n > 0 && nghttp2_session_mem_recv(c->session, buf, (size_t)n) < 0)
-				break;
+			if (n > 0) {
+				rc = nghttp2_session_mem_recv(c->session, buf, (size_t)n);
+				OPENSSL_cleanse(buf, (size_t)n);	/* it may hold keys */
+				if (rc < 0)
+					break;
+			}
 		}
 	}
 }
@@ -608,6 +621,7 @@ static void linger_close(struct conn *c)
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				break;	/* the client closed too */
 		}
+		OPENSSL_cleanse(buf, sizeof(buf));	/* a late request's bytes */
 	}
 	close(c->fd);
 }
@@ -643,6 +657,7 @@ static void conn_end(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->n_conns--;
+	peer_conn_closed(&c->peer);
 	pthread_cond_broadcast(&d->conns_cond);
 	pthread_mutex_unlock(&d->conns_lock);
 	conn_unref(c);
@@ -689,34 +704,26 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-static void peer_of(int fd, bool is_unix, struct peer *p)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	memset(p, 0, sizeof(*p));
-	if (!is_unix || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-		return;
-	p->has_cred = true;
-	p->uid = cred.uid;
-	p->gid = cred.gid;
-	len = sizeof(p->groups);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0 ||
-	    errno == ERANGE)
-		p->n_groups = (int)(len / sizeof(gid_t)) > 32 ? 32 : (int)(len / sizeof(gid_t));
-}
-
 int conn_start(struct daemon *d, int fd, bool is_unix)
 {
 	nghttp2_session_callbacks *cb;
 	struct conn *c;
 	pthread_attr_t attr;
 	pthread_t t;
+	struct peer peer;
+	char why[160];
 	int rc;
 
+	/* before anything is spent on the caller */
+	rc = peer_admit(d, fd, is_unix, &peer, why, sizeof(why));
+	if (rc != 0) {
+		peer_refuse(fd, rc, why);
+		return OCIKP_UNAVAILABLE;
+	}
 	pthread_mutex_lock(&d->conns_lock);
 	if (d->n_conns >= CONN_MAX) {
 		pthread_mutex_unlock(&d->conns_lock);
+		peer_drop(&peer);
 		close(fd);
 		fprintf(stderr, "ocikpd: %d connections open: refusing a new one\n", CONN_MAX);
 		return OCIKP_UNAVAILABLE;
@@ -725,6 +732,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		peer_drop(&peer);
 		close(fd);
 		return OCIKP_INTERNAL;
 	}
@@ -732,7 +740,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	c->fd = fd;
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
-	peer_of(fd, is_unix, &c->peer);
+	c->peer = peer;
 	if (!is_unix) {	/* an answer is several small writes: no Nagle delay between them */
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -743,6 +751,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 		close(fd);
 		if (c->efd >= 0)
 			close(c->efd);
+		peer_drop(&c->peer);
 		free(c);
 		return OCIKP_INTERNAL;
 	}
@@ -756,6 +765,7 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	if (rc != 0) {
 		close(fd);
 		close(c->efd);
+		peer_drop(&c->peer);
 		free(c);
 		return OCIKP_INTERNAL;
 	}

@@ -5,6 +5,7 @@
  * so a non-loopback address needs serve.allow_remote.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -99,7 +100,9 @@ static void socket_access(struct ocikp_ctx *ctx, const char *path)
 {
 	struct group *g = getgrnam(SOCKET_GROUP);
 
-	if (g && chown(path, (uid_t)-1, g->gr_gid) == 0 && chmod(path, 0660) == 0)
+	/* not through a symlink, should one be there (check_dir makes it unlikely) */
+	if (g && fchownat(AT_FDCWD, path, (uid_t)-1, g->gr_gid, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    chmod(path, 0660) == 0)
 		return;
 	if (g)
 		fprintf(stderr, "ocikpd: warning: cannot give %s to group %s (%m): mode 0600, "
@@ -133,6 +136,40 @@ static int make_parent(struct ocikp_ctx *ctx, const char *path)
 	return OCIKP_OK;
 }
 
+/* bind() and then chown/chmod by path are safe only where nobody else can
+ * swap the socket file for a symlink or another file in between: refuse a
+ * directory someone else owns, or that others may write to without the
+ * sticky bit (with it they cannot rename or remove our file). */
+static int check_dir(struct ocikp_ctx *ctx, const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';	/* the root directory */
+	else if (slash)
+		*slash = '\0';
+	if (stat(dir, &st) != 0) {
+		err_set(ctx, "unix:%s: its directory %s: %m", path, dir);
+		return OCIKP_UNAVAILABLE;
+	}
+	if (!trust_owner(st.st_uid)) {
+		err_set(ctx, "unix:%s: its directory %s belongs to uid %u, not root or this user: "
+			"it could replace the socket", path, dir, (unsigned)st.st_uid);
+		return OCIKP_UNAVAILABLE;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		err_set(ctx, "unix:%s: its directory %s is writable by others (mode %04o) without "
+			"the sticky bit: use one only this user can write, such as /run/ocikp",
+			path, dir, (unsigned)(st.st_mode & 07777));
+		return OCIKP_UNAVAILABLE;
+	}
+	return OCIKP_OK;
+}
+
 static int open_unix(struct ocikp_ctx *ctx, const char *path, struct listener *l)
 {
 	struct sockaddr_un un;
@@ -151,6 +188,8 @@ static int open_unix(struct ocikp_ctx *ctx, const char *path, struct listener *l
 	un.sun_family = AF_UNIX;
 	strcpy(un.sun_path, path);
 	rc = make_parent(ctx, path);
+	if (rc == OCIKP_OK)
+		rc = check_dir(ctx, path);
 	if (rc == OCIKP_OK)
 		rc = clear_stale(ctx, path, &un);
 	if (rc != OCIKP_OK)

@@ -85,12 +85,14 @@ struct gen {
 	bool allow_remote;
 };
 
+struct share;
 struct peer {
 	bool has_cred;		/* a unix socket: SO_PEERCRED */
 	uid_t uid;
 	gid_t gid;
-	gid_t groups[32];	/* SO_PEERGROUPS, may be truncated */
+	gid_t *groups;		/* SO_PEERGROUPS, the whole list (heap) */
 	int n_groups;
+	struct share *share;	/* this caller's connections and bytes (peer.c) */
 };
 
 struct conn;
@@ -152,6 +154,22 @@ void job_free(struct job *j);
 /* The one log line of a request (rpc: OP_WRAP, OP_UNWRAP or -1). */
 void log_request(int rpc, const char *backend, int code, const struct timespec *started,
 		 const struct peer *peer, const char *message);
+
+/* ---- peer.c: who calls, admission at accept, shares per caller ---------------- */
+/* Reads the caller's credentials, checks the allow lists of the current
+ * generation and takes a connection of the caller's share.  0: admitted;
+ * else the HTTP/2 error code for peer_refuse, why says why, p is empty. */
+int peer_admit(struct daemon *d, int fd, bool is_unix, struct peer *p, char *why, size_t size);
+void peer_refuse(int fd, int h2_error, const char *why);	/* closes fd */
+bool peer_allowed(const struct gen *g, const struct peer *p, char *why, size_t size);
+/* The host's view of the caller (serve.admin_*, the identity for request files). */
+void peer_caller(const struct gen *g, const struct peer *p, struct caller *c);
+void peer_conn_closed(struct peer *p);
+/* Request bytes against the caller's share (half of budget). */
+bool peer_bytes_take(struct peer *p, long n, long budget);
+void peer_bytes_put(struct peer *p, long n);
+void peer_release(struct peer *p);
+void peer_drop(struct peer *p);		/* admitted, but its connection never ran */
 
 /* ---- conn.c: one client connection (HTTP/2 session) --------------------------- */
 #define CONN_MAX 128

@@ -27,10 +27,42 @@ static bool is_number(const char *s)
 	return true;
 }
 
+/* Where a serve.* option was set ("file:line"), for its error messages. */
+static const char *option_origin(const struct conf *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_options; i++)
+		if (!strncmp(c->options[i].key, "serve.", 6) &&
+		    !strcmp(c->options[i].key + 6, key))
+			return c->options[i].origin;
+	return "?";
+}
+
+/* A user or group name -> its id. */
+static bool name_id(const char *name, bool group, unsigned *id)
+{
+	struct passwd *p;
+	struct group *g;
+
+	if (group) {
+		g = getgrnam(name);
+		if (g)
+			*id = g->gr_gid;
+		return g != NULL;
+	}
+	p = getpwnam(name);
+	if (p)
+		*id = p->pw_uid;
+	return p != NULL;
+}
+
 /* "alice, 1000 bob" -> ids.  Names are resolved now, so a typo is a
- * configuration error at start or reload, not a refusal at 3 a.m. */
-static int id_list(struct ocikp_ctx *ctx, const char *key, const char *value, bool groups,
-		   unsigned **out, size_t *n_out)
+ * configuration error at start or reload, not a refusal at 3 a.m.  The
+ * error names the drop-in line and the entry's position, never the entry:
+ * the line is the admin's to read, the log may be anyone's. */
+static int id_list(struct ocikp_ctx *ctx, const struct conf *c, const char *key,
+		   const char *value, bool groups, unsigned **out, size_t *n_out)
 {
 	char *copy = strdup(value), *tok, *save = NULL;
 	unsigned *ids = NULL, *grown, id;
@@ -42,22 +74,12 @@ static int id_list(struct ocikp_ctx *ctx, const char *key, const char *value, bo
 	for (tok = strtok_r(copy, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
 		if (is_number(tok) && strlen(tok) < 10) {
 			id = (unsigned)strtoul(tok, NULL, 10);
-		} else if (groups) {
-			struct group *g = getgrnam(tok);
-			if (!g) {
-				err_set(ctx, "serve.%s: no group '%s'", key, tok);
-				rc = OCIKP_CONFIG;
-				break;
-			}
-			id = g->gr_gid;
-		} else {
-			struct passwd *p = getpwnam(tok);
-			if (!p) {
-				err_set(ctx, "serve.%s: no user '%s'", key, tok);
-				rc = OCIKP_CONFIG;
-				break;
-			}
-			id = p->pw_uid;
+		} else if (!name_id(tok, groups, &id)) {
+			err_set(ctx, "%s: serve.%s: entry %zu is no %s on this system (names or "
+				"numeric ids, separated by spaces or commas)",
+				option_origin(c, key), key, n + 1, groups ? "group" : "user");
+			rc = OCIKP_CONFIG;
+			break;
 		}
 		grown = realloc(ids, (n + 1) * sizeof(*ids));
 		if (!grown) {
@@ -101,16 +123,16 @@ static int serve_options(struct gen *g, struct ocikp_ctx *ctx)
 	rc = yes_no(ctx, "allow_remote", conf_option(c, "serve", "allow_remote"),
 		    &g->allow_remote);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_users")))
-		rc = id_list(ctx, "allow_users", v, false, &g->allow_uids,
+		rc = id_list(ctx, c, "allow_users", v, false, &g->allow_uids,
 			     &g->n_allow_uids);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "allow_groups")))
-		rc = id_list(ctx, "allow_groups", v, true, &g->allow_gids,
+		rc = id_list(ctx, c, "allow_groups", v, true, &g->allow_gids,
 			     &g->n_allow_gids);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "admin_users")))
-		rc = id_list(ctx, "admin_users", v, false, &g->admin_uids,
+		rc = id_list(ctx, c, "admin_users", v, false, &g->admin_uids,
 			     &g->n_admin_uids);
 	if (rc == OCIKP_OK && (v = conf_option(c, "serve", "admin_groups")))
-		rc = id_list(ctx, "admin_groups", v, true, &g->admin_gids,
+		rc = id_list(ctx, c, "admin_groups", v, true, &g->admin_gids,
 			     &g->n_admin_gids);
 	g->allow_any = !conf_option(c, "serve", "allow_users") &&
 		       !conf_option(c, "serve", "allow_groups");
@@ -175,71 +197,18 @@ struct gen *gen_current(struct daemon *d)
 	return g;
 }
 
-static bool in_list(const unsigned *ids, size_t n, unsigned id)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* serve.allow_users / allow_groups: the caller's uid, primary gid or one
- * of its groups.  Over TCP the caller is unknown, so a list shuts it out. */
-static bool peer_allowed(const struct gen *g, const struct peer *p, char *why, size_t size)
-{
-	int i;
-
-	if (g->allow_any)
-		return true;
-	if (!p->has_cred) {
-		snprintf(why, size, "ocikpd: the caller of a TCP connection is unknown and "
-			 "serve.allow_users/allow_groups are set: use the unix socket");
-		return false;
-	}
-	if (in_list(g->allow_uids, g->n_allow_uids, p->uid) ||
-	    in_list(g->allow_gids, g->n_allow_gids, p->gid))
-		return true;
-	for (i = 0; i < p->n_groups; i++)
-		if (in_list(g->allow_gids, g->n_allow_gids, p->groups[i]))
-			return true;
-	snprintf(why, size, "ocikpd: uid %u (gid %u) is not allowed by serve.allow_users or "
-		 "serve.allow_groups", (unsigned)p->uid, (unsigned)p->gid);
-	return false;
-}
-
-/* The host's view of the caller (host/caller.c): whose identity a file the
- * request names is opened with, and whether serve.admin_users /
- * admin_groups list it (uid, primary gid or a supplementary group). */
-static void caller_of(const struct gen *g, const struct peer *p, struct caller *c)
-{
-	int i;
-
-	memset(c, 0, sizeof(*c));
-	c->known = p->has_cred;
-	if (!c->known)
-		return;		/* over TCP: no identity, never an admin */
-	c->uid = p->uid;
-	c->gid = p->gid;
-	c->groups = p->groups;
-	c->n_groups = p->n_groups;
-	c->admin = in_list(g->admin_uids, g->n_admin_uids, p->uid) ||
-		   in_list(g->admin_gids, g->n_admin_gids, p->gid);
-	for (i = 0; i < p->n_groups && !c->admin; i++)
-		c->admin = in_list(g->admin_gids, g->n_admin_gids, p->groups[i]);
-}
-
 void log_request(int rpc, const char *backend, int code, const struct timespec *started,
 		 const struct peer *peer, const char *message)
 {
 	struct timespec now;
 	double ms;
-	char uid[16] = "-", gid[16] = "-";
+	char uid[16] = "-", gid[16] = "-", esc[TEXT_ESCAPE_SIZE(OCIKP_ERR_MAX + 64)];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (double)(now.tv_sec - started->tv_sec) * 1e3 +
 	     (double)(now.tv_nsec - started->tv_nsec) / 1e6;
+	/* the message quotes the request: escaped, as ocikp inspect shows it */
+	text_escape(esc, sizeof(esc), message, strlen(message));
 	if (peer->has_cred) {
 		snprintf(uid, sizeof(uid), "%u", (unsigned)peer->uid);
 		snprintf(gid, sizeof(gid), "%u", (unsigned)peer->gid);
@@ -247,7 +216,7 @@ void log_request(int rpc, const char *backend, int code, const struct timespec *
 	fprintf(stderr, "ocikpd: %s backend=%s status=%s ms=%.2f uid=%s gid=%s%s%s\n",
 		rpc == OP_WRAP ? "WrapKey" : rpc == OP_UNWRAP ? "UnWrapKey" : "unknown-method",
 		backend ? backend : "-", grpc_code_name(code), ms, uid, gid,
-		code ? ": " : "", code ? message : "");
+		code ? ": " : "", code ? esc : "");
 }
 
 static void run_job(struct daemon *d, struct job *j)
@@ -259,7 +228,7 @@ static void run_job(struct daemon *d, struct job *j)
 	struct caller who;	/* the caller's rights, not the daemon's */
 	int rc;
 
-	caller_of(g, j->peer, &who);
+	peer_caller(g, j->peer, &who);
 	h.caller = &who;
 	memset(&h.err, 0, sizeof(h.err));
 	h.deadline = j->deadline;
@@ -268,6 +237,7 @@ static void run_job(struct daemon *d, struct job *j)
 	h.served_by = NULL;
 	host_ctx_init(&root.pub, &h, NULL);
 	prev = ctx_enter(&root.pub);
+	/* checked at accept (peer.c); again here for a SIGHUP that narrowed the lists */
 	if (!peer_allowed(g, j->peer, j->message, sizeof(j->message))) {
 		j->code = GRPC_PERMISSION_DENIED;
 	} else {

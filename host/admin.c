@@ -71,74 +71,15 @@ static int inspect_input(struct ocikp_ctx *ctx, const char *arg, struct ocikp_bu
 	return rc;
 }
 
-/* The length of a valid UTF-8 sequence at s (at most n bytes) and its code
- * point, or 0 if the bytes there are not one. */
-static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	size_t len, i;
-	unsigned long min;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, min = 0x80, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, min = 0x800, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, min = 0x10000, *cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* Code points a terminal acts on rather than shows: C1 controls (0x9b is a
- * CSI) and the bidirectional overrides that reorder what a line seems to say. */
-static bool hidden_control(unsigned long cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029;
-}
-
-/* Text from the annotation, printable: an attacker writes it, and a newline
- * would forge a line of ours, an escape sequence reach the terminal.
- * Controls, DEL and invalid UTF-8 become \n, \t, \r, \xHH or \uHHHH; a
- * backslash is doubled so the escapes stay unambiguous. */
+/* Text from the annotation, printable (text_escape): an attacker writes
+ * it, and a newline would forge a line of ours, an escape sequence reach
+ * the terminal. */
 static void put_text(struct ocikp_buf *out, const char *text, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)text;
-	unsigned long cp;
-	size_t i = 0, len;
+	char *p = (char *)buf_extend(out, TEXT_ESCAPE_SIZE(n) - 1);
 
-	while (i < n) {
-		unsigned char c = s[i];
-
-		if (c == '\\') {
-			buf_append(out, "\\\\", 2);
-		} else if (c == '\n' || c == '\r' || c == '\t') {
-			buf_printf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_printf(out, "\\x%02x", c);
-		} else if (c < 0x80) {
-			buf_append(out, &c, 1);
-		} else if (!(len = utf8_char(s + i, n - i, &cp))) {
-			buf_printf(out, "\\x%02x", c);
-		} else {
-			if (hidden_control(cp))
-				buf_printf(out, "\\u%04lx", cp);
-			else
-				buf_append(out, s + i, len);
-			i += len;
-			continue;
-		}
-		i++;
-	}
+	if (p)
+		out->len -= TEXT_ESCAPE_SIZE(n) - 1 - text_escape(p, TEXT_ESCAPE_SIZE(n), text, n);
 }
 
 static void put_string(struct ocikp_buf *out, const char *s)

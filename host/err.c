@@ -45,16 +45,23 @@ void err_set(struct ocikp_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 }
 
-void warn_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
+/* A line for stderr (the journal, under ocikpd): what callers wrote in it
+ * is escaped as `ocikp inspect` shows it. */
+static void print_line(const char *kind, struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 {
-	char msg[OCIKP_ERR_MAX];
+	char msg[OCIKP_ERR_MAX], esc[TEXT_ESCAPE_SIZE(OCIKP_ERR_MAX)];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	one_line(msg);
-	if (ctx->backend)
-		fprintf(stderr, "ocikp: warning: %s: %s\n", ctx->backend, msg);
+	text_escape(esc, sizeof(esc), msg, strlen(msg));
+	if (ctx && ctx->backend)
+		fprintf(stderr, "ocikp: %s: %s: %s\n", kind, ctx->backend, esc);
 	else
-		fprintf(stderr, "ocikp: warning: %s\n", msg);
+		fprintf(stderr, "ocikp: %s: %s\n", kind, esc);
+}
+
+void warn_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
+{
+	print_line("warning", ctx, fmt, ap);
 }
 
 static bool debug_on;
@@ -71,16 +78,8 @@ bool debug_enabled(void)
 
 void debug_vprint(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
 {
-	char msg[OCIKP_ERR_MAX];
-
-	if (!debug_on)
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	one_line(msg);
-	if (ctx && ctx->backend)
-		fprintf(stderr, "ocikp: debug: %s: %s\n", ctx->backend, msg);
-	else
-		fprintf(stderr, "ocikp: debug: %s\n", msg);
+	if (debug_on)
+		print_line("debug", ctx, fmt, ap);
 }
 
 void debugf(struct ocikp_ctx *ctx, const char *fmt, ...)

@@ -169,6 +169,14 @@ int key_scheme(const char *url, char *scheme, size_t size);
 int url_query_get(struct ocikp_ctx *ctx, const char *url, const char *name,
 		  struct ocikp_buf *out);
 
+/* ---- text.c: printable text ---------------------------------------------------- */
+/* in[0..n) for a terminal or a log line: controls, DEL, C1, U+2028/2029,
+ * bidi controls and invalid UTF-8 become \n \t \r \xHH \uHHHH, a backslash
+ * is doubled.  Written to out (NUL-terminated), whole escapes only, as many
+ * as fit in size; returns the length.  TEXT_ESCAPE_SIZE(n) always fits. */
+#define TEXT_ESCAPE_SIZE(n) (4 * (n) + 1)
+size_t text_escape(char *out, size_t size, const char *in, size_t n);
+
 /* ---- conf.c: drop-ins ------------------------------------------------------ */
 struct conf_option {
 	char *key;	/* "tpm.tcti" */

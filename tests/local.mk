@@ -96,11 +96,18 @@ tests_shim_leaky_CFLAGS = $(AM_CFLAGS) $(CRYPTO_CFLAGS)
 # a clone or the release tarball runs every test.
 EXTRA_DIST += tests/fixtures
 
-# host/err.c linked alone: it must not pull in the rest of the host.
+# host/err.c linked alone (with host/text.c, its escaping): it must not pull in
+# the rest of the host.
 check_PROGRAMS += tests/unit/test-err
 TESTS += tests/unit/test-err
-tests_unit_test_err_SOURCES = tests/unit/test-err.c host/err.c
+tests_unit_test_err_SOURCES = tests/unit/test-err.c host/err.c host/text.c
 tests_unit_test_err_CFLAGS = $(UNIT_CFLAGS)
+
+# Issue 19: the shared escaping of text others wrote (host/text.c).
+check_PROGRAMS += tests/unit/test-text
+TESTS += tests/unit/test-text
+tests_unit_test_text_LDADD = $(UNIT_LDADD)
+tests_unit_test_text_CFLAGS = $(UNIT_CFLAGS)
 
 # Command-line safety (setuid refusal, --config-dir lists).
 TESTS += tests/cmdline.sh

@@ -300,12 +300,13 @@ allow_case() {	# allow_case DESC LINE EXPECT-CODE
 		t_ok 1 "$1 (daemon did not start)"
 	fi
 }
-allow_case "serve.allow_users = $other (another uid): PERMISSION_DENIED" "serve.allow_users = $other" PERMISSION_DENIED
+# a refused caller is closed at accept (a GOAWAY): the client says UNAVAILABLE
+allow_case "serve.allow_users = $other (another uid): refused (UNAVAILABLE)" "serve.allow_users = $other" UNAVAILABLE
 allow_case "serve.allow_users = $other $ME: OK" "serve.allow_users = $other $ME" OK
 allow_case "serve.allow_users = $(id -un) (by name): OK" "serve.allow_users = $(id -un)" OK
-allow_case "serve.allow_groups = $other only: PERMISSION_DENIED" "serve.allow_groups = $other" PERMISSION_DENIED
+allow_case "serve.allow_groups = $other only: refused (UNAVAILABLE)" "serve.allow_groups = $other" UNAVAILABLE
 allow_case "serve.allow_groups = $MYGID: OK" "serve.allow_groups = $MYGID" OK
-grep -Eq '^ocikpd: UnWrapKey .*status=PERMISSION_DENIED .*uid='"$ME" "$T_TMP"/ocikpd.*.log
+grep -Eq '^ocikpd: refused a connection: uid '"$ME"' ' "$T_TMP"/ocikpd.*.log
 t_ok $? "a refused caller is logged with its uid"
 
 # --- the socket's mode ---

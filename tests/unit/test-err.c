@@ -66,8 +66,8 @@ int main(void)
 	ok(line[0] == '\0', "no debug line unless enabled");
 	debug_enable(true);
 	line = capture(say_debug);
-	ok(!strcmp(line, "ocikp: debug: gcpkms: status 403 forged line\n"),
-	   "a debug line, one line, names its backend");
+	ok(!strcmp(line, "ocikp: debug: gcpkms: status 403\\nforged line\n"),
+	   "a debug line, one line (escaped as ocikp inspect does), names its backend");
 	debug_enable(false);
 
 	ok(ctx_current() == NULL, "no current ctx outside a call");
