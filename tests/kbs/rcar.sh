@@ -46,5 +46,29 @@ t_expect_fail "the KBS answers 500: exit 5" 5 "HTTP 500" "$(t_unwrap_request oci
 kbs_ctl /_config '{"deny":["default/key/1"]}' > /dev/null
 t_expect_fail "the KBS's policy denies the KEK: exit 4" 4 "may not have it: 401 Access denied" \
 	"$(t_unwrap_request ocikp "$ANN")"
+
+# --- packets too short to open: refused before any KBS request --------------------
+# ann_raw WRAPPED-B64 IV-BYTES TYPE: a packet for kbs:///default/key/1, base64
+ann_raw() {
+	python3 -c '
+import base64, json, sys
+a = {"kid": "kbs:///default/key/1", "wrapped_data": sys.argv[1],
+     "iv": base64.b64encode(bytes(int(sys.argv[2]))).decode(), "wrap_type": sys.argv[3]}
+sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())' "$@"
+}
+kbs_ctl /_reset '{}' > /dev/null
+short_fail() {	# short_fail DESC ERE WRAPPED-B64 IV-BYTES TYPE
+	t_expect_fail "$1: exit 3" 3 "$2" "$(t_unwrap_request ocikp "$(ann_raw "$3" "$4" "$5")")"
+}
+short_fail "A256GCM wrapped_data of only the tag" "wrapped_data too short for A256GCM \\(16 bytes" \
+	"$(head -c 16 /dev/zero | base64)" 12 A256GCM
+short_fail "A256GCM wrapped_data of the tag and one byte" "too short for A256GCM \\(17 bytes, at least 18" \
+	"$(head -c 17 /dev/zero | base64)" 12 A256GCM
+short_fail "A256CTR wrapped_data empty" "too short for A256CTR \\(0 bytes" "" 16 A256CTR
+short_fail "A256CTR wrapped_data of one byte" "too short for A256CTR \\(1 bytes" "AA==" 16 A256CTR
+short_fail "wrapped_data not base64" "wrapped_data: invalid base64" "AAA" 12 A256GCM
+short_fail "iv of the wrong length" "iv must be 12 bytes" "$(head -c 40 /dev/zero | base64)" 16 A256GCM
+[ "$(kbs_stat auth)" = 0 ] && [ "$(kbs_stat resource_get)" = 0 ] && [ "$(kbs_stat other)" = 0 ]
+t_ok $? "... and the KBS saw no request for any of them"
 t_done
 [ $rc -eq 0 ] && [ "$T_FAILED" -eq 0 ]

@@ -250,7 +250,7 @@ static void test_fixture(void)
 	free(want);
 }
 
-#define V1_BODY "\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\"," \
+#define V1_BODY "\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAAAA\"," \
 	"\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\""
 
 static void test_packets(void)
@@ -278,6 +278,14 @@ static void test_packets(void)
 	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAA\","
 		     "\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\"}") == OCIKP_BAD_INPUT,
 	   "GCM data shorter than its tag refused");
+	/* 16 and 17 bytes: the tag and less than the smallest optsdata "{}". */
+	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAAA=\","
+		     "\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\"}") == OCIKP_BAD_INPUT &&
+	   strstr(h.err.msg, "too short for A256GCM (17 bytes, at least 18)"),
+	   "GCM data of the tag and one byte refused: %s", h.err.msg);
+	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"\","
+		     "\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"wrap_type\":\"A256CTR\"}") == OCIKP_BAD_INPUT,
+	   "empty CTR data refused");
 	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
 		     "\"iv\":\"AAAAAAAAAAAAAAAA\"}") == OCIKP_BAD_INPUT, "no wrap_type refused");
 	ok(packet_rc("{\"kid\":1,\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
