@@ -19,7 +19,10 @@ DIR holds (tests/kbs/lib.sh makes them):
                                     "iss": "...", "aud": "...",   (optional)
                                     "session_ttl": 300,           (seconds)
                                     "missing_status": 401|404,
-                                    "deny": ["repo/type/tag", ...] (policy denial)}
+                                    "deny": ["repo/type/tag", ...] (policy denial),
+                                    "resource_plugins": ["name", ...]
+                                      (more plugin names serving the resources,
+                                       for kbs+<name>:// kids)}
 
 Two listeners on random loopback ports, HTTPS and plain HTTP, the same API on
 both; "https=N http=N" is written to DIR/ports once both listen.  Every
@@ -513,7 +516,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.auth(body)
         if plugin == "attest" and self.command == "POST":
             return self.attest(body)
-        if plugin != "resource":
+        if plugin != "resource" and plugin not in S.config.get("resource_plugins", []):
             raise Fail("PluginNotFound", "Plugin %s not found" % plugin, 404)
         if self.command in ("POST", "DELETE"):  # resource plugin validate_auth
             check_admin(self)

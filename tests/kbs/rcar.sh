@@ -47,6 +47,18 @@ kbs_ctl /_config '{"deny":["default/key/1"]}' > /dev/null
 t_expect_fail "the KBS's policy denies the KEK: exit 4" 4 "may not have it: 401 Access denied" \
 	"$(t_unwrap_request ocikp "$ANN")"
 
+# --- kbs+<plugin>:// kids (guest-components resource_uri) --------------------------
+kbs_ctl /_config '{"deny": [], "resource_plugins": ["default"]}' > /dev/null
+[ "$(t_unwrap "$(ann_kid kbs+default:///default/key/1)")" = "$OPTS" ] &&
+	grep -q "GET /kbs/v0/default/default/key/1$" "$KBS_DIR/requests.log"
+t_ok $? "a kbs+default:/// kid: routed to kbs, fetched from /kbs/v0/default/<path>"
+[ "$(t_unwrap "$(ann_kid 'kbs+resource:///default/key/1?v=2')")" = "$OPTS" ] &&
+	grep -q "GET /kbs/v0/resource/default/key/1$" "$KBS_DIR/requests.log"
+t_ok $? "a kbs+resource:/// kid with a query: fetched from /kbs/v0/resource/<path>"
+t_expect_fail "a kbs+<plugin> the KBS does not have: exit 4 naming the 404" 4 \
+	"no KEK for kbs\\+pkcs11:///default/key/1 at https://127\\.0\\.0\\.1:$KBS_HTTPS: 404 Plugin pkcs11 not found" \
+	"$(t_unwrap_request ocikp "$(ann_kid kbs+pkcs11:///default/key/1)")"
+
 # --- packets too short to open: refused before any KBS request --------------------
 # ann_raw WRAPPED-B64 IV-BYTES TYPE: a packet for kbs:///default/key/1, base64
 ann_raw() {
