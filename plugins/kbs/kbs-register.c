@@ -94,14 +94,15 @@ static int admin_token(struct ocikp_ctx *ctx, EVP_PKEY *key, struct ocikp_buf *o
 
 /* trustee's error body {"type":".../errors/<Variant>","detail":"..."}:
  * the detail, printable ASCII only, cut short. */
-static void error_detail(struct ocikp_ctx *ctx, const struct http_resp *resp, char *why, size_t n)
+static void error_detail(struct ocikp_ctx *ctx, const struct http_resp *resp, const char *what,
+			 char *why, size_t n)
 {
 	const struct ocikp_host *h = ctx->host;
 	ocikp_json *doc = NULL;
 	const char *d = NULL;
 	size_t i, j = 0;
 
-	snprintf(why, n, "KEK registration refused");
+	snprintf(why, n, "%s", what);
 	if (resp->body.len == 0 || h->json_parse(ctx, "KBS answer", resp->body.data, resp->body.len,
 						 &doc) != OCIKP_OK) {
 		h->json_free(doc);
@@ -150,14 +151,14 @@ static int post_kek(struct ocikp_ctx *ctx, const char *url, const char *path,
 	req.content_type = "application/octet-stream";
 	rc = http_request(ctx, &o, &req, &resp);
 	if (rc == OCIKP_OK && (resp.status < 200 || resp.status > 299)) {
-		error_detail(ctx, &resp, why, sizeof(why));
+		error_detail(ctx, &resp, "KEK registration refused", why, sizeof(why));
 		/* backend.h: 401/403 on wrap is the identity (here the admin
 		 * key or role); another 4xx, what the request names. */
 		rc = resp.status == 401 || resp.status == 403 ? OCIKP_CONFIG : OCIKP_BAD_INPUT;
 		rc = http_fail(ctx, &req, &resp, rc, why);
 	} else if (rc == OCIKP_UNAVAILABLE && resp.status >= 429) {
 		/* 429/5xx after the retries: the KBS's own words say more. */
-		error_detail(ctx, &resp, why, sizeof(why));
+		error_detail(ctx, &resp, "KEK registration refused", why, sizeof(why));
 		rc = http_fail(ctx, &req, &resp, rc, why);
 	}
 	if (rc == OCIKP_OK)
@@ -169,7 +170,106 @@ out:
 	return rc;
 }
 
-int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN])
+/* Is path in trustee's resource list (GET /kbs/v0/resource, an admin
+ * request, JSON array of {"repository_name","resource_type","resource_tag"}
+ * or of "repo/type/tag" strings)?  OCIKP_NOT_MINE when the list cannot
+ * tell: an older KBS, a storage backend that cannot list, another shape. */
+static int list_has(struct ocikp_ctx *ctx, const struct http_resp *resp, const char *path,
+		    int *found)
+{
+	const struct ocikp_host *h = ctx->host;
+	ocikp_json *doc = NULL;
+	const ocikp_json *e;
+	char desc[KBS_KID_MAX];
+	const char *r, *t, *g;
+	size_t i;
+	int rc = OCIKP_NOT_MINE;
+
+	*found = 0;
+	if (resp->status != 200 || h->json_parse(ctx, "KBS resource list", resp->body.data,
+						 resp->body.len, &doc) != OCIKP_OK ||
+	    h->json_type(doc) != OCIKP_JSON_ARRAY)
+		goto out;
+	for (i = 0; i < h->json_array_len(doc); i++) {
+		e = h->json_array_at(doc, i);
+		if ((r = h->json_string(e)) != NULL) {
+			snprintf(desc, sizeof(desc), "%s", r);
+		} else if ((r = h->json_string(h->json_get(e, "repository_name"))) &&
+			   (t = h->json_string(h->json_get(e, "resource_type"))) &&
+			   (g = h->json_string(h->json_get(e, "resource_tag")))) {
+			snprintf(desc, sizeof(desc), "%s/%s/%s", r, t, g);
+		} else {
+			goto out;	/* a shape we do not know: no answer */
+		}
+		*found |= strcmp(desc, path) == 0;
+	}
+	rc = OCIKP_OK;
+out:
+	h->json_free(doc);
+	return rc;
+}
+
+/* A KEK at a kid the caller named may replace one older images need.
+ * Allowed with kbs.allow_replace, or when the KBS lists its resources and
+ * path is not among them; refused otherwise (also when it cannot tell). */
+static int may_replace(struct ocikp_ctx *ctx, const char *url, const char *path,
+		       const struct ocikp_buf *token)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf target = { 0 }, auth = { 0 };
+	struct http_resp resp = { 0 };
+	struct http_req req = { 0 };
+	struct http_opts o;
+	const char *headers[2];
+	char why[DETAIL_MAX + 64];
+	int allow = 0, found = 0, rc;
+
+	rc = kbs_opt_bool(ctx, "allow_replace", &allow);
+	if (rc != OCIKP_OK || allow)
+		return rc;
+	rc = http_opts_load(ctx, "", &o);
+	if (rc == OCIKP_OK &&
+	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
+	     h->buf_append(&target, "/kbs/v0/resource", 16) != OCIKP_OK ||
+	     h->buf_append(&auth, "Authorization: Bearer ", 22) != OCIKP_OK ||
+	     h->buf_append(&auth, token->data, token->len) != OCIKP_OK))
+		rc = OCIKP_INTERNAL;
+	if (rc != OCIKP_OK)
+		goto out;
+	headers[0] = (const char *)auth.data;
+	headers[1] = NULL;
+	req.method = "GET";
+	req.url = (const char *)target.data;
+	req.headers = headers;
+	rc = http_request(ctx, &o, &req, &resp);
+	if (rc != OCIKP_OK && resp.status == 0)
+		goto out;	/* no answer at all: the POST would fare no better */
+	rc = list_has(ctx, &resp, path, &found);
+	if (rc == OCIKP_OK && !found) {
+		ocikp_debugf(ctx, "%s is not in the KBS's resource list: registering", path);
+		goto out;
+	}
+	if (rc == OCIKP_OK)
+		ocikp_errorf(ctx, "the KBS already holds %s: registering would replace the KEK "
+			     "older images need (a fresh keyid, or %s.allow_replace = yes)", path,
+			     ctx->backend);
+	else {
+		error_detail(ctx, &resp, "", why, sizeof(why));
+		ocikp_errorf(ctx, "registering at the key id's path %s may replace a KEK older "
+			     "images need, and the KBS does not list its resources (HTTP %ld%s): "
+			     "refused (a fresh keyid, or %s.allow_replace = yes)", path, resp.status,
+			     why, ctx->backend);
+	}
+	rc = OCIKP_BAD_INPUT;
+out:
+	http_resp_free(ctx, &resp);
+	h->buf_free(&target);
+	h->buf_free(&auth);
+	return rc;
+}
+
+int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN],
+		 int kid_fresh)
 {
 	const struct ocikp_host *h = ctx->host;
 	const char *key_file = ocikp_conf(ctx, "admin_key"), *url = NULL;
@@ -189,6 +289,8 @@ int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char ke
 		rc = admin_key(ctx, key_file, &key);
 	if (rc == OCIKP_OK)
 		rc = admin_token(ctx, key, &token);
+	if (rc == OCIKP_OK && !kid_fresh)
+		rc = may_replace(ctx, url, path, &token);
 	if (rc == OCIKP_OK)
 		rc = post_kek(ctx, url, path, &token, kek);
 	EVP_PKEY_free(key);

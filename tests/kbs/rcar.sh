@@ -19,7 +19,8 @@ T_FAILED=$(grep -c '^not ok ' "$T_TMP/tap")
 # --- through the binary -------------------------------------------------------
 kbs_ctl /_reset '{}' > /dev/null
 t_setup
-kbs_dropin "$C" "kbs.sources = kbs"
+# (kbs.allow_replace: the wrap registers again the KEK the KBS holds)
+kbs_dropin "$C" "kbs.sources = kbs" "kbs.allow_replace = yes"
 OPTS='{"symkey":"c2VjcmV0LWxheWVyLWtleS0zMi1ieXRlcy1sb25nISE=","cipheroptions":{}}'
 ANN=$(t_wrap "$OPTS" "keypath=$KBS_DIR/kek1.bin::keyid=kbs:///default/key/1")
 t_ok $? "wrap for kbs:///default/key/1 (the KEK the KBS holds)"
