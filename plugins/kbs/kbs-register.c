@@ -183,7 +183,7 @@ static int list_has(struct ocikp_ctx *ctx, const struct http_resp *resp, const c
 	char desc[KBS_KID_MAX];
 	const char *r, *t, *g;
 	size_t i;
-	int rc = OCIKP_NOT_MINE;
+	int n, rc = OCIKP_NOT_MINE;
 
 	*found = 0;
 	if (resp->status != 200 || h->json_parse(ctx, "KBS resource list", resp->body.data,
@@ -193,19 +193,50 @@ static int list_has(struct ocikp_ctx *ctx, const struct http_resp *resp, const c
 	for (i = 0; i < h->json_array_len(doc); i++) {
 		e = h->json_array_at(doc, i);
 		if ((r = h->json_string(e)) != NULL) {
-			snprintf(desc, sizeof(desc), "%s", r);
+			n = snprintf(desc, sizeof(desc), "%s", r);
 		} else if ((r = h->json_string(h->json_get(e, "repository_name"))) &&
 			   (t = h->json_string(h->json_get(e, "resource_type"))) &&
 			   (g = h->json_string(h->json_get(e, "resource_tag")))) {
-			snprintf(desc, sizeof(desc), "%s/%s/%s", r, t, g);
+			n = snprintf(desc, sizeof(desc), "%s/%s/%s", r, t, g);
 		} else {
 			goto out;	/* a shape we do not know: no answer */
 		}
-		*found |= strcmp(desc, path) == 0;
+		/* one longer than a kid holds is not this path */
+		*found |= n > 0 && (size_t)n < sizeof(desc) && strcmp(desc, path) == 0;
 	}
 	rc = OCIKP_OK;
 out:
 	h->json_free(doc);
+	return rc;
+}
+
+/* GET <url>/kbs/v0/resource with the admin token: resp filled; rc as
+ * http_request's. */
+static int list_get(struct ocikp_ctx *ctx, const char *url, const struct ocikp_buf *token,
+		    struct http_resp *resp)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf target = { 0 }, auth = { 0 };
+	struct http_req req = { .method = "GET" };
+	struct http_opts o;
+	const char *headers[2] = { NULL, NULL };
+	int rc;
+
+	rc = http_opts_load(ctx, "", &o);
+	if (rc == OCIKP_OK &&
+	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
+	     h->buf_append(&target, "/kbs/v0/resource", 16) != OCIKP_OK ||
+	     h->buf_append(&auth, "Authorization: Bearer ", 22) != OCIKP_OK ||
+	     h->buf_append(&auth, token->data, token->len) != OCIKP_OK))
+		rc = OCIKP_INTERNAL;
+	if (rc == OCIKP_OK) {
+		headers[0] = (const char *)auth.data;
+		req.url = (const char *)target.data;
+		req.headers = headers;
+		rc = http_request(ctx, &o, &req, resp);
+	}
+	h->buf_free(&target);
+	h->buf_free(&auth);
 	return rc;
 }
 
@@ -215,46 +246,33 @@ out:
 static int may_replace(struct ocikp_ctx *ctx, const char *url, const char *path,
 		       const struct ocikp_buf *token)
 {
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf target = { 0 }, auth = { 0 };
 	struct http_resp resp = { 0 };
-	struct http_req req = { 0 };
-	struct http_opts o;
-	const char *headers[2];
-	char why[DETAIL_MAX + 64];
+	char why[DETAIL_MAX + 64] = "";
 	int allow = 0, found = 0, rc;
 
 	rc = kbs_opt_bool(ctx, "allow_replace", &allow);
 	if (rc != OCIKP_OK || allow)
 		return rc;
-	rc = http_opts_load(ctx, "", &o);
-	if (rc == OCIKP_OK &&
-	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
-	     h->buf_append(&target, "/kbs/v0/resource", 16) != OCIKP_OK ||
-	     h->buf_append(&auth, "Authorization: Bearer ", 22) != OCIKP_OK ||
-	     h->buf_append(&auth, token->data, token->len) != OCIKP_OK))
-		rc = OCIKP_INTERNAL;
-	if (rc != OCIKP_OK)
+	/* No answer, a KBS in trouble (5xx), a certificate that does not
+	 * verify: the POST would fare no better, so that is the error.  A 200
+	 * too long to read (HTTP_MAX_BODY) cannot tell. */
+	rc = list_get(ctx, url, token, &resp);
+	if (rc != OCIKP_OK && resp.status != 200)
 		goto out;
-	headers[0] = (const char *)auth.data;
-	headers[1] = NULL;
-	req.method = "GET";
-	req.url = (const char *)target.data;
-	req.headers = headers;
-	rc = http_request(ctx, &o, &req, &resp);
-	if (rc != OCIKP_OK && resp.status == 0)
-		goto out;	/* no answer at all: the POST would fare no better */
-	rc = list_has(ctx, &resp, path, &found);
+	rc = rc == OCIKP_OK ? list_has(ctx, &resp, path, &found) : OCIKP_NOT_MINE;
 	if (rc == OCIKP_OK && !found) {
 		ocikp_debugf(ctx, "%s is not in the KBS's resource list: registering", path);
 		goto out;
 	}
-	if (rc == OCIKP_OK)
+	if (rc == OCIKP_OK) {
 		ocikp_errorf(ctx, "the KBS already holds %s: registering would replace the KEK "
 			     "older images need (a fresh keyid, or %s.allow_replace = yes)", path,
 			     ctx->backend);
-	else {
-		error_detail(ctx, &resp, "", why, sizeof(why));
+	} else {
+		if (resp.status == 200)
+			snprintf(why, sizeof(why), ": not a list ocikp can read");
+		else
+			error_detail(ctx, &resp, "", why, sizeof(why));
 		ocikp_errorf(ctx, "registering at the key id's path %s may replace a KEK older "
 			     "images need, and the KBS does not list its resources (HTTP %ld%s): "
 			     "refused (a fresh keyid, or %s.allow_replace = yes)", path, resp.status,
@@ -263,8 +281,6 @@ static int may_replace(struct ocikp_ctx *ctx, const char *url, const char *path,
 	rc = OCIKP_BAD_INPUT;
 out:
 	http_resp_free(ctx, &resp);
-	h->buf_free(&target);
-	h->buf_free(&auth);
 	return rc;
 }
 

@@ -94,6 +94,20 @@ ANN=$(t_wrap "$OPTS" "algorithm=A256GCM")
 KID=$(printf '%s' "$ANN" | base64 -d | t_json_field kid)
 opens_with_stored "$ANN" "${KID#kbs:///}"
 t_ok $? "... a kid ocikp makes up (a uuid4) is registered all the same"
+kbs_ctl /_config '{"list": "objects"}' > /dev/null
+# a 200 over lib/http's body limit (64 KiB): the list cannot tell
+N=$(posts)
+python3 -c 'import json; print(json.dumps({"match": "GET /kbs/v0/resource", "status": 200,
+    "body": json.dumps(["default/x/%05d" % i for i in range(5000)])}))' > "$T_TMP/long.json"
+kbs_ctl /_fault "$(cat "$T_TMP/long.json")" > /dev/null
+t_expect_fail "a list too long to read: refused, exit 3" 3 \
+	"does not list its resources \\(HTTP 200: not a list ocikp can read\\)" \
+	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/9")"
+kbs_ctl /_fault '{"match": "GET /kbs/v0/resource", "status": 500}' > /dev/null
+t_expect_fail "the list answers 500: exit 5" 5 "GET .*/kbs/v0/resource: HTTP 500" \
+	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/9")"
+[ -z "$(stored default/reg/9)" ] && [ "$(posts)" = "$N" ]
+t_ok $? "... nothing posted"
 dropin "kbs.allow_replace = maybe"
 t_expect_fail "kbs.allow_replace = maybe: exit 6" 6 "allow_replace must be yes or no" \
 	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/9")"
@@ -121,6 +135,10 @@ t_ok $? "... and nothing is stored"
 dropin_r "kbs.admin_role = image-builder"
 t_wrap "$OPTS" "keypath=$K::keyid=kbs:///default/reg/4" > /dev/null
 t_ok $? "kbs.admin_role sends the role claim"
+dropin "kbs.admin_role = image-builder"
+t_expect_fail "an admin ACL allowing the POST but not the list: a caller-named kid refused, exit 3" 3 \
+	"does not list its resources \\(HTTP 401: .*Role image-builder not allowed for path /kbs/v0/resource\\)" \
+	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/10")"
 dropin_r "kbs.admin_role = intruder"
 t_expect_fail "a role the KBS refuses: exit 6" 6 "HTTP 401: .*Role intruder not allowed" \
 	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/5")"
