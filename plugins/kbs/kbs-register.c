@@ -6,7 +6,10 @@
  * ACL, iss/aud when configured).
  *
  * Unlike upstream, any answer but 2xx fails the wrap: an image whose KEK
- * the KBS never stored can be opened by nobody.
+ * the KBS never stored can be opened by nobody.  And a POST never replaces
+ * a KEK older images need by accident: a kid the caller named is first
+ * looked up in the KBS's resource list (trustee resource/mod.rs: GET with
+ * an empty path is an admin request), and kbs.allow_replace overrides.
  */
 #include <stdio.h>
 #include <string.h>
