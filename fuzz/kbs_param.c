@@ -1,6 +1,6 @@
 /* Target: what a wrap request names for the kbs backend (plugins/kbs/
  * kbs-param.c): the input, as a C string, given as a CoCo parameter
- * string or kbs:// key URL (kbs_param_parse) and as a kid
+ * string or kbs:// (kbs+<plugin>://) key URL (kbs_param_parse) and as a kid
  * (kbs_kid_normalize).  A kid either comes out canonical, which
  * normalizes to itself with its resource path inside the output, or is
  * refused; anything else aborts. */
@@ -9,14 +9,18 @@
 #include "fuzz.h"
 #include "kbs.h"
 
-/* out is canonical: a kbs:// URL that normalizes to itself, with the same
+/* out is canonical: a kbs:// URL, or kbs+<plugin>:// for a plugin other
+ * than resource (written kbs://), that normalizes to itself, with the same
  * "repo/type/tag" path, which lies inside out. */
 static void check_canonical(struct ocikp_ctx *ctx, const char *out, const char *path)
 {
 	char again[KBS_KID_MAX];
 	const char *path2, *slash;
 
-	if (strncmp(out, "kbs://", 6) != 0 || path < out || path >= out + KBS_KID_MAX ||
+	if (strncmp(out, "kbs+resource://", 15) == 0)
+		abort();
+	if ((strncmp(out, "kbs://", 6) != 0 && strncmp(out, "kbs+", 4) != 0) ||
+	    path < out || path >= out + KBS_KID_MAX ||
 	    !(slash = strchr(path, '/')) || !(slash = strchr(slash + 1, '/')) ||
 	    strchr(slash + 1, '/'))
 		abort();
@@ -45,7 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r.sample && r.keypath[0])
 			abort();
-		if (kbs_kid_normalize(ctx, r.kid, kid, &path) != OCIKP_OK)
+		/* what wrap writes, every guest parses: kbs:// only */
+		if (strncmp(r.kid, "kbs://", 6) != 0 ||
+		    kbs_kid_normalize(ctx, r.kid, kid, &path) != OCIKP_OK)
 			abort();
 		check_canonical(ctx, kid, path);
 	}

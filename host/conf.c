@@ -654,7 +654,7 @@ void conf_free(struct conf *conf)
 	memset(conf, 0, sizeof(*conf));
 }
 
-const struct conf_backend *conf_backend_for_scheme(const struct conf *conf, const char *scheme)
+static const struct conf_backend *backend_listing(const struct conf *conf, const char *scheme)
 {
 	size_t i;
 	char **s;
@@ -667,6 +667,18 @@ const struct conf_backend *conf_backend_for_scheme(const struct conf *conf, cons
 				return &conf->backends[i];
 	}
 	return NULL;
+}
+
+const struct conf_backend *conf_backend_for_scheme(const struct conf *conf, const char *scheme)
+{
+	const struct conf_backend *cb = backend_listing(conf, scheme);
+
+	/* CoCo's resource URIs kbs+<plugin>:// (guest-components resource_uri)
+	 * name a KBS plugin, not a backend: they go where kbs:// goes unless a
+	 * drop-in lists the scheme itself. */
+	if (!cb && strncmp(scheme, "kbs+", 4) == 0 && scheme[4])
+		cb = backend_listing(conf, "kbs");
+	return cb;
 }
 
 const struct conf_backend *conf_backend_named(const struct conf *conf, const char *name)

@@ -19,6 +19,7 @@
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
 #define CTR_IV_LEN 16
+#define MIN_OPTSDATA 2	/* "{}" */
 
 static const char *alg_name(enum kbs_alg alg)
 {
@@ -110,6 +111,13 @@ int kbs_packet_wrap(struct ocikp_ctx *ctx, const unsigned char kek[KBS_KEK_LEN],
 	h->buf_free(&wrapped);
 	h->buf_free(&iv);
 	return rc;
+}
+
+/* The shortest wrapped_data worth opening: ocicrypt's optsdata is a JSON
+ * object, at least "{}", sealed (GCM adds its tag). */
+static size_t min_wrapped(enum kbs_alg alg)
+{
+	return MIN_OPTSDATA + (alg == KBS_A256GCM ? GCM_TAG_LEN : 0);
 }
 
 /* A string member; NULL with an error if absent or of another type. */
@@ -204,8 +212,11 @@ int kbs_packet_parse(struct ocikp_ctx *ctx, const ocikp_json *ann, struct kbs_pa
 		ocikp_errorf(ctx, "kbs annotation: a %s iv must be %zu bytes", type, want_iv);
 		rc = OCIKP_BAD_INPUT;
 	}
-	if (rc == OCIKP_OK && p->alg == KBS_A256GCM && p->wrapped.len < GCM_TAG_LEN) {
-		ocikp_errorf(ctx, "kbs annotation: wrapped_data too short for A256GCM");
+	/* Refused here, before any KEK source is asked: a KBS handshake or a
+	 * key file read for a packet nothing can open is wasted. */
+	if (rc == OCIKP_OK && p->wrapped.len < min_wrapped(p->alg)) {
+		ocikp_errorf(ctx, "kbs annotation: wrapped_data too short for %s (%zu bytes, at least "
+			     "%zu)", type, p->wrapped.len, min_wrapped(p->alg));
 		rc = OCIKP_BAD_INPUT;
 	}
 	if (rc != OCIKP_OK)

@@ -15,6 +15,9 @@
 #define SEGMENT_FIRST "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 #define SEGMENT_CHARS SEGMENT_FIRST "."
 #define HOST_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-"
+/* A KBS plugin name in kbs+<plugin>://: URL scheme characters, lower case. */
+#define PLUGIN_CHARS "abcdefghijklmnopqrstuvwxyz0123456789.-"
+#define PLUGIN_MAX 24
 #define SAMPLE_KID "kbs:///default/test-key/1"	/* coco_keyprovider's, for sample=true */
 
 enum field { F_KEYPATH, F_KEYID, F_ALGORITHM, F_SAMPLE, F_COUNT };
@@ -91,15 +94,38 @@ static int query_ok(const char *q)
 	return 1;
 }
 
+/* "kbs://" or "kbs+<plugin>://" (guest-components resource_uri): the length
+ * of that prefix, 0 if neither.  *plugin: NULL for kbs:// and for
+ * kbs+resource://, the default plugin, which every guest reads as kbs://. */
+static size_t kid_scheme(const char *in, const char **plugin, size_t *plugin_len)
+{
+	size_t n;
+
+	*plugin = NULL;
+	*plugin_len = 0;
+	if (strncmp(in, "kbs://", 6) == 0)
+		return 6;
+	if (strncmp(in, "kbs+", 4) != 0)
+		return 0;
+	n = strspn(in + 4, PLUGIN_CHARS);
+	if (n == 0 || n > PLUGIN_MAX || strncmp(in + 4 + n, "://", 3) != 0)
+		return 0;
+	if (n != 8 || strncmp(in + 4, "resource", 8) != 0) {
+		*plugin = in + 4;
+		*plugin_len = n;
+	}
+	return 4 + n + 3;
+}
+
 int kbs_kid_normalize(struct ocikp_ctx *ctx, const char *in, char out[KBS_KID_MAX],
 		      const char **path)
 {
-	const char *auth = "", *rest;
-	size_t auth_len = 0, path_len, kid_len;
+	const char *auth = "", *rest, *plugin;
+	size_t auth_len = 0, path_len, kid_len, plugin_len, scheme_len;
 	int n;
 
-	if (strncmp(in, "kbs://", 6) == 0) {
-		rest = in + 6;
+	if ((scheme_len = kid_scheme(in, &plugin, &plugin_len)) != 0) {
+		rest = in + scheme_len;
 		if (*rest != '/') {
 			auth = rest;
 			auth_len = authority(rest);
@@ -121,7 +147,8 @@ int kbs_kid_normalize(struct ocikp_ctx *ctx, const char *in, char out[KBS_KID_MA
 	path_len = resource_path(rest);
 	if (!path_len || (rest[path_len] == '?' && !query_ok(rest + path_len + 1)))
 		goto bad;
-	n = snprintf(out, KBS_KID_MAX, "kbs://%.*s%s", (int)auth_len, auth, rest);
+	n = snprintf(out, KBS_KID_MAX, "kbs%s%.*s://%.*s%s", plugin ? "+" : "", (int)plugin_len,
+		     plugin ? plugin : "", (int)auth_len, auth, rest);
 	if (n < 0 || n >= KBS_KID_MAX)
 		goto bad;
 	kid_len = (size_t)n;
@@ -138,7 +165,8 @@ int kbs_kid_normalize(struct ocikp_ctx *ctx, const char *in, char out[KBS_KID_MA
 	return OCIKP_OK;
 bad:
 	ocikp_errorf(ctx, "key id must be kbs:///REPO/TYPE/TAG or kbs://HOST[:PORT]/REPO/TYPE/TAG "
-		     "(segments [A-Za-z0-9_-][A-Za-z0-9_.-]*, at most %d characters)", KBS_KID_MAX - 1);
+		     "(or kbs+PLUGIN://...; segments [A-Za-z0-9_-][A-Za-z0-9_.-]*, at most %d "
+		     "characters)", KBS_KID_MAX - 1);
 	return OCIKP_BAD_INPUT;
 }
 
@@ -278,7 +306,7 @@ static int parse_url(struct ocikp_ctx *ctx, const char *url, struct kbs_wrap_req
 	memcpy(base, url, len);
 	base[len] = '\0';
 	rc = kbs_kid_normalize(ctx, base, r->kid, &path);
-	if (rc != OCIKP_OK || strncmp(base, "kbs://", 6) != 0) {
+	if (rc != OCIKP_OK || strncmp(base, "kbs", 3) != 0) {
 		if (rc == OCIKP_OK)
 			ocikp_errorf(ctx, "key URL must start with kbs://");
 		return OCIKP_BAD_INPUT;
@@ -336,6 +364,13 @@ int kbs_param_parse(struct ocikp_ctx *ctx, const char *param, struct kbs_wrap_re
 		return rc;
 	if (out->sample && out->keypath[0]) {
 		ocikp_errorf(ctx, "kbs parameters: sample=true and keypath exclude each other");
+		return OCIKP_BAD_INPUT;
+	}
+	/* Older guests (resource_uri before kbs+<plugin>) refuse such a kid:
+	 * the image would open on some guests only. */
+	if (strncmp(out->kid, "kbs+", 4) == 0) {
+		ocikp_errorf(ctx, "kbs key id %.100s: only the KBS's resource plugin is written "
+			     "(as kbs://...), the kid form every CoCo guest parses", out->kid);
 		return OCIKP_BAD_INPUT;
 	}
 	if (!out->kid_given) {

@@ -128,10 +128,10 @@ static int opt_tee(struct rcar *r)
  * differ: say where the fetch goes (debug only: a guest does the same). */
 static void kid_address(struct rcar *r)
 {
-	const char *a = r->kid + 6, *u = strstr(r->url, "://") + 3;
-	size_t an = strcspn(a, "/?"), un = strcspn(u, "/");
+	const char *a = strstr(r->kid, "://"), *u = strstr(r->url, "://") + 3;
+	size_t an, un = strcspn(u, "/");
 
-	if (strncmp(r->kid, "kbs://", 6) || an == 0)
+	if (!a || (an = strcspn(a += 3, "/?")) == 0)
 		return;
 	if (an != un || strncmp(a, u, an))
 		ocikp_debugf(r->ctx, "%s names the KBS %.*s; fetching from %s.url %s, as a CoCo "
@@ -596,16 +596,32 @@ static int rcar_handshake(struct rcar *r)
 
 /* ---- the resource ------------------------------------------------------------------ */
 
+/* The KBS plugin a (valid) kid names: <plugin> of kbs+<plugin>://..., else
+ * "resource" (resource_uri's DEFAULT_PLUGIN).  Its length; *name set. */
+static int kid_plugin_name(const char *kid, const char **name)
+{
+	if (strncmp(kid, "kbs+", 4) == 0) {
+		*name = kid + 4;
+		return (int)strcspn(kid + 4, ":");
+	}
+	*name = "resource";
+	return 8;
+}
+
 static int rcar_get(struct rcar *r, const char *path, struct http_resp *resp)
 {
 	const char *hdrs[2] = { (const char *)r->cookie.data, NULL };
-	const char *q = strchr(r->kid, '?');
+	const char *q = strchr(r->kid, '?'), *plugin;
+	int plugin_len;
 	char url[URL_MAX + KBS_KID_MAX + 32];
 	struct http_req req = { .method = "GET", .url = url, .headers = hdrs };
 	int rc;
 
-	/* a kid's query goes along, as the guest sends it (rcar_client.rs) */
-	snprintf(url, sizeof(url), "%s" KBS_PREFIX "/resource/%s%s", r->url, path, q ? q : "");
+	/* a kid's plugin and query go along, as the guest sends them
+	 * (rcar_client.rs resource_url) */
+	plugin_len = kid_plugin_name(r->kid, &plugin);
+	snprintf(url, sizeof(url), "%s" KBS_PREFIX "/%.*s/%s%s", r->url, plugin_len, plugin, path,
+		 q ? q : "");
 	rc = http_request(r->ctx, &r->o, &req, resp);
 	if (rc == OCIKP_OK)
 		ocikp_debugf(r->ctx, "GET resource %s: HTTP %ld", path, resp->status);

@@ -6,7 +6,10 @@
  * ACL, iss/aud when configured).
  *
  * Unlike upstream, any answer but 2xx fails the wrap: an image whose KEK
- * the KBS never stored can be opened by nobody.
+ * the KBS never stored can be opened by nobody.  And a POST never replaces
+ * a KEK older images need by accident: a kid the caller named is first
+ * looked up in the KBS's resource list (trustee resource/mod.rs: GET with
+ * an empty path is an admin request), and kbs.allow_replace overrides.
  */
 #include <stdio.h>
 #include <string.h>
@@ -94,14 +97,15 @@ static int admin_token(struct ocikp_ctx *ctx, EVP_PKEY *key, struct ocikp_buf *o
 
 /* trustee's error body {"type":".../errors/<Variant>","detail":"..."}:
  * the detail, printable ASCII only, cut short. */
-static void error_detail(struct ocikp_ctx *ctx, const struct http_resp *resp, char *why, size_t n)
+static void error_detail(struct ocikp_ctx *ctx, const struct http_resp *resp, const char *what,
+			 char *why, size_t n)
 {
 	const struct ocikp_host *h = ctx->host;
 	ocikp_json *doc = NULL;
 	const char *d = NULL;
 	size_t i, j = 0;
 
-	snprintf(why, n, "KEK registration refused");
+	snprintf(why, n, "%s", what);
 	if (resp->body.len == 0 || h->json_parse(ctx, "KBS answer", resp->body.data, resp->body.len,
 						 &doc) != OCIKP_OK) {
 		h->json_free(doc);
@@ -150,14 +154,14 @@ static int post_kek(struct ocikp_ctx *ctx, const char *url, const char *path,
 	req.content_type = "application/octet-stream";
 	rc = http_request(ctx, &o, &req, &resp);
 	if (rc == OCIKP_OK && (resp.status < 200 || resp.status > 299)) {
-		error_detail(ctx, &resp, why, sizeof(why));
+		error_detail(ctx, &resp, "KEK registration refused", why, sizeof(why));
 		/* backend.h: 401/403 on wrap is the identity (here the admin
 		 * key or role); another 4xx, what the request names. */
 		rc = resp.status == 401 || resp.status == 403 ? OCIKP_CONFIG : OCIKP_BAD_INPUT;
 		rc = http_fail(ctx, &req, &resp, rc, why);
 	} else if (rc == OCIKP_UNAVAILABLE && resp.status >= 429) {
 		/* 429/5xx after the retries: the KBS's own words say more. */
-		error_detail(ctx, &resp, why, sizeof(why));
+		error_detail(ctx, &resp, "KEK registration refused", why, sizeof(why));
 		rc = http_fail(ctx, &req, &resp, rc, why);
 	}
 	if (rc == OCIKP_OK)
@@ -169,7 +173,122 @@ out:
 	return rc;
 }
 
-int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN])
+/* Is path in trustee's resource list (GET /kbs/v0/resource, an admin
+ * request, JSON array of {"repository_name","resource_type","resource_tag"}
+ * or of "repo/type/tag" strings)?  OCIKP_NOT_MINE when the list cannot
+ * tell: an older KBS, a storage backend that cannot list, another shape. */
+static int list_has(struct ocikp_ctx *ctx, const struct http_resp *resp, const char *path,
+		    int *found)
+{
+	const struct ocikp_host *h = ctx->host;
+	ocikp_json *doc = NULL;
+	const ocikp_json *e;
+	char desc[KBS_KID_MAX];
+	const char *r, *t, *g;
+	size_t i;
+	int n, rc = OCIKP_NOT_MINE;
+
+	*found = 0;
+	if (resp->status != 200 || h->json_parse(ctx, "KBS resource list", resp->body.data,
+						 resp->body.len, &doc) != OCIKP_OK ||
+	    h->json_type(doc) != OCIKP_JSON_ARRAY)
+		goto out;
+	for (i = 0; i < h->json_array_len(doc); i++) {
+		e = h->json_array_at(doc, i);
+		if ((r = h->json_string(e)) != NULL) {
+			n = snprintf(desc, sizeof(desc), "%s", r);
+		} else if ((r = h->json_string(h->json_get(e, "repository_name"))) &&
+			   (t = h->json_string(h->json_get(e, "resource_type"))) &&
+			   (g = h->json_string(h->json_get(e, "resource_tag")))) {
+			n = snprintf(desc, sizeof(desc), "%s/%s/%s", r, t, g);
+		} else {
+			goto out;	/* a shape we do not know: no answer */
+		}
+		/* one longer than a kid holds is not this path */
+		*found |= n > 0 && (size_t)n < sizeof(desc) && strcmp(desc, path) == 0;
+	}
+	rc = OCIKP_OK;
+out:
+	h->json_free(doc);
+	return rc;
+}
+
+/* GET <url>/kbs/v0/resource with the admin token: resp filled; rc as
+ * http_request's. */
+static int list_get(struct ocikp_ctx *ctx, const char *url, const struct ocikp_buf *token,
+		    struct http_resp *resp)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf target = { 0 }, auth = { 0 };
+	struct http_req req = { .method = "GET" };
+	struct http_opts o;
+	const char *headers[2] = { NULL, NULL };
+	int rc;
+
+	rc = http_opts_load(ctx, "", &o);
+	if (rc == OCIKP_OK &&
+	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
+	     h->buf_append(&target, "/kbs/v0/resource", 16) != OCIKP_OK ||
+	     h->buf_append(&auth, "Authorization: Bearer ", 22) != OCIKP_OK ||
+	     h->buf_append(&auth, token->data, token->len) != OCIKP_OK))
+		rc = OCIKP_INTERNAL;
+	if (rc == OCIKP_OK) {
+		headers[0] = (const char *)auth.data;
+		req.url = (const char *)target.data;
+		req.headers = headers;
+		rc = http_request(ctx, &o, &req, resp);
+	}
+	h->buf_free(&target);
+	h->buf_free(&auth);
+	return rc;
+}
+
+/* A KEK at a kid the caller named may replace one older images need.
+ * Allowed with kbs.allow_replace, or when the KBS lists its resources and
+ * path is not among them; refused otherwise (also when it cannot tell). */
+static int may_replace(struct ocikp_ctx *ctx, const char *url, const char *path,
+		       const struct ocikp_buf *token)
+{
+	struct http_resp resp = { 0 };
+	char why[DETAIL_MAX + 64] = "";
+	int allow = 0, found = 0, rc;
+
+	rc = kbs_opt_bool(ctx, "allow_replace", &allow);
+	if (rc != OCIKP_OK || allow)
+		return rc;
+	/* No answer, a KBS in trouble (5xx), a certificate that does not
+	 * verify: the POST would fare no better, so that is the error.  A 200
+	 * too long to read (HTTP_MAX_BODY) cannot tell. */
+	rc = list_get(ctx, url, token, &resp);
+	if (rc != OCIKP_OK && resp.status != 200)
+		goto out;
+	rc = rc == OCIKP_OK ? list_has(ctx, &resp, path, &found) : OCIKP_NOT_MINE;
+	if (rc == OCIKP_OK && !found) {
+		ocikp_debugf(ctx, "%s is not in the KBS's resource list: registering", path);
+		goto out;
+	}
+	if (rc == OCIKP_OK) {
+		ocikp_errorf(ctx, "the KBS already holds %s: registering would replace the KEK "
+			     "older images need (a fresh keyid, or %s.allow_replace = yes)", path,
+			     ctx->backend);
+	} else {
+		if (resp.status == 200)
+			snprintf(why, sizeof(why), ": not a list ocikp can read");
+		else
+			error_detail(ctx, &resp, "", why, sizeof(why));
+		ocikp_errorf(ctx, "registering at the key id's path %s may replace a KEK older "
+			     "images need, and the KBS does not list its resources (HTTP %ld%s): "
+			     "refused (a fresh keyid, or %s.allow_replace = yes)", path, resp.status,
+			     why, ctx->backend);
+	}
+	rc = OCIKP_BAD_INPUT;
+out:
+	http_resp_free(ctx, &resp);
+	return rc;
+}
+
+int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN],
+		 int kid_fresh)
 {
 	const struct ocikp_host *h = ctx->host;
 	const char *key_file = ocikp_conf(ctx, "admin_key"), *url = NULL;
@@ -189,6 +308,8 @@ int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char ke
 		rc = admin_key(ctx, key_file, &key);
 	if (rc == OCIKP_OK)
 		rc = admin_token(ctx, key, &token);
+	if (rc == OCIKP_OK && !kid_fresh)
+		rc = may_replace(ctx, url, path, &token);
 	if (rc == OCIKP_OK)
 		rc = post_kek(ctx, url, path, &token, kek);
 	EVP_PKEY_free(key);

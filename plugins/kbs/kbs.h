@@ -101,8 +101,11 @@ int kbs_keygen(struct ocikp_ctx *ctx, int argc, char *const argv[], struct ocikp
 /* POST the KEK to <kbs.url>/kbs/v0/resource/<path> with an EdDSA admin
  * JWT (kbs.admin_key, kbs.admin_role, kbs.admin_iss, kbs.admin_aud).
  * Any non-2xx fails.  OCIKP_NOT_MINE when kbs.url or kbs.admin_key is
- * unset (no registration configured). */
-int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN]);
+ * unset (no registration configured).  Unless kid_fresh (a kid ocikp made
+ * up), the path may hold a KEK older images need: OCIKP_BAD_INPUT unless
+ * kbs.allow_replace = yes or the KBS's resource list shows it free. */
+int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char kek[KBS_KEK_LEN],
+		 int kid_fresh);
 
 /* ---- kbs-rcar.c ---- */
 

@@ -76,7 +76,7 @@ static int kbs_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 	}
 	rc = wrap_kek(ctx, &r, registering, kek);
 	if (rc == OCIKP_OK && registering) {
-		rc = kbs_register(ctx, path, kek);
+		rc = kbs_register(ctx, path, kek, !r.kid_given);
 		if (rc == OCIKP_NOT_MINE)
 			rc = OCIKP_OK;
 	}

@@ -19,7 +19,16 @@ DIR holds (tests/kbs/lib.sh makes them):
                                     "iss": "...", "aud": "...",   (optional)
                                     "session_ttl": 300,           (seconds)
                                     "missing_status": 401|404,
-                                    "deny": ["repo/type/tag", ...] (policy denial)}
+                                    "deny": ["repo/type/tag", ...] (policy denial),
+                                    "resource_plugins": ["name", ...]
+                                      (more plugin names serving the resources,
+                                       for kbs+<name>:// kids),
+                                    "list": "objects"|"strings"|"none"}
+                                      (GET /kbs/v0/resource, admin: the stored
+                                       resources as current trustee lists them
+                                       (objects, the default), as strings, or,
+                                       with "none", as a KBS without the list
+                                       answers: an attestation token required)
 
 Two listeners on random loopback ports, HTTPS and plain HTTP, the same API on
 both; "https=N http=N" is written to DIR/ports once both listen.  Every
@@ -513,11 +522,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.auth(body)
         if plugin == "attest" and self.command == "POST":
             return self.attest(body)
-        if plugin != "resource":
+        if plugin != "resource" and plugin not in S.config.get("resource_plugins", []):
             raise Fail("PluginNotFound", "Plugin %s not found" % plugin, 404)
         if self.command in ("POST", "DELETE"):  # resource plugin validate_auth
             check_admin(self)
             return self.resource_admin(rest, body)
+        if plugin == "resource" and not rest and S.config.get("list", "objects") != "none":
+            check_admin(self)  # validate_auth: GET with an empty path is an admin request
+            return self.resource_list()
         return self.resource_get(rest)
 
     # ---- RCAR ----
@@ -642,6 +654,16 @@ class Handler(BaseHTTPRequestHandler):
             tag = bytearray(b64u_decode(out["tag"]))
             tag[0] ^= 0x01
             out["tag"] = b64u(bytes(tag))
+        self.answer(200, compact(out).encode(), "application/json")
+
+    def resource_list(self):
+        """resource/mod.rs list_secret_resources, serialized by serde_json."""
+        names = sorted(S.resources)
+        if S.config.get("list", "objects") == "strings":
+            out = names
+        else:
+            out = [dict(zip(("repository_name", "resource_type", "resource_tag"), n.split("/")))
+                   for n in names]
         self.answer(200, compact(out).encode(), "application/json")
 
     def resource_admin(self, rest, body):

@@ -56,6 +56,15 @@ json "$T_TMP/bad.json" '{"default/key/1": '
 kbs_dropin "kbs.offline_files = $B, $T_TMP/bad.json"
 t_expect_fail "a malformed file is an error even after a match: exit 6" 6 "bad.json" \
 	"$(t_unwrap_request ocikp "$ANN")"
+# A packet too short to open is refused before any offline file is read:
+# the malformed file above would say exit 6.
+SHORT=$(printf '%s' "$ANN" | base64 -d | python3 -c '
+import base64, json, sys
+a = json.load(sys.stdin)
+a["wrapped_data"] = base64.b64encode(base64.b64decode(a["wrapped_data"])[-16:]).decode()
+sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())')
+t_expect_fail "a packet of only the GCM tag: exit 3, no offline file read" 3 \
+	"wrapped_data too short for A256GCM" "$(t_unwrap_request ocikp "$SHORT")"
 json "$T_TMP/array.json" '["default/key/1"]'
 kbs_dropin "kbs.offline_files = $T_TMP/array.json"
 t_expect_fail "not an object: exit 6" 6 "array.json: not a JSON object" "$(t_unwrap_request ocikp "$ANN")"

@@ -88,6 +88,15 @@ static void test_url(void)
 	bad_param("kbs:///default/k/1?keypath=/k#frag");
 	bad_param("kbs:///default/k?keypath=/k");
 	bad_param("kbs+x:///default/k/1?keypath=/k");
+	ok(strstr(h.err.msg, "only the KBS's resource plugin is written") != NULL,
+	   "kbs+x: refused for the guests that cannot parse it: %s", h.err.msg);
+	rc = parse("kbs+resource:///default/k/1?keypath=/k", &r);
+	ok(rc == OCIKP_OK && !strcmp(r.kid, "kbs:///default/k/1") && r.kid_given,
+	   "URL form kbs+resource://: the kid written as kbs:///");
+	rc = parse("keypath=/k::keyid=kbs+resource://h:1/default/k/1", &r);
+	ok(rc == OCIKP_OK && !strcmp(r.kid, "kbs://h:1/default/k/1"),
+	   "keyid kbs+resource://h:1/...: written as kbs://h:1/...");
+	bad_param("keypath=/k::keyid=kbs+pkcs11:///default/k/1");
 }
 
 static void kid_ok(const char *in, const char *want, const char *want_path)
@@ -132,7 +141,21 @@ static void test_kids(void)
 	kid_bad("kbs://h:65536/r/t/g");
 	kid_bad("kbs://u@h/r/t/g");
 	kid_bad("http://h/r/t/g");
-	kid_bad("kbs+plugin:///r/t/g");
+	/* guest-components resource_uri: kbs+<plugin>://, the default plugin
+	 * written as kbs:// (every guest parses that). */
+	kid_ok("kbs+resource:///default/key/1", "kbs:///default/key/1", "default/key/1");
+	kid_ok("kbs+resource://kbs.example:8080/r/t/g?x=1", "kbs://kbs.example:8080/r/t/g?x=1",
+	       "r/t/g");
+	kid_ok("kbs+pkcs11:///slot/key/label?pin-source=file",
+	       "kbs+pkcs11:///slot/key/label?pin-source=file", "slot/key/label");
+	kid_ok("kbs+default:///repo/type/tag", "kbs+default:///repo/type/tag", "repo/type/tag");
+	kid_ok("kbs+nebula-ca://10.0.0.1:8080/r/t/g", "kbs+nebula-ca://10.0.0.1:8080/r/t/g", "r/t/g");
+	kid_bad("kbs+:///r/t/g");
+	kid_bad("kbs+Pkcs11:///r/t/g");
+	kid_bad("kbs+a+b:///r/t/g");
+	kid_bad("kbs+plugin:/r/t/g");
+	kid_bad("kbs+plugin:///r/t");
+	kid_bad("kbs+aaaaaaaaaaaaaaaaaaaaaaaaa:///r/t/g");
 	kid_bad("r/t/g");
 	kid_bad("");
 	memset(long_kid, 'a', sizeof(long_kid) - 1);
@@ -250,7 +273,7 @@ static void test_fixture(void)
 	free(want);
 }
 
-#define V1_BODY "\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\"," \
+#define V1_BODY "\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAAAA\"," \
 	"\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\""
 
 static void test_packets(void)
@@ -278,6 +301,14 @@ static void test_packets(void)
 	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAA\","
 		     "\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\"}") == OCIKP_BAD_INPUT,
 	   "GCM data shorter than its tag refused");
+	/* 16 and 17 bytes: the tag and less than the smallest optsdata "{}". */
+	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAAA=\","
+		     "\"iv\":\"AAAAAAAAAAAAAAAA\",\"wrap_type\":\"A256GCM\"}") == OCIKP_BAD_INPUT &&
+	   strstr(h.err.msg, "too short for A256GCM (17 bytes, at least 18)"),
+	   "GCM data of the tag and one byte refused: %s", h.err.msg);
+	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"\","
+		     "\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"wrap_type\":\"A256CTR\"}") == OCIKP_BAD_INPUT,
+	   "empty CTR data refused");
 	ok(packet_rc("{\"kid\":\"kbs:///a/b/c\",\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
 		     "\"iv\":\"AAAAAAAAAAAAAAAA\"}") == OCIKP_BAD_INPUT, "no wrap_type refused");
 	ok(packet_rc("{\"kid\":1,\"wrapped_data\":\"AAAAAAAAAAAAAAAAAAAAAA==\","

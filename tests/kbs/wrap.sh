@@ -161,6 +161,27 @@ BARE=$(ann_json "$V1" | python3 -c 'import base64,json,sys; a=json.load(sys.stdi
 [ "$(t_unwrap "$BARE")" = "$OPTS" ]
 t_ok $? "unwrap an upstream annotation with a bare /r/t/g kid"
 
+# kbs+<plugin>:// (guest-components resource_uri): accepted as the guest
+# accepts it; written as kbs:// (older guests parse nothing else).
+ANN=$(t_wrap "$OPTS" "kbs+resource:///default/image-kek/1?keypath=$K1")
+[ "$(kid_of "$ANN")" = "kbs:///default/image-kek/1" ]
+t_ok $? "key URL kbs+resource:///...: routed to kbs, the kid written as kbs:///"
+ANN=$(t_wrap "$OPTS" "keypath=$K1::keyid=kbs+resource://kbs.example:8080/default/k/3")
+[ "$(kid_of "$ANN")" = "kbs://kbs.example:8080/default/k/3" ]
+t_ok $? "keyid kbs+resource://host:port/...: written as kbs://host:port/..."
+t_expect_fail "keyid kbs+pkcs11:///...: exit 3, no kid older guests cannot parse" 3 \
+	"kbs\\+pkcs11:///default/k/3: only the KBS's resource plugin is written" \
+	"$(t_wrap_request ocikp "$OPTS" "keypath=$K1::keyid=kbs+pkcs11:///default/k/3")"
+t_expect_fail "key URL kbs+pkcs11:///...: exit 3" 3 "only the KBS's resource plugin is written" \
+	"$(t_wrap_request ocikp "$OPTS" "kbs+pkcs11:///default/k/3?keypath=$K1")"
+with_kid() {	# with_kid ANN-B64 KID: the annotation with another kid, base64
+	ann_json "$1" | python3 -c 'import base64,json,sys; a=json.load(sys.stdin); a["kid"]=sys.argv[1]; print(base64.b64encode(json.dumps(a,separators=(",",":")).encode()).decode())' "$2"
+}
+[ "$(t_unwrap "$(with_kid "$V1" kbs+resource:///default/image-kek/2)")" = "$OPTS" ]
+t_ok $? "unwrap a kbs+resource:/// kid from the offline file"
+[ "$(t_unwrap "$(with_kid "$V1" kbs+default:///default/image-kek/2)")" = "$OPTS" ]
+t_ok $? "unwrap a kbs+default:/// kid from the offline file, by its path (as offline_fs does)"
+
 # --- CoCo's fixture and the sample KEK ---------------------------------------------
 FIX=$(base64 -w0 < "$OCIKP_FIXTURES/kbs/sample_kbc_annotation.json")
 FIX_OPTS=$(cat "$OCIKP_FIXTURES/kbs/sample_kbc_optsdata.json")

@@ -45,6 +45,29 @@ static int load_one(const char *text)
 	return rc;
 }
 
+/* CoCo's kbs+<plugin>:// schemes go where kbs goes, unless listed. */
+static void test_kbs_plugins(void)
+{
+	struct conf c;
+	const struct conf_backend *b;
+	char path[512];
+
+	put("etc", "70-kbs.conf", "backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n");
+	put("etc", "71-pk.conf", "backend = pk\nmodule = ocikp-pk.so\nschemes = kbs+pkcs11\n");
+	ok(load(&c) == OCIKP_OK, "kbs drop-ins load: %s", h.err.msg);
+	b = conf_backend_for_scheme(&c, "kbs+default");
+	ok(b && !strcmp(b->name, "kbs"), "kbs+default routed to the backend of kbs");
+	b = conf_backend_for_scheme(&c, "kbs+pkcs11");
+	ok(b && !strcmp(b->name, "pk"), "a drop-in listing kbs+pkcs11 itself wins");
+	ok(!conf_backend_for_scheme(&c, "kbs+") && !conf_backend_for_scheme(&c, "kbsx"),
+	   "kbs+ without a plugin, and kbsx, routed nowhere");
+	conf_free(&c);
+	snprintf(path, sizeof(path), "%s/etc/70-kbs.conf", top);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/etc/71-pk.conf", top);
+	unlink(path);
+}
+
 /* conf_load on explicit directories (NULL-terminated). */
 static int load_dirs(const char *const *dirs)
 {
@@ -237,6 +260,7 @@ int main(void)
 	   "/run hides /usr/lib of the same name: %s", conf_backend_named(&c, "tpm")->origin);
 	ok(conf_option(&c, "tpm", "nope") == NULL && conf_option(&c, "tp", "m.tcti") == NULL,
 	   "option lookup is exact");
+	test_kbs_plugins();
 	ok(conf_add_builtin(&c) == OCIKP_OK && conf_backend_named(&c, "sample") &&
 	   strstr(conf_backend_named(&c, "sample")->origin, "/lib/50-sample.conf:1"),
 	   "no built-in when sample is configured");
