@@ -19,6 +19,7 @@ struct pooled {
 	const struct conf_backend *cb;
 	struct backend_ctx *b;	/* NULL until a request first needs it */
 	pthread_mutex_t serial;
+	atomic_bool concurrent;	/* loaded, and declared OCIKP_BACKEND_CONCURRENT */
 };
 
 struct pool {
@@ -82,8 +83,11 @@ int pool_get(struct pool *p, struct host *h, const struct conf_backend *cb,
 		pthread_mutex_lock(&init_lock);
 		rc = backend_open(h, cb, &e->b);	/* an init failure is this request's error */
 		pthread_mutex_unlock(&init_lock);
-		if (rc == OCIKP_OK)
+		if (rc == OCIKP_OK) {
 			e->b->host = &p->base;
+			atomic_store(&e->concurrent,
+				     (e->b->mod.desc->flags & OCIKP_BACKEND_CONCURRENT) != 0);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (rc != OCIKP_OK)
@@ -139,4 +143,12 @@ int pool_open_all(struct pool *p, struct host *h, const char **failed)
 		}
 	}
 	return OCIKP_OK;
+}
+
+/* Read without p->lock: that lock is held through a backend's init. */
+const void *pool_lane(struct pool *p, const struct conf_backend *cb)
+{
+	struct pooled *e = entry_for(p, cb);
+
+	return e && !atomic_load(&e->concurrent) ? e : NULL;
 }
