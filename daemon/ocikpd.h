@@ -4,8 +4,10 @@
  * Threads: the main thread accepts connections and handles signals; each
  * connection has a thread running its HTTP/2 session (reading, framing,
  * deadlines); a pool of workers (up to serve.max_requests) runs the
- * requests through host_handle(), so a slow backend never holds up the
- * accept loop or another connection's reads.
+ * requests through host_prepare() and host_run(), so a slow backend never
+ * holds up the accept loop or another connection's reads.  A backend not
+ * declared concurrent has a lane: its jobs wait there, and one worker at a
+ * time runs them.
  */
 #ifndef OCIKPD_H
 #define OCIKPD_H

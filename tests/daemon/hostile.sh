@@ -87,6 +87,13 @@ n2=$(calls "$MLOG2")
 [ "$n2" -le $((n1 + 2)) ] && [ "$n2" -lt 48 ]
 t_ok $? "once abandoned, their jobs stop: the mock ran $n1 calls by then, $n2 two seconds later (of 48)"
 
+# Jobs in flight per caller uid are bounded (128): 5 connections x 30
+# calls held on the serial mock by one uid get RESOURCE_EXHAUSTED beyond.
+d_client flood --target "$D2" --json "$R/munwrap.json" --conns 5 --streams 30 \
+	--grpc-timeout 30S --after "$(d_scale 1)" --hold 0.5 > "$T_TMP/flood3.out" 2>&1
+grep -Eq 'answers=.*RESOURCE_EXHAUSTED:[0-9]' "$T_TMP/flood3.out"
+t_ok $? "150 calls in flight from one uid: those beyond 128 are refused ($(cat "$T_TMP/flood3.out"))"
+
 # --- 3. zero flow-control windows: 16 connections whose answers cannot be
 # sent (SETTINGS_INITIAL_WINDOW_SIZE 0, grpc-timeout 1 s) are reset and
 # closed by the deadline plus the write grace (2 s), not kept forever.
