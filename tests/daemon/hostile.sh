@@ -62,6 +62,9 @@ d_alive "$D1_PID"
 t_ok $? "daemon 1 is still running"
 ok_if "after the flood a mock call is answered" \
 	d_client call --target "$D1" --rpc UnWrapKey --json "$R/munwrap.json" --timeout "$(d_scale 5)"
+D_PID=$D1_PID d_stop
+rc=$?
+t_ok "$rc" "after the flood daemon 1 stops on SIGTERM with exit 0 (got $rc; under ASan or valgrind: no error, no leak)"
 
 # --- 2. a slow serial backend backed up: 48 calls to a 500 ms mock,
 # abandoned after 3 s, take one worker (its lane), not all 16: sample
@@ -71,7 +74,7 @@ MLOG2=$T_TMP/mock2.log
 mock_conf "$C2" 500 "$MLOG2"
 D_CONF=$C2 d_start
 t_ok $? "daemon 2: sample and a 500 ms mock"
-D2=$D_TARGET
+D2=$D_TARGET D2_PID=$D_PID
 d_client flood --target "$D2" --json "$R/munwrap.json" --conns 2 --streams 24 \
 	--grpc-timeout 30S --after 3 --hold 0.5 > "$T_TMP/flood2.out" 2>&1 &
 FLOOD=$!
@@ -102,6 +105,9 @@ ok_if "16 zero-window connections are closed within 1 + 2 s (+ slack)" \
 	--grpc-timeout 1S --max "$(d_scale 6)" --wait "$(d_scale 15)"
 ok_if "then a normal caller is served" \
 	d_client call --target "$D2" --rpc UnWrapKey --json "$R/unwrap.json" --timeout "$(d_scale 5)"
+D_PID=$D2_PID d_stop
+rc=$?
+t_ok "$rc" "daemon 2 stops on SIGTERM with exit 0 (got $rc)"
 
 # --- 4. SIGTERM with an idle connection and a headers-only stream: both
 # end at once; serve.stop_timeout = 2 bounds the drain anyway (the drop-in
