@@ -12,7 +12,8 @@
 #   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
 #
 # Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5),
-# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30); the
+# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30),
+# NOISY_N (sample unwraps, quiet and flooded, default 20000); the
 # 8-in-flight sample run and the keychain gRPC run make REQUESTS / 5.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,7 @@ reqs=${2:-10000}
 exec_n=${EXEC_N:-300}
 few=$(( reqs / 5 > 0 ? reqs / 5 : 1 ))	# the shorter gRPC runs
 runs=${RUNS:-5}
+noisy_n=${NOISY_N:-20000}
 gocode=/usr/share/gocode
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
@@ -169,6 +171,64 @@ printf '  target ocikpd <= 1.1x JWE (RSA-2048): %s; exec / ocikpd %s\n' \
 	"$(verdict "$(ratio "$(field total_ms <<< "$ig")" "$jt")" 1.1)" \
 	"$(ratio "$(field total_ms <<< "$ie")" "$(field total_ms <<< "$ig")")"
 kill "$spid"; wait "$spid" 2>/dev/null || true
+
+# --- noisy neighbour: sample unwrap while another client floods ------------
+# The flood (tests/daemon/hostile.py, raw HTTP/2): rapid reset (2 x 990
+# streams reset at once, again and again), 16 zero-window connections at a
+# time, and 48 calls backed up on a 15 ms serial backend (the test mock
+# standing in for a TPM).  The sample caller uses one kept connection.
+noisy() {
+	local py=/usr/bin/python3 mock="$build/tests/mock/.libs/ocikp-mock.so" hc="$src/tests/daemon/grpc_client.py"
+	local q n fl=() p
+	if ! "$py" -c 'import h2.connection' 2>/dev/null; then
+		echo "  noisy neighbour: skipped: needs python3-h2"; return
+	fi
+	if [ ! -f "$mock" ]; then
+		echo "  noisy neighbour: skipped: needs the test mock (make check builds $mock)"; return
+	fi
+	install -m 0755 "$mock" "$tmp/plugins/"
+	conf noisy "$(printf 'backend = sample\nmodule = ocikp-sample.so\nschemes = sample\nsample.key_file = %s\n\nbackend = mock\nmodule = ocikp-mock.so\nschemes = mock\nmock.sleep_ms = 15' "$tmp/sample.key")"
+	providers noisy
+	req() {	# req URL [DC-PARAM]: an unwrap request for a key wrapped to URL (exec)
+		local url=$1
+		shift
+		printf '{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"ocikp":["%s"]},"DecryptConfig":{"Parameters":{}}},"optsdata":"%s"},"keyunwrapparams":{"dc":null,"annotation":null}}' \
+			"$(printf %s "$url" | base64 -w0)" "$(printf 0123456789abcdef0123456789abcdef | base64 -w0)" |
+			"$build/ocikp" --config-dir="$tmp/conf-noisy" --plugin-dir="$tmp/plugins" |
+			"$py" -c 'import json, sys
+ann = json.load(sys.stdin)["keywrapresults"]["annotation"]
+print(json.dumps({"op": "keyunwrap", "keywrapparams": {"ec": None, "optsdata": None},
+                  "keyunwrapparams": {"dc": {"Parameters": {"ocikp": sys.argv[1:]}}, "annotation": ann}}))' "$@"
+	}
+	req mock://k "$(printf mock://k | base64 -w0)" > "$tmp/munwrap.json"
+	req sample://default > "$tmp/sunwrap.json"
+	daemon noisy
+	q=$(unwrap noisy rpc -n "$noisy_n" -key $K)
+	n=unix:$tmp/noisy.sock
+	: > "$tmp/flooding"
+	( while [ -e "$tmp/flooding" ]; do "$py" "$hc" flood --target "$n" --json "$tmp/munwrap.json" \
+		--conns 2 --streams 990 --hold 0.5 > /dev/null 2>&1; done ) & fl+=($!)
+	( while [ -e "$tmp/flooding" ]; do "$py" "$hc" zero-window --target "$n" --json "$tmp/sunwrap.json" \
+		--conns 16 --grpc-timeout 2S --wait 8 > /dev/null 2>&1; done ) & fl+=($!)
+	( while [ -e "$tmp/flooding" ]; do "$py" "$hc" flood --target "$n" --json "$tmp/munwrap.json" \
+		--conns 2 --streams 24 --grpc-timeout 30S --after 5 --hold 0 > /dev/null 2>&1; done ) & fl+=($!)
+	pids+=("${fl[@]}")
+	sleep 2	# the flood under way, the lane backed up
+	p=$(unwrap noisy rpc -n "$noisy_n" -key $K)
+	rm -f "$tmp/flooding"
+	urow "quiet, one kept connection, $noisy_n" "$q"
+	urow "while flooded, one kept connection" "$p"
+	printf '  noisy p99 / quiet p99 %s; target <= 2: %s (mock calls run: %s)\n' \
+		"$(ratio "$(field p99_ms <<< "$p")" "$(field p99_ms <<< "$q")")" \
+		"$(verdict "$(ratio "$(field p99_ms <<< "$p")" "$(field p99_ms <<< "$q")")" 2)" \
+		"$(grep -c 'backend=mock status=OK' "$tmp/ocikpd-noisy.log" || true)"
+	for p in "${fl[@]}"; do wait "$p" 2>/dev/null || true; done
+	kill "$DPID"; wait "$DPID" 2>/dev/null || true
+}
+echo
+echo "noisy neighbour: sample unwrap            wall time                   CPU ms per request"
+echo "  while another client floods               p50 ms   p99 ms    req/s    client  provider"
+noisy
 
 # unwrap_pair NAME KEY GRPC-N EXEC-N [TARGET-RATIO]: gRPC against exec
 unwrap_pair() {

@@ -34,6 +34,7 @@
 #define LINGER_MS 500				/* reading after our last byte */
 #define OUT_CHUNK 65536				/* frames gathered before a send */
 #define IDLE_THREAD_MS 30000			/* a connection thread waits this long for the next */
+#define WRITE_GRACE_MS 2000			/* an answer not taken by the deadline and this: reset */
 
 struct stream {
 	struct stream *next;
@@ -48,6 +49,8 @@ struct stream {
 	bool complete, dispatched, answered;
 	struct ocikp_buf resp;	/* length-prefixed answer (secret on unwrap) */
 	size_t resp_off;
+	struct deadline write_by;	/* an answer with a body: sent by then, or reset */
+	struct job *job;	/* dispatched, not back yet */
 	char status[4];
 };
 
@@ -64,6 +67,12 @@ struct conn {
 	bool closed;
 	struct stream *streams;
 	int n_streams;
+	/* Jobs whose stream is gone (reset, answered DEADLINE_EXCEEDED) but
+	 * which are not back from the workers: each still holds a stream's
+	 * slot, so resetting streams cannot queue more work than
+	 * STREAMS_MAX (CVE-2023-44487, "rapid reset"). */
+	int n_orphans;
+	bool write_stalled;		/* an answer missed its write deadline: close */
 	struct ocikp_buf out;		/* frames not yet written */
 	size_t out_off;
 	bool drop;			/* a stream stalled: close when no stream is left */
@@ -140,6 +149,8 @@ static ssize_t read_answer(nghttp2_session *session, int32_t id, uint8_t *buf, s
 	};
 
 	(void)user;
+	if (!s->resp.data)
+		return NGHTTP2_ERR_DEFERRED;	/* wiped at its write deadline; reset follows */
 	if (n > len)
 		n = len;
 	memcpy(buf, s->resp.data + s->resp_off, n);
@@ -160,18 +171,24 @@ static void answer_ok(struct conn *c, struct stream *s, const struct ocikp_buf *
 		  NGHTTP2_NV_FLAG_NONE },
 	};
 	nghttp2_data_provider prd;
+	long left;
 
 	if (grpc_pack(json, &s->resp) != OCIKP_OK) {
 		answer_error(c, s, GRPC_INTERNAL, "ocikpd: out of memory");
 		return;
 	}
 	s->answered = true;
+	left = deadline_left_ms(&s->deadline);
+	deadline_set(&s->write_by, (left == LONG_MAX ? atomic_load(&c->d->timeout_ms) : left) +
+				   WRITE_GRACE_MS);
 	prd.source.ptr = s;
 	prd.read_callback = read_answer;
 	nghttp2_submit_response(c->session, s->id, head, 2, &prd);
 }
 
 /* ---- reading requests ------------------------------------------------------- */
+
+static void job_done(struct job *j);
 
 static void dispatch(struct conn *c, struct stream *s)
 {
@@ -206,7 +223,8 @@ static void dispatch(struct conn *c, struct stream *s)
 	buf_free(&s->body);
 	j->budget = s->counted;	/* counted until the answer is gone */
 	s->counted = 0;
-	j->conn = c;
+	j->owner = c;
+	j->done = job_done;
 	j->stream_id = s->id;
 	j->op = s->op;
 	j->deadline = s->deadline;
@@ -214,6 +232,7 @@ static void dispatch(struct conn *c, struct stream *s)
 	j->peer = &c->peer;
 	atomic_fetch_add(&c->refs, 1);
 	s->dispatched = true;
+	s->job = j;
 	work_submit(c->d, j);
 }
 
@@ -286,6 +305,12 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
+	if (c->n_streams + c->n_orphans >= STREAMS_MAX) {
+		/* the slot of a reset stream is held until its job is back */
+		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_REFUSED_STREAM);
+		return 0;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -383,9 +408,13 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error,
 			break;
 		}
 	c->n_streams--;
+	if (s->job) {	/* not worth running any more; its slot stays taken */
+		atomic_store(&s->job->cancelled, true);
+		c->n_orphans++;
+	}
 	if (!c->n_streams)
 		deadline_set(&c->idle, atomic_load(&c->d->timeout_ms));
-	stream_free(c, s);	/* a job still running for it is answered into the void */
+	stream_free(c, s);
 	return 0;
 }
 
@@ -460,8 +489,10 @@ static void job_release(struct conn *c, struct job *j)
 
 /* ---- the connection's loop --------------------------------------------------- */
 
-void conn_job_done(struct conn *c, struct job *j)
+/* A job back from work.c (any thread). */
+static void job_done(struct job *j)
 {
+	struct conn *c = j->owner;
 	uint64_t one = 1;
 	bool closed;
 
@@ -497,6 +528,10 @@ static void take_answers(struct conn *c)
 	while ((j = list)) {
 		list = j->next;
 		s = nghttp2_session_get_stream_user_data(c->session, j->stream_id);
+		if (!s || s->job != j)
+			c->n_orphans--;	/* its stream is gone: the slot is free now */
+		else
+			s->job = NULL;
 		if (s && !s->answered) {
 			if (j->code == GRPC_OK)
 				answer_ok(c, s, &j->answer);
@@ -527,6 +562,8 @@ static long sweep(struct conn *c)
 					       "complete in time");
 				if (!s->complete)
 					c->drop = true;
+				if (s->job)
+					atomic_store(&s->job->cancelled, true);
 			} else if (left < next) {
 				next = left;
 			}
@@ -541,8 +578,36 @@ static long sweep(struct conn *c)
 				next = left;
 			}
 		}
+		if (s->answered && s->resp.len) {
+			/* a client that does not take its answer (a zero flow-control
+			 * window) keeps neither it nor the connection */
+			left = deadline_left_ms(&s->write_by);
+			if (left == 0) {
+				nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, s->id,
+							  NGHTTP2_CANCEL);
+				buf_free(&s->resp);
+				s->resp_off = 0;
+				c->write_stalled = true;
+			} else if (left < next) {
+				next = left;
+			}
+		}
 	}
 	return next;
+}
+
+/* Stopping: a request not complete by the last GOAWAY will not be; it
+ * ends now rather than at its deadline. */
+static void end_incomplete(struct conn *c)
+{
+	struct stream *s;
+
+	for (s = c->streams; s; s = s->next)
+		if (!s->complete && !s->answered) {
+			answer_error(c, s, GRPC_UNAVAILABLE, "ocikpd: stopping: the request was "
+				     "not complete (safe to retry)");
+			deadline_set(&s->kill_at, 0);	/* reset it at once */
+		}
 }
 
 static void conn_loop(struct conn *c)
@@ -567,11 +632,12 @@ static void conn_loop(struct conn *c)
 					      nghttp2_session_get_last_proc_stream_id(c->session),
 					      NGHTTP2_NO_ERROR, NULL, 0);
 			c->goaway_sent = true;
+			end_incomplete(c);
 		}
 		wait = sweep(c);
 		if (c->notice_sent && !c->goaway_sent && wait > GOAWAY_GRACE_MS)
 			wait = GOAWAY_GRACE_MS;
-		if (flush(c) != 0)
+		if (flush(c) != 0 || c->write_stalled)
 			break;
 		if (!nghttp2_session_want_read(c->session) && !want_write(c))
 			break;
@@ -633,6 +699,9 @@ static void conn_end(struct conn *c)
 	struct stream *s;
 
 	pthread_mutex_lock(&c->lock);
+	for (s = c->streams; s; s = s->next)	/* under the lock: not back yet, not freed */
+		if (s->job)
+			atomic_store(&s->job->cancelled, true);
 	c->closed = true;
 	list = c->done;
 	c->done = NULL;

@@ -4,7 +4,7 @@
  * The main thread owns the listening sockets and the signals: SIGHUP
  * re-reads the drop-ins into a new generation (requests in flight finish
  * on theirs), SIGTERM stops accepting, lets every connection finish what
- * it has in flight (bounded by the request timeout), and exits 0.  See
+ * it has in flight (bounded by serve.stop_timeout), and exits 0.  See
  * ocikpd(8).
  */
 #include <errno.h>
@@ -40,7 +40,8 @@ static const char usage_text[] =
 	"  --check                  check the configuration and every enabled backend, exit\n"
 	"  --verbose                debug lines on stderr (env OCIKP_DEBUG=1); never secrets\n"
 	"  --help, --version\n"
-	"signals: HUP re-reads the drop-ins; TERM finishes requests in flight and exits 0\n";
+	"signals: HUP re-reads the drop-ins; TERM finishes requests in flight (at most\n"
+	"serve.stop_timeout, default 10 s) and exits 0\n";
 
 struct dopts {
 	const char *listen[LISTEN_MAX + 1];
@@ -154,6 +155,7 @@ static void reload(struct daemon *d)
 	old = d->gen;
 	d->gen = g;
 	atomic_store(&d->timeout_ms, timeout_of(g));
+	atomic_store(&d->stop_timeout_ms, g->stop_timeout_ms);
 	pthread_mutex_unlock(&d->gen_lock);
 	gen_unref(old);
 	fprintf(stderr, "ocikpd: configuration reloaded (%zu drop-in files, %zu backends)\n",
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
 	}
 	ctx_enter(NULL);
 	atomic_store(&d.timeout_ms, timeout_of(d.gen));
+	atomic_store(&d.stop_timeout_ms, d.gen->stop_timeout_ms);
 
 	/* Signals arrive on the main thread's signalfd only: blocked before
 	 * any thread starts, so every thread inherits the mask. */
@@ -299,12 +302,14 @@ int main(int argc, char **argv)
 
 	code = serve(&d, ls, n_ls, sfd);
 
-	/* Drain: no new connections, GOAWAY on the open ones, then wait for
-	 * their requests (the timeout bounds every request anyway). */
+	/* Drain: no new connections, GOAWAY on the open ones, UNAVAILABLE for
+	 * what waits for a worker, then wait for the calls running (each ends
+	 * by its deadline), serve.stop_timeout at most. */
 	listen_close(ls, n_ls);
 	atomic_store(&d.stopping, true);
+	work_refuse_queued(&d);
 	conn_wake_all(&d);
-	if (!drain(&d, atomic_load(&d.timeout_ms) + 1000)) {
+	if (!drain(&d, atomic_load(&d.stop_timeout_ms))) {
 		fprintf(stderr, "ocikpd: stopping with requests still in flight\n");
 		_exit(code == EXIT_OK ? EXIT_UNAVAILABLE : code);
 	}

@@ -4,8 +4,10 @@
  * Threads: the main thread accepts connections and handles signals; each
  * connection has a thread running its HTTP/2 session (reading, framing,
  * deadlines); a pool of workers (up to serve.max_requests) runs the
- * requests through host_handle(), so a slow backend never holds up the
- * accept loop or another connection's reads.
+ * requests through host_prepare() and host_run(), so a slow backend never
+ * holds up the accept loop or another connection's reads.  A backend not
+ * declared concurrent has a lane: its jobs wait there, and one worker at a
+ * time runs them.
  */
 #ifndef OCIKPD_H
 #define OCIKPD_H
@@ -82,6 +84,7 @@ struct gen {
 	unsigned *admin_gids;	/* serve.admin_groups */
 	size_t n_admin_gids;
 	long max_requests;
+	long stop_timeout_ms;	/* serve.stop_timeout */
 	bool allow_remote;
 };
 
@@ -95,10 +98,15 @@ struct peer {
 	struct share *share;	/* this caller's connections and bytes (peer.c) */
 };
 
-struct conn;
+/* One request between its connection and a worker.  The connection made
+ * it and gets it back through done(); meanwhile it may set `cancelled`
+ * (stream reset, connection closed, deadline answered), and a worker that
+ * sees that drops the job instead of running it. */
 struct job {
 	struct job *next;
-	struct conn *conn;
+	void (*done)(struct job *j);	/* back to its owner, from any thread */
+	void *owner;			/* the connection */
+	atomic_bool cancelled;
 	int32_t stream_id;
 	int op;				/* OP_WRAP / OP_UNWRAP */
 	struct ocikp_buf json;		/* the request (secret: it may hold keys) */
@@ -106,11 +114,24 @@ struct job {
 	struct deadline deadline;
 	struct timespec started;
 	const struct peer *peer;	/* the connection's, lives as long as conn */
+	/* work.c's: the request parsed and routed, run on the generation it
+	 * was routed by */
+	struct gen *gen;
+	struct prepared prep;
+	const void *lane;		/* pool_lane() of its one serial backend */
+	bool prepared, uid_counted;
 	/* the result */
 	int code;			/* enum grpc_code */
 	char message[OCIKP_ERR_MAX + 64];
 	struct ocikp_buf answer;	/* the JSON answer (secret on unwrap) */
 };
+
+struct lane;
+struct uid_slot {
+	uid_t uid;
+	unsigned n;			/* jobs in flight; 0: free */
+};
+#define UID_SLOTS 64
 
 struct daemon {
 	const char *provider;
@@ -119,6 +140,7 @@ struct daemon {
 	const char *plugin_dir;
 	const char *compat[3];
 	atomic_long timeout_ms;		/* the current generation's, for new streams */
+	atomic_long stop_timeout_ms;	/* serve.stop_timeout: SIGTERM's drain, at most */
 
 	pthread_mutex_t gen_lock;
 	struct gen *gen;		/* the current one */
@@ -126,6 +148,8 @@ struct daemon {
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;
 	struct job *q_head, *q_tail;
+	struct lane *lanes;		/* a backend called one at a time: its waiting jobs */
+	struct uid_slot uids[UID_SLOTS];	/* in-flight jobs per peer uid */
 	pthread_t *workers;		/* made on demand, up to max_workers */
 	size_t n_workers, max_workers, n_idle_workers;
 	bool workers_quit;		/* under q_lock: the queue is drained, leave */
@@ -149,6 +173,8 @@ void gen_unref(struct gen *g);
 struct gen *gen_current(struct daemon *d);	/* a reference */
 int work_start(struct daemon *d, size_t n);
 void work_submit(struct daemon *d, struct job *j);
+/* SIGTERM: every job not started yet is answered UNAVAILABLE. */
+void work_refuse_queued(struct daemon *d);
 void work_stop(struct daemon *d);
 void job_free(struct job *j);
 /* The one log line of a request (rpc: OP_WRAP, OP_UNWRAP or -1). */
@@ -174,7 +200,6 @@ void peer_drop(struct peer *p);		/* admitted, but its connection never ran */
 /* ---- conn.c: one client connection (HTTP/2 session) --------------------------- */
 #define CONN_MAX 128
 int conn_start(struct daemon *d, int fd, bool is_unix);
-void conn_job_done(struct conn *c, struct job *j);	/* from a worker */
 void conn_wake_all(struct daemon *d);			/* stopping: say GOAWAY */
 
 #endif

@@ -2,9 +2,11 @@
  * The services table handed to backends, opening a backend by its drop-in
  * entry, and the calls into it.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ocikp.h"
 
 static void svc_verrorf(struct ocikp_ctx *ctx, const char *fmt, va_list ap)
@@ -106,27 +108,67 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
 	return false;
 }
 
-/* Enter a backend call: a clean error slot (so a failure is never blamed
- * on an earlier call), this ctx as the current one, and the call's
- * deadline, the backend's own `timeout` if it is sooner. */
-static struct ocikp_ctx *call_enter(struct backend_ctx *b, const char *what)
-{
-	struct ocikp_ctx *prev;
+#define LOCK_SLICE_MS 100	/* a caller gone while waiting stops waiting this soon */
 
-	if (b->serial)
-		pthread_mutex_lock(b->serial);
-	prev = ctx_enter(&b->pub);	/* first: the backstop names its timeout */
-	b->host->served_by = b->pub.backend;
+/* The lock of a backend called one at a time, waited for no longer than
+ * the call's deadline, nor once the caller is gone. */
+static int serial_lock(struct backend_ctx *b)
+{
+	const struct deadline *until = deadline_min(&b->host->deadline, &b->deadline);
+	struct timespec at;
+	long left, slice;
+	int rc;
+
+	for (;;) {
+		left = deadline_left_ms(until);
+		if (left == 0 || (b->host->cancelled && atomic_load(b->host->cancelled))) {
+			err_set(&b->pub, "busy: another request held the backend until this "
+				"one's deadline");
+			return OCIKP_UNAVAILABLE;
+		}
+		slice = left < LOCK_SLICE_MS ? left : LOCK_SLICE_MS;
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += slice * 1000000L;
+		at.tv_sec += at.tv_nsec / 1000000000L;
+		at.tv_nsec %= 1000000000L;
+		rc = pthread_mutex_clocklock(b->serial, CLOCK_MONOTONIC, &at);
+		if (rc == 0)
+			return OCIKP_OK;
+		if (rc != ETIMEDOUT) {
+			err_set(&b->pub, "backend lock: %s", strerror(rc));
+			return OCIKP_INTERNAL;
+		}
+	}
+}
+
+/* Enter a backend call: the call's deadline, the backend's own `timeout`
+ * if it is sooner, its lock (bounded by that deadline), a clean error slot
+ * (so a failure is never blamed on an earlier call), this ctx as the
+ * current one.  On failure nothing is held and *prev is untouched. */
+static int call_enter(struct backend_ctx *b, const char *what, struct ocikp_ctx **prev)
+{
+	struct ocikp_ctx *was;
+	int rc;
 
 	memset(&b->deadline, 0, sizeof(b->deadline));
 	if (b->cb && b->cb->timeout_ms > 0)
 		deadline_set(&b->deadline, b->cb->timeout_ms);
+	if (b->serial) {
+		was = ctx_enter(&b->pub);	/* the error line names the backend */
+		rc = serial_lock(b);
+		ctx_enter(was);
+		if (rc != OCIKP_OK)
+			return rc;
+	}
+	*prev = ctx_enter(&b->pub);	/* first: the backstop names its timeout */
+	b->host->served_by = b->pub.backend;
+
 	if (b->host->backstop)
 		backstop_arm(deadline_min(&b->host->deadline, &b->deadline), b->pub.backend);
 	err_clear(&b->pub);
 	debugf(&b->pub, "%s, %ld ms of the time budget left", what,
 	       svc_deadline_ms(&b->pub));
-	return prev;
+	return OCIKP_OK;
 }
 
 static void call_leave(struct backend_ctx *b, struct ocikp_ctx *prev)
@@ -164,9 +206,11 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 			goto fail;
 		}
 	if (b->mod.desc->init) {
-		prev = call_enter(b, "init");
-		rc = b->mod.desc->init(&b->pub);
-		call_leave(b, prev);
+		rc = call_enter(b, "init", &prev);
+		if (rc == OCIKP_OK) {
+			rc = b->mod.desc->init(&b->pub);
+			call_leave(b, prev);
+		}
 		if (rc != OCIKP_OK)
 			goto fail;
 	}
@@ -192,9 +236,12 @@ void backend_close(struct backend_ctx *b)
 int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_buf *optsdata,
 		 struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b, "wrap");
-	int rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
+	struct ocikp_ctx *prev;
+	int rc = call_enter(b, "wrap", &prev);
 
+	if (rc != OCIKP_OK)
+		return rc;
+	rc = b->mod.desc->wrap(&b->pub, param, optsdata, out);
 	call_leave(b, prev);
 	return rc;
 }
@@ -202,18 +249,24 @@ int backend_wrap(struct backend_ctx *b, const char *param, const struct ocikp_bu
 int backend_unwrap(struct backend_ctx *b, const ocikp_json *ann, const char *const *dc_params,
 		   struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b, "unwrap");
-	int rc = b->mod.desc->unwrap(&b->pub, ann, dc_params, out);
+	struct ocikp_ctx *prev;
+	int rc = call_enter(b, "unwrap", &prev);
 
+	if (rc != OCIKP_OK)
+		return rc;
+	rc = b->mod.desc->unwrap(&b->pub, ann, dc_params, out);
 	call_leave(b, prev);
 	return rc;
 }
 
 int backend_command(struct backend_ctx *b, int argc, char *const argv[], struct ocikp_buf *out)
 {
-	struct ocikp_ctx *prev = call_enter(b, argv[0] ? argv[0] : "command");
-	int rc = b->mod.desc->command(&b->pub, argc, argv, out);
+	struct ocikp_ctx *prev;
+	int rc = call_enter(b, argv[0] ? argv[0] : "command", &prev);
 
+	if (rc != OCIKP_OK)
+		return rc;
+	rc = b->mod.desc->command(&b->pub, argc, argv, out);
 	call_leave(b, prev);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #define OCIKP_HOST_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -247,6 +248,7 @@ struct host {
 	struct pool *pool;	/* ocikpd: backends stay loaded; NULL: opened per run */
 	const char *served_by;	/* the last backend called, for ocikpd's log line */
 	const struct caller *caller;	/* ocikpd: who the request runs for; NULL: exec */
+	const atomic_bool *cancelled;	/* ocikpd: the caller is gone; NULL in exec mode */
 };
 struct backend_ctx {
 	struct ocikp_ctx pub;	/* first: backends see only this */
@@ -296,6 +298,10 @@ int route_wrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 	       struct ocikp_buf *annotation);
 int route_unwrap(struct host *h, struct ocikp_ctx *ctx, const struct request *req,
 		 struct ocikp_buf *optsdata);
+/* The distinct backends a parsed request will call, at most max (in order of
+ * use); one it cannot route is left out, its error comes when it runs. */
+void route_backends(struct host *h, const struct request *req,
+		    const struct conf_backend **out, size_t max, size_t *n);
 const char *annotation_key_url(const ocikp_json *ann);
 
 /* ---- setup.c: the configuration a run starts from ------------------------- */
@@ -316,6 +322,18 @@ int host_config_load(struct host *h, struct ocikp_ctx *ctx, const char *config_d
  * -1 when only the request's "op" does (exec). */
 int host_handle(struct host *h, struct ocikp_ctx *ctx, const char *provider, int want_op,
 		const struct ocikp_buf *raw, struct ocikp_buf *answer);
+/* host_handle in two steps, so ocikpd can queue a request by the backends
+ * it needs before running it: parse and route, then run. */
+#define PREPARED_MAX_BACKENDS 8	/* more are still called; ocikpd just sees "several" */
+struct prepared {
+	struct request req;
+	const struct conf_backend *backends[PREPARED_MAX_BACKENDS];
+	size_t n_backends;
+};
+int host_prepare(struct host *h, struct ocikp_ctx *ctx, const char *provider, int want_op,
+		 const struct ocikp_buf *raw, struct prepared *p);
+int host_run(struct host *h, struct ocikp_ctx *ctx, struct prepared *p, struct ocikp_buf *answer);
+void prepared_free(struct prepared *p);
 void host_error_line(const struct host *h, int rc, char *out, size_t size);
 
 /* ---- pool.c: backends loaded once per configuration (ocikpd) ---------------- */
@@ -324,6 +342,9 @@ struct pool *pool_new(const struct host *base);	/* base (its conf) must outlive 
 int pool_get(struct pool *p, struct host *h, const struct conf_backend *cb,
 	     struct backend_ctx **out);	/* a view; release with backend_close */
 int pool_open_all(struct pool *p, struct host *h, const char **failed);
+/* The key of cb's serial lane: its entry while it is not known to be
+ * OCIKP_BACKEND_CONCURRENT (not loaded yet counts as serial), else NULL. */
+const void *pool_lane(struct pool *p, const struct conf_backend *cb);
 void pool_free(struct pool *p);
 
 /* ---- admin.c --------------------------------------------------------------- */

@@ -10,15 +10,18 @@
  * alone, under one process-wide lock, since libraries such as libcurl set
  * global state there.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ocikp.h"
 
 struct pooled {
 	const struct conf_backend *cb;
 	struct backend_ctx *b;	/* NULL until a request first needs it */
 	pthread_mutex_t serial;
+	atomic_bool concurrent;	/* loaded, and declared OCIKP_BACKEND_CONCURRENT */
 };
 
 struct pool {
@@ -64,6 +67,31 @@ static struct pooled *entry_for(struct pool *p, const struct conf_backend *cb)
 	return NULL;
 }
 
+/* A pool lock, held by another request through a backend's init (a TPM's
+ * can take seconds): waited for until this request's deadline at most. */
+static int lock_by(pthread_mutex_t *m, struct host *h, const struct conf_backend *cb)
+{
+	struct backend_ctx named;
+	struct timespec at;
+	long left = deadline_left_ms(&h->deadline);
+
+	if (left == LONG_MAX) {
+		pthread_mutex_lock(m);
+		return OCIKP_OK;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	at.tv_sec += left / 1000;
+	at.tv_nsec += (left % 1000) * 1000000L;
+	at.tv_sec += at.tv_nsec / 1000000000L;
+	at.tv_nsec %= 1000000000L;
+	if (pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &at) == 0)
+		return OCIKP_OK;
+	host_ctx_init(&named.pub, h, cb->name);
+	err_set(&named.pub, "busy: another request was opening the backend until this one's "
+		"deadline");
+	return OCIKP_UNAVAILABLE;
+}
+
 /* Open (once) the backend of `cb` and give request `h` its own view of it.
  * A failed open is not remembered: the next request tries again, so a
  * TPM or keyring that comes back is picked up without a reload. */
@@ -77,13 +105,17 @@ int pool_get(struct pool *p, struct host *h, const struct conf_backend *cb,
 	*out = NULL;
 	if (!e)
 		return OCIKP_INTERNAL;
-	pthread_mutex_lock(&p->lock);
-	if (!e->b) {
-		pthread_mutex_lock(&init_lock);
+	rc = lock_by(&p->lock, h, cb);
+	if (rc != OCIKP_OK)
+		return rc;
+	if (!e->b && (rc = lock_by(&init_lock, h, cb)) == OCIKP_OK) {
 		rc = backend_open(h, cb, &e->b);	/* an init failure is this request's error */
 		pthread_mutex_unlock(&init_lock);
-		if (rc == OCIKP_OK)
+		if (rc == OCIKP_OK) {
 			e->b->host = &p->base;
+			atomic_store(&e->concurrent,
+				     (e->b->mod.desc->flags & OCIKP_BACKEND_CONCURRENT) != 0);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (rc != OCIKP_OK)
@@ -139,4 +171,12 @@ int pool_open_all(struct pool *p, struct host *h, const char **failed)
 		}
 	}
 	return OCIKP_OK;
+}
+
+/* Read without p->lock: that lock is held through a backend's init. */
+const void *pool_lane(struct pool *p, const struct conf_backend *cb)
+{
+	struct pooled *e = entry_for(p, cb);
+
+	return e && !atomic_load(&e->concurrent) ? e : NULL;
 }

@@ -109,9 +109,11 @@ static int blame(struct backend_ctx *b, int rc)
 	return rc;
 }
 
+/* Spent, or (ocikpd) nobody is waiting for the answer any more. */
 static bool budget_spent(const struct host *h)
 {
-	return deadline_left_ms(&h->deadline) == 0;
+	return deadline_left_ms(&h->deadline) == 0 ||
+	       (h->cancelled && atomic_load(h->cancelled));
 }
 
 /* Wrap for one recipient string; the annotation object is appended to out. */
@@ -435,4 +437,56 @@ int route_unwrap(struct host *h, struct ocikp_ctx *ctx, const struct request *re
 	json_free(ann);
 	close_all(&o);
 	return rc;
+}
+
+static void add_backend(const struct conf_backend *cb, const struct conf_backend **out,
+			size_t max, size_t *n)
+{
+	size_t i;
+
+	if (!cb)
+		return;
+	for (i = 0; i < *n; i++)
+		if (out[i] == cb)
+			return;
+	if (*n < max)
+		out[(*n)++] = cb;
+}
+
+static void add_annotation(struct host *h, const ocikp_json *ann,
+			   const struct conf_backend **out, size_t max, size_t *n)
+{
+	char scheme[SCHEME_MAX];
+
+	if (json_type(ann) == OCIKP_JSON_OBJECT && annotation_scheme(ann, scheme) == OCIKP_OK)
+		add_backend(conf_backend_for_scheme(&h->conf, scheme), out, max, n);
+}
+
+/* No errors here (the annotation is parsed without a ctx): whatever does not
+ * route now fails with its own line when the request runs. */
+void route_backends(struct host *h, const struct request *req,
+		    const struct conf_backend **out, size_t max, size_t *n)
+{
+	char scheme[SCHEME_MAX];
+	ocikp_json *ann = NULL;
+	const ocikp_json *list;
+	size_t i;
+
+	*n = 0;
+	if (req->op == OP_WRAP) {
+		for (i = 0; i < req->n_params && i < ENVELOPE_MAX_RECIPIENTS; i++)
+			if (key_scheme(req->params[i], scheme, sizeof(scheme)) == OCIKP_OK)
+				add_backend(conf_backend_for_scheme(&h->conf, scheme), out, max, n);
+		return;
+	}
+	if (json_parse(NULL, "annotation", req->annotation.data, req->annotation.len,
+		       &ann) != OCIKP_OK)
+		return;
+	list = json_get(ann, "recipients");
+	if (!json_get(ann, "ocikp"))
+		add_annotation(h, ann, out, max, n);
+	for (i = 0; json_get(ann, "ocikp") && i < json_array_len(list) &&
+		    i < ENVELOPE_MAX_RECIPIENTS; i++)
+		add_annotation(h, json_array_at(list, i), out, max, n);
+	json_free(ann);
 }
