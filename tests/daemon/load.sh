@@ -18,7 +18,12 @@ t_ok $? "the exec path's answer, for comparison"
 # In an ASan build the allocator's quarantine holds freed blocks (up to
 # 256 MiB) on purpose, which would read as growth: without it RSS means
 # what it means natively.  Leaks are still LeakSanitizer's, at the exit.
+# ASan's per-thread allocator caches still grow with the number of
+# threads the load happened to make (workers and connection threads come
+# and go with the machine's load), so its bound is wider; natively 1 MiB.
+RSS_GROWTH_MAX=1024
 if ldd "$T_TOP/ocikpd" 2>/dev/null | grep -q libasan; then
+	RSS_GROWTH_MAX=4096
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 fi
 d_start
@@ -56,8 +61,8 @@ grow=$((RSS - RSS1))
 if [ "$D_WRAPPED" = yes ]; then
 	t_skip "RSS flat after 10,000" "the daemon runs under $OCIKPD"
 else
-	[ "$grow" -lt 1024 ]
-	t_ok $? "RSS flat: ${RSS1} kB after 1,000, ${RSS} kB after 10,000 (growth ${grow} kB, want < 1024)"
+	[ "$grow" -lt "$RSS_GROWTH_MAX" ]
+	t_ok $? "RSS flat: ${RSS1} kB after 1,000, ${RSS} kB after 10,000 (growth ${grow} kB, want < $RSS_GROWTH_MAX)"
 fi
 [ "$FDS" -eq "$FDS1" ]
 t_ok $? "descriptors flat: $FDS1 after 1,000, $FDS after 10,000"
@@ -87,8 +92,8 @@ grow=$((RSS - RSS10))
 if [ "$D_WRAPPED" = yes ]; then
 	t_skip "RSS flat across 20 reloads" "the daemon runs under $OCIKPD"
 else
-	[ "$grow" -lt 1024 ]
-	t_ok $? "RSS flat across 20 reloads: ${RSS10} kB before, ${RSS} kB after (growth ${grow} kB, want < 1024)"
+	[ "$grow" -lt "$RSS_GROWTH_MAX" ]
+	t_ok $? "RSS flat across 20 reloads: ${RSS10} kB before, ${RSS} kB after (growth ${grow} kB, want < $RSS_GROWTH_MAX)"
 fi
 d_stop
 t_ok $? "SIGTERM: exit 0"
