@@ -23,6 +23,8 @@
 # gcp_stat KIND                  one counter of /_stats
 # gcp_known CT_B64 PT_B64 [KEY]  the fake decrypts CT_B64 to PT_B64 (on KEY, or any key)
 
+. "$top_srcdir/tests/lib/fake.sh"
+
 gcp_fail() { echo "1..1"; echo "not ok 1 - gcp test setup: $*"; exit 1; }
 
 # gcp_json FILE PYTHON-EXPR [FILE EXPR...]: write each FILE (mode 0600) as the
@@ -45,15 +47,8 @@ gcp_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 gcp_certs() {
 	local d=$GCP_DIR
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=ocikp fake GCP test CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
-		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-		2> "$d/openssl.err" &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-		-keyout "$d/server.key" -out "$d/server.csr" 2> "$d/openssl.err" &&
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$d/server.ext" &&
-	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" 2> "$d/openssl.err" &&
+	fake_ca "$d" ca "ocikp fake GCP test CA" &&
+	fake_leaf "$d" server ca "DNS:localhost,IP:127.0.0.1" &&
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/sa.key" 2> "$d/openssl.err" &&
 	openssl pkey -in "$d/sa.key" -pubout -out "$d/sa.pub" 2> "$d/openssl.err"
 }
@@ -97,17 +92,11 @@ gcp_setup() {
  "known_ciphertexts": {},
  "token_ttl": 3600}' || gcp_fail "config.json"
 
-	python3 "$top_srcdir/tests/gcpkms/fake_gcp.py" "$GCP_DIR" 2> "$GCP_DIR/server.err" &
-	GCP_PID=$!
-	t_at_exit "kill $GCP_PID 2>/dev/null; wait $GCP_PID 2>/dev/null"
-	for _ in $(seq 400); do
-		[ -s "$GCP_DIR/ports" ] && break
-		kill -0 $GCP_PID 2> /dev/null || break
-		sleep 0.05
-	done
-	[ -s "$GCP_DIR/ports" ] || gcp_fail "the fake did not start: $(cat "$GCP_DIR/server.err")"
-	GCP_HTTPS=$(sed -n 's/.*https=\([0-9]*\).*/\1/p' "$GCP_DIR/ports")
-	GCP_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$GCP_DIR/ports")
+	fake_start "$GCP_DIR" "$top_srcdir/tests/gcpkms/fake_gcp.py" ||
+		gcp_fail "the fake did not start: $(cat "$GCP_DIR/server.err")"
+	GCP_PID=$FAKE_PID
+	GCP_HTTPS=$(fake_port "$GCP_DIR" https)
+	GCP_HTTP=$(fake_port "$GCP_DIR" http)
 	GCP_URL="https://127.0.0.1:$GCP_HTTPS"
 	export GCP_HTTPS GCP_HTTP GCP_URL GCP_PID
 	gcp_creds || gcp_fail "credential files"
