@@ -154,20 +154,13 @@ gcp_dropin() {
 
 # gcp_ctl PATH [JSON]: talk to the control port; prints the answer body.
 gcp_ctl() {
-	python3 -c 'import sys, urllib.request
-url = "http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2])
-data = None if sys.argv[2] == "/_stats" else (sys.argv[3] if len(sys.argv) > 3 else "{}").encode()
-with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
-    sys.stdout.write(r.read().decode() + "\n")' "$GCP_HTTP" "$@"
+	local body=${2:-'{}'}
+	if [ "$1" = /_stats ]; then fake_ctl "$GCP_HTTP" GET "$1"; else fake_ctl "$GCP_HTTP" POST "$1" "$body"; fi
 }
-
-# gcp_stat KIND: one counter (0 for a kind never seen).
 gcp_stat() {
-	gcp_ctl /_stats | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
+	local s
+	s=$(gcp_ctl /_stats) && fake_num "$s" "$1"
 }
-
-# gcp_known CT_B64 PT_B64 [KEY]: register a ciphertext the fake did not make
-# (e.g. one from the real Cloud KMS); the fake re-reads config.json.
 gcp_known() {
 	GCP_CT=$1 GCP_PT=$2 GCP_FOR=${3:-} python3 -c 'import json, os
 p = os.environ["GCP_DIR"] + "/config.json"

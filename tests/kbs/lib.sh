@@ -64,23 +64,12 @@ kbs_setup() {
 }
 
 kbs_ctl() {
-	python3 - "http://127.0.0.1:$KBS_HTTP$1" "${2-}" <<-'EOF'
-		import sys, urllib.request, urllib.error
-		url, body = sys.argv[1], sys.argv[2]
-		req = urllib.request.Request(url, data=body.encode() if body else None,
-		                             method="POST" if body else "GET",
-		                             headers={"Content-Type": "application/json"})
-		try:
-		    with urllib.request.urlopen(req, timeout=10) as r:
-		        sys.stdout.write(r.read().decode())
-		except urllib.error.HTTPError as e:
-		    sys.stderr.write("kbs_ctl: %s: %d %s\n" % (url, e.code, e.read().decode()))
-		    sys.exit(1)
-	EOF
+	if [ -n "${2-}" ]; then fake_ctl "$KBS_HTTP" POST "$1" "$2"; else fake_ctl "$KBS_HTTP" GET "$1"; fi
 }
 
 kbs_stat() {
-	kbs_ctl /_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+	local s
+	s=$(kbs_ctl /_stats) && fake_num "$s" "$1"
 }
 
 kbs_dropin() {

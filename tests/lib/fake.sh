@@ -10,6 +10,13 @@
 #                                  reason appended to DIR/server.err) if the
 #                                  fake died or did not listen in time.
 #   fake_port DIR NAME             one port from DIR/ports
+#   fake_ctl PORT METHOD PATH [BODY]
+#                                  one plain-HTTP request to a fake's control
+#                                  port, in bash (a python3 start per call
+#                                  cost the gcpkms tests a third of their
+#                                  time); prints the body and a newline, or
+#                                  fails on a non-2xx answer (stderr says it)
+#   fake_num JSON FIELD            a number from flat JSON (/_stats), 0 if absent
 # openssl's complaints go to DIR/openssl.err.
 
 fake_ca() {
@@ -46,3 +53,20 @@ fake_start() {
 }
 
 fake_port() { sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" "$1/ports"; }
+
+fake_ctl() {
+	local port=$1 method=$2 path=$3 body=${4-} fd status line LC_ALL=C	# ${#body}: bytes
+	exec {fd}<> "/dev/tcp/127.0.0.1/$port" || return 1
+	printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+		"$method" "$path" "$port" "${#body}" "$body" >&"$fd"
+	IFS=' ' read -r -t 30 -u "$fd" _ status _
+	while IFS= read -r -t 30 -u "$fd" line && [ -n "${line%$'\r'}" ]; do :; done
+	# HTTP/1.0: the fake closes the connection after the body
+	body=$(timeout 30 cat <&"$fd")
+	exec {fd}>&-
+	case $status in 2??) printf '%s\n' "$body"; return 0 ;; esac
+	echo "fake_ctl: $method $path: HTTP ${status:-no answer} $body" >&2
+	return 1
+}
+
+fake_num() { local v; v=$(printf '%s' "$1" | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p"); echo "${v:-0}"; }
