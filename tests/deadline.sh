@@ -100,9 +100,11 @@ d=$(conf 'timeout = 1
 python3 - "$OCIKP" "$d" "$REQ" > "$T_TMP/stdin.out" <<'PY'
 import os, subprocess, sys, time
 env = dict(os.environ, OCIKP_CONFIG_DIR=sys.argv[2])
+# t0 before the start: ocikp's budget runs from its own start, which a busy
+# machine may put well before Popen returns
+t0 = time.monotonic()
 p = subprocess.Popen([sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, env=env)
-t0 = time.monotonic()
 p.stdin.write(sys.argv[3][:40].encode())
 p.stdin.flush()
 try:
