@@ -185,8 +185,11 @@ check-smoke:
 # Retry-After, ocikpd's shutdown under load, the TPM under parallel execs.
 # .ci/run runs them beside two CPU burners (a test asserts behaviour, never
 # speed: bounds scale by T_SLACK, tests/lib/common.sh).
-TIMING_TESTS = $(filter tests/daemon/% tests/tpm/% tests/http/% tests/deadline.sh \
-	tests/kbs/rcar.sh tests/gcpkms/gcpkms.sh tests/unit/test-statedir,$(TESTS))
+# (Not the daemon's input matrix and memory load run: neither has a bound
+# on time, and together they took a minute beside the burners.)
+TIMING_TESTS = $(filter-out tests/daemon/bad-input.sh tests/daemon/load.sh, \
+	$(filter tests/daemon/% tests/tpm/% tests/http/% tests/deadline.sh \
+	tests/kbs/rcar.sh tests/gcpkms/gcpkms.sh tests/unit/test-statedir,$(TESTS)))
 check-timing:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(TIMING_TESTS)'
 .PHONY: check-timing
