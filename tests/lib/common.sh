@@ -94,9 +94,17 @@ t_run() {
 	T_ERR=$(cat "$T_TMP/stderr")
 }
 
-# Extract a JSON string field with python3 (tests only).
+# Extract a JSON string field with python3 (tests only).  ocikp's own
+# answer, {"keywrapresults":{"annotation":"B64"}} and the like, is read in
+# bash: a python3 start per t_wrap and t_unwrap added up across the suite.
 t_json_field() {	# t_json_field PATH.TO.FIELD < json
-	python3 -c 'import json,sys
+	local in re='^\{"([a-z]+)":\{"([a-z]+)":"([A-Za-z0-9+/=]*)"\}\}$'
+	in=$(cat)
+	if [[ $in =~ $re ]] && [ "$1" = "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}" ]; then
+		printf '%s\n' "${BASH_REMATCH[3]}"
+		return 0
+	fi
+	printf '%s' "$in" | python3 -c 'import json,sys
 v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"
