@@ -1,9 +1,16 @@
 # libFuzzer targets (clang): every parser of untrusted bytes.
-#   make fuzz-smoke                 each target for FUZZ_SECONDS (default 30)
+#   make -j2 fuzz-smoke             each target for FUZZ_SECONDS (default 10),
+#                                   two at a time with -j2
 #   make fuzz FUZZ_SECONDS=600      longer
+#   make fuzz-corpus FUZZ_SECONDS=300
+#                                   longer, and merge what it found into the
+#                                   committed corpus (-merge=1 keeps only
+#                                   inputs that add coverage): commit it, so
+#                                   the short smoke run starts from there
 # Seeds in fuzz/corpus/<target>/ (real requests, drop-ins and the fixtures);
-# a run works on a copy, so the committed corpus changes only by hand.
-FUZZ_SECONDS ?= 30
+# fuzz and fuzz-smoke work on a copy, so the committed corpus changes only
+# through fuzz-corpus.
+FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64
 if ENABLE_TPM
@@ -45,21 +52,32 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
 
-fuzz fuzz-smoke: fuzz-build
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$$t/* $$work/ 2>/dev/null || true; \
-		fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
-			$$work > fuzz/$$t.log 2>&1 || { tail -40 fuzz/$$t.log; rm -rf $$work; exit 1; }; \
-		printf 'fuzz %-20s %10s executions in %ss, corpus %s\n' $$t \
-			"$$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/$$t.log)" $(FUZZ_SECONDS) \
-			"$$(ls $$work | wc -l)"; \
-		rm -rf $$work; \
-	done
+fuzz fuzz-smoke: $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+
+# One target on a copy of its corpus (no file of that name: always runs).
+fuzz-run-%: fuzz/bin/%
+	@work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$*/* $$work/ 2>/dev/null || true; \
+	fuzz/bin/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
+		$$work > fuzz/$*.log 2>&1 || { tail -40 fuzz/$*.log; rm -rf $$work; exit 1; }; \
+	printf 'fuzz %-20s %10s executions in %ss, corpus %s\n' $* \
+		"$$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/$*.log)" $(FUZZ_SECONDS) \
+		"$$(ls $$work | wc -l)"; \
+	rm -rf $$work
+
+fuzz-corpus: $(addprefix fuzz-merge-,$(FUZZ_TARGETS))
+
+fuzz-merge-%: fuzz/bin/%
+	@work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$*/* $$work/ 2>/dev/null || true; \
+	fuzz/bin/$* -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 $$work > fuzz/$*.log 2>&1 && \
+	fuzz/bin/$* -merge=1 $(top_srcdir)/fuzz/corpus/$* $$work >> fuzz/$*.log 2>&1 || \
+		{ tail -40 fuzz/$*.log; rm -rf $$work; exit 1; }; \
+	printf 'fuzz %-20s corpus now %s files\n' $* "$$(ls $(top_srcdir)/fuzz/corpus/$* | wc -l)"; \
+	rm -rf $$work
 
 clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
-.PHONY: fuzz fuzz-smoke fuzz-build clean-fuzz
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet)) \
 	fuzz/corpus

@@ -3,18 +3,7 @@
 # and exactly one stderr line naming the cause.
 . "$top_srcdir/tests/lib/common.sh"
 t_setup
-OPTS='{"symkey":"AAAA","digest":"sha256:00"}'
-b() { printf '%s' "$1" | b64; }
-wrapreq() { printf '{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"ocikp":[%s]}},"optsdata":"%s"}}' "$1" "${2:-$(b "$OPTS")}"; }
-unwrapreq() { printf '{"op":"keyunwrap","keyunwrapparams":{"dc":null,"annotation":"%s"}}' "$1"; }
-GOOD=$(t_wrap "$OPTS" sample://default)
-GOODJSON=$(printf '%s' "$GOOD" | base64 -d)
-mutate() {	# mutate PYTHON-EXPR-ON-a : prints the base64 of the changed annotation
-	printf '%s' "$GOODJSON" | python3 -c 'import json,sys,base64
-a=json.load(sys.stdin)
-exec(sys.argv[1])
-sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())' "$1"
-}
+. "$top_srcdir/tests/lib/requests.sh"	# OPTS GOOD b wrapreq unwrapreq mutate
 
 # --- protocol JSON ---
 t_expect_fail "empty stdin" 3 'request: empty$' ""

@@ -8,18 +8,8 @@ t_setup
 . "$top_srcdir/tests/daemon/lib.sh"
 d_built_or_skip
 
-OPTS='{"symkey":"AAAA","digest":"sha256:00"}'
-b() { printf '%s' "$1" | b64; }
-wrapreq() { printf '{"op":"keywrap","keywrapparams":{"ec":{"Parameters":{"ocikp":[%s]}},"optsdata":"%s"}}' "$1" "${2:-$(b "$OPTS")}"; }
-unwrapreq() { printf '{"op":"keyunwrap","keyunwrapparams":{"dc":null,"annotation":"%s"}}' "$1"; }
-GOOD=$(t_wrap "$OPTS" sample://default)
-GOODJSON=$(printf '%s' "$GOOD" | base64 -d)
-mutate() {	# mutate PYTHON-EXPR-ON-a : prints the base64 of the changed annotation
-	printf '%s' "$GOODJSON" | "$D_PY" -c 'import json,sys,base64
-a=json.load(sys.stdin)
-exec(sys.argv[1])
-sys.stdout.write(base64.b64encode(json.dumps(a).encode()).decode())' "$1"
-}
+T_PY=$D_PY
+. "$top_srcdir/tests/lib/requests.sh"	# OPTS GOOD b wrapreq unwrapreq mutate, as tests/bad-input.sh
 
 # The cases are collected first (input file, exec outcome), then sent per
 # drop-in dir to one daemon in one client run, then checked.

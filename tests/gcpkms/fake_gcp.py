@@ -24,7 +24,7 @@ localhost and 127.0.0.1) and config.json:
 config.json is read again whenever it changes (write it by rename).
 
 Two listeners on 127.0.0.1, random ports, written to DIR/ports as
-"https=N http=N" once both listen.
+"https=N http=N" once both listen (tests/lib/fakeserver.py).
 
 HTTPS:
   POST /v1/{key}:encrypt, /v1/{key}/cryptoKeyVersions/1:encrypt,
@@ -69,12 +69,15 @@ import threading
 import time
 import traceback
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import fakeserver  # noqa: E402  (tests/lib: TLS listeners, ports, lifetime)
 
 DIR = sys.argv[1]
 LOCK = threading.RLock()
@@ -947,50 +950,9 @@ class TLSHandler(Handler):
     tls = True
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    context = None
-
-    def finish_request(self, request, client_address):
-        # the handshake in the request's thread: one client that refuses our
-        # certificate never stalls the others
-        if self.context:
-            try:
-                request.settimeout(30)
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        try:
-            super().finish_request(request, client_address)
-        except (ConnectionError, ssl.SSLError, socket.timeout):
-            pass
-
-    def handle_error(self, request, client_address):
-        log_err("connection from %s:\n%s" % (client_address, traceback.format_exc()))
-
-
-def serve(handler, tls):
-    srv = Server(("127.0.0.1", 0), handler)
-    if tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-        srv.context = ctx
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv.server_address[1]
-
-
 def main():
     STATE.config()      # a broken config fails now, not at the first request
-    ports = {"https": serve(TLSHandler, True), "http": serve(Handler, False)}
-    tmp = os.path.join(DIR, "ports.tmp")
-    with open(tmp, "w") as f:
-        f.write("https=%d http=%d\n" % (ports["https"], ports["http"]))
-    os.rename(tmp, os.path.join(DIR, "ports"))
-    # until the test kills us; should it die first, we notice and go too
-    parent = os.getppid()
-    deadline = time.time() + 3600
-    while os.getppid() == parent and time.time() < deadline:
-        time.sleep(0.5)
+    fakeserver.run(DIR, [("https", TLSHandler, "server"), ("http", Handler, None)], "fake_gcp")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@
 # gcp_stat KIND                  one counter of /_stats
 # gcp_known CT_B64 PT_B64 [KEY]  the fake decrypts CT_B64 to PT_B64 (on KEY, or any key)
 
+. "$top_srcdir/tests/lib/fake.sh"
+
 gcp_fail() { echo "1..1"; echo "not ok 1 - gcp test setup: $*"; exit 1; }
 
 # gcp_json FILE PYTHON-EXPR [FILE EXPR...]: write each FILE (mode 0600) as the
@@ -45,15 +47,8 @@ gcp_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 gcp_certs() {
 	local d=$GCP_DIR
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=ocikp fake GCP test CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
-		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-		2> "$d/openssl.err" &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-		-keyout "$d/server.key" -out "$d/server.csr" 2> "$d/openssl.err" &&
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$d/server.ext" &&
-	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" 2> "$d/openssl.err" &&
+	fake_ca "$d" ca "ocikp fake GCP test CA" &&
+	fake_leaf "$d" server ca "DNS:localhost,IP:127.0.0.1" &&
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/sa.key" 2> "$d/openssl.err" &&
 	openssl pkey -in "$d/sa.key" -pubout -out "$d/sa.pub" 2> "$d/openssl.err"
 }
@@ -97,17 +92,11 @@ gcp_setup() {
  "known_ciphertexts": {},
  "token_ttl": 3600}' || gcp_fail "config.json"
 
-	python3 "$top_srcdir/tests/gcpkms/fake_gcp.py" "$GCP_DIR" 2> "$GCP_DIR/server.err" &
-	GCP_PID=$!
-	t_at_exit "kill $GCP_PID 2>/dev/null; wait $GCP_PID 2>/dev/null"
-	for _ in $(seq 400); do
-		[ -s "$GCP_DIR/ports" ] && break
-		kill -0 $GCP_PID 2> /dev/null || break
-		sleep 0.05
-	done
-	[ -s "$GCP_DIR/ports" ] || gcp_fail "the fake did not start: $(cat "$GCP_DIR/server.err")"
-	GCP_HTTPS=$(sed -n 's/.*https=\([0-9]*\).*/\1/p' "$GCP_DIR/ports")
-	GCP_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$GCP_DIR/ports")
+	fake_start "$GCP_DIR" "$top_srcdir/tests/gcpkms/fake_gcp.py" ||
+		gcp_fail "the fake did not start: $(cat "$GCP_DIR/server.err")"
+	GCP_PID=$FAKE_PID
+	GCP_HTTPS=$(fake_port "$GCP_DIR" https)
+	GCP_HTTP=$(fake_port "$GCP_DIR" http)
 	GCP_URL="https://127.0.0.1:$GCP_HTTPS"
 	export GCP_HTTPS GCP_HTTP GCP_URL GCP_PID
 	gcp_creds || gcp_fail "credential files"
@@ -165,20 +154,13 @@ gcp_dropin() {
 
 # gcp_ctl PATH [JSON]: talk to the control port; prints the answer body.
 gcp_ctl() {
-	python3 -c 'import sys, urllib.request
-url = "http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2])
-data = None if sys.argv[2] == "/_stats" else (sys.argv[3] if len(sys.argv) > 3 else "{}").encode()
-with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
-    sys.stdout.write(r.read().decode() + "\n")' "$GCP_HTTP" "$@"
+	local body=${2:-'{}'}
+	if [ "$1" = /_stats ]; then fake_ctl "$GCP_HTTP" GET "$1"; else fake_ctl "$GCP_HTTP" POST "$1" "$body"; fi
 }
-
-# gcp_stat KIND: one counter (0 for a kind never seen).
 gcp_stat() {
-	gcp_ctl /_stats | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
+	local s
+	s=$(gcp_ctl /_stats) && fake_num "$s" "$1"
 }
-
-# gcp_known CT_B64 PT_B64 [KEY]: register a ciphertext the fake did not make
-# (e.g. one from the real Cloud KMS); the fake re-reads config.json.
 gcp_known() {
 	GCP_CT=$1 GCP_PT=$2 GCP_FOR=${3:-} python3 -c 'import json, os
 p = os.environ["GCP_DIR"] + "/config.json"

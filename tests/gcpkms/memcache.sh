@@ -33,9 +33,8 @@ n=$1
 files=$(gcp_cache_mine)
 sum=-
 [ -n "$files" ] && sum=$(cd "$GCP_CACHE" && cat $files | cksum | cut -d' ' -f1)
-stats=$(gcp_ctl /_stats | python3 -c 'import json, sys
-d = json.load(sys.stdin)
-print(d["token_jwt"], d["unauthorized"], d["encrypt"])') || exit 1
+s=$(gcp_ctl /_stats) || exit 1
+stats="$(fake_num "$s" token_jwt) $(fake_num "$s" unauthorized) $(fake_num "$s" encrypt)"
 echo "$n $stats $(printf '%s' "$files" | grep -c .) $sum" >> "$T_TMP/calls"
 for a in ${HOOK_DO:-}; do
 	[ "${a%%:*}" = "$n" ] || continue

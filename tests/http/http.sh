@@ -11,37 +11,16 @@ for tool in openssl python3; do
 	command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
 done
 
-# ca NAME: a self-signed CA in $D/NAME-ca.{pem,key}
-ca() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=ocikp test CA $1" -keyout "$D/$1-ca.key" -out "$D/$1-ca.pem" \
-		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
-		2> "$D/openssl.err"
-}
-
-# leaf NAME CA SAN: a server certificate signed by CA
-leaf() {
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-		-keyout "$D/$1.key" -out "$D/$1.csr" 2> "$D/openssl.err" &&
-	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$3" > "$D/$1.ext" &&
-	openssl x509 -req -in "$D/$1.csr" -CA "$D/$2-ca.pem" -CAkey "$D/$2-ca.key" \
-		-CAcreateserial -days 2 -extfile "$D/$1.ext" -out "$D/$1.pem" 2> "$D/openssl.err"
-}
-
-if ! { ca a && ca b && leaf server a "DNS:localhost,IP:127.0.0.1" &&
-       leaf other a "DNS:other.invalid"; }; then
+. "$top_srcdir/tests/lib/fake.sh"
+# Two CAs ("b" signs nothing: a CA the server is not from), a certificate
+# for localhost and 127.0.0.1 and one for other.invalid only, both from "a".
+if ! { fake_ca "$D" a-ca "ocikp test CA a" && fake_ca "$D" b-ca "ocikp test CA b" &&
+       fake_leaf "$D" server a-ca "DNS:localhost,IP:127.0.0.1" &&
+       fake_leaf "$D" other a-ca "DNS:other.invalid"; }; then
 	echo "1..1"; echo "not ok 1 - test certificates: $(cat "$D/openssl.err")"; exit 1
 fi
 
-python3 "$top_srcdir/tests/http/server.py" "$D" 2> "$D/server.err" &
-SERVER=$!
-t_at_exit "kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null"
-for _ in $(seq 100); do
-	[ -s "$D/ports" ] && break
-	kill -0 $SERVER 2>/dev/null || break
-	sleep 0.05
-done
-if [ ! -s "$D/ports" ]; then
+if ! fake_start "$D" "$top_srcdir/tests/http/server.py"; then
 	echo "1..1"; echo "not ok 1 - test server did not start: $(cat "$D/server.err")"; exit 1
 fi
 

@@ -8,7 +8,7 @@ random loopback ports, both TLS:
   good      server.pem (CA "a", names localhost and 127.0.0.1)
   wronghost other.pem  (CA "a", names only other.invalid)
 and a plain-HTTP one, "plain".  Ports are written to DIR/ports as
-"good=N wronghost=N plain=N" once all listen.  Every request is appended to
+"good=N wronghost=N plain=N" once all listen (tests/lib/fakeserver.py).  Every request is appended to
 DIR/requests.log as "METHOD PATH-WITHOUT-QUERY", so the test can count
 attempts.  Answers depend on the path alone (see handle_any()).
 
@@ -20,12 +20,13 @@ import json
 import os
 import select
 import socket
-import ssl
 import struct
 import sys
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import fakeserver  # noqa: E402  (tests/lib: TLS listeners, ports, lifetime)
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
@@ -169,43 +170,10 @@ def relay(a, b):
         b.close()
 
 
-class TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-    context = None
-
-    def finish_request(self, request, client_address):
-        # the handshake in the request's thread, so one bad client (a test
-        # refusing our certificate) never stalls the others
-        if self.context:
-            try:
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        try:
-            super().finish_request(request, client_address)
-        except (ConnectionError, ssl.SSLError):
-            pass
-
-
-def serve(cert):
-    srv = TLSServer(("127.0.0.1", 0), Handler)
-    if cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(DIR, cert + ".pem"),
-                            os.path.join(DIR, cert + ".key"))
-        srv.context = ctx
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv.server_address[1]
-
-
 def main():
-    ports = {"good": serve("server"), "wronghost": serve("other"), "plain": serve(None)}
-    tmp = os.path.join(DIR, "ports.tmp")
-    with open(tmp, "w") as f:
-        f.write(" ".join("%s=%d" % kv for kv in ports.items()) + "\n")
-    os.rename(tmp, os.path.join(DIR, "ports"))
-    # until the test kills us, or at most a minute
-    time.sleep(60)
+    # "good" names localhost and 127.0.0.1, "wronghost" only other.invalid
+    fakeserver.run(DIR, [("good", Handler, "server"), ("wronghost", Handler, "other"),
+                         ("plain", Handler, None)], "server.py")
 
 
 main()

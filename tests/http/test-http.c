@@ -202,7 +202,7 @@ static void test_plain(void)
 	ok(rc == OCIKP_OK && r.status == 200, "http://localhost with the flag: %s", h.err.msg);
 	rc = call_url("GET", "http://10.1.2.3/computeMetadata/v1/" QUERY, &o, NULL, &r);
 	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only to a loopback or link-local") &&
-	   elapsed < 200, "http:// to 10.1.2.3 refused before connecting (%ld ms): %s",
+	   elapsed < tap_slack(200), "http:// to 10.1.2.3 refused before connecting (%ld ms): %s",
 	   elapsed, h.err.msg);
 	rc = call_url("GET", "http://example.invalid/x", &o, NULL, &r);
 	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only to a loopback or link-local") &&
@@ -268,14 +268,14 @@ static void test_retries(void)
 	   "a reset connection is retried: %d requests: %s", seen("GET /reset"), h.err.msg);
 	rc = call("GET", "/always503", &o, NULL, &r);
 	ok(rc == OCIKP_UNAVAILABLE && seen("GET /always503") == HTTP_MAX_ATTEMPTS &&
-	   strstr(h.err.msg, "HTTP 503 after 4 attempts") && elapsed < 2500 &&
+	   strstr(h.err.msg, "HTTP 503 after 4 attempts") && elapsed < tap_slack(2500) &&
 	   strstr(body_of(&r), "busy"),
 	   "503 for good: %d requests in %ld ms: %s", seen("GET /always503"), elapsed, h.err.msg);
 	rc = call("GET", "/429", &o, NULL, &r);
 	ok(rc == OCIKP_OK && r.status == 200 && seen("GET /429") == 2 && elapsed >= 950 &&
-	   elapsed < 2500, "429 with Retry-After: 1 waits about 1 s: %ld ms", elapsed);
+	   elapsed < tap_slack(2500), "429 with Retry-After: 1 waits about 1 s: %ld ms", elapsed);
 	rc = call("GET", "/500", &o, NULL, &r);
-	ok(rc == OCIKP_UNAVAILABLE && seen("GET /500") == 1 && elapsed < 1000 &&
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /500") == 1 && elapsed < tap_slack(1000) &&
 	   strstr(h.err.msg, "HTTP 500"), "500 is not retried: %d request, %ld ms: %s",
 	   seen("GET /500"), elapsed, h.err.msg);
 	http_resp_free(ctx, &r);
@@ -319,25 +319,25 @@ static void test_time(void)
 	int port = 0, fd, rc;
 
 	rc = call_url("GET", url_of("https", closed_port(), "/x"), &o, NULL, &r);
-	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, "after 4 attempts") && elapsed < 2000,
+	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, "after 4 attempts") && elapsed < tap_slack(2000),
 	   "connection refused: retried, then given up in %ld ms: %s", elapsed, h.err.msg);
 	fd = hung_server(&port);
 	o.timeout_ms = 1000;
 	rc = call_url("GET", url_of("https", port, "/x"), &o, NULL, &r);
 	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, ": timed out after") && elapsed >= 950 &&
-	   elapsed < 2500, "a hung server, bounded by the total timeout (1 s): %ld ms: %s",
+	   elapsed < tap_slack(2500), "a hung server, bounded by the total timeout (1 s): %ld ms: %s",
 	   elapsed, h.err.msg);
 	o.timeout_ms = 5000;
 	deadline(400);
 	rc = call_url("GET", url_of("https", port, "/x"), &o, NULL, &r);
 	ok(rc == OCIKP_UNAVAILABLE && strstr(h.err.msg, "the request's time budget ran out") &&
-	   elapsed >= 350 && elapsed < 1200,
+	   elapsed >= 350 && elapsed < tap_slack(1200),
 	   "a hung server, bounded by the sooner deadline (0.4 s): %ld ms: %s", elapsed,
 	   h.err.msg);
 	close(fd);
 	deadline(2000);
 	rc = call("GET", "/429long", &o, NULL, &r);
-	ok(rc == OCIKP_UNAVAILABLE && seen("GET /429long") == 1 && elapsed < 1000 &&
+	ok(rc == OCIKP_UNAVAILABLE && seen("GET /429long") == 1 && elapsed < tap_slack(1000) &&
 	   r.retry_after_s == 5 && strstr(h.err.msg, "HTTP 429; not retrying") &&
 	   strstr(h.err.msg, "would pass the request's deadline"),
 	   "Retry-After: 5 with 2 s left: stops at once (%ld ms): %s", elapsed, h.err.msg);

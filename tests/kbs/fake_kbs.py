@@ -31,7 +31,8 @@ DIR holds (tests/kbs/lib.sh makes them):
                                        answers: an attestation token required)
 
 Two listeners on random loopback ports, HTTPS and plain HTTP, the same API on
-both; "https=N http=N" is written to DIR/ports once both listen.  Every
+both; "https=N http=N" is written to DIR/ports once both listen
+(tests/lib/fakeserver.py).  Every
 request is appended to DIR/requests.log as "KIND METHOD PATH" (KIND one of
 auth, attest, resource_get, resource_post, resource_delete, other, control).
 
@@ -58,13 +59,12 @@ import hashlib
 import json
 import os
 import re
-import ssl
 import sys
 import threading
 import time
 import uuid
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,6 +74,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature, encode_dss_signature)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import fakeserver  # noqa: E402  (tests/lib: TLS listeners, ports, lifetime)
 
 DIR = sys.argv[1] if len(sys.argv) > 1 else "."
 LOCK = threading.Lock()
@@ -711,49 +714,12 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    context = None
-
-    def finish_request(self, request, client_address):
-        # the TLS handshake in the request's thread, so a client refusing our
-        # certificate never stalls the others
-        if self.context:
-            try:
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        try:
-            super().finish_request(request, client_address)
-        except (ConnectionError, ssl.SSLError):
-            pass
-
-
 class ControlHandler(Handler):
     control = True
 
 
-def serve(tls):
-    srv = Server(("127.0.0.1", 0), Handler if tls else ControlHandler)
-    if tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(DIR, "server.pem"), os.path.join(DIR, "server.key"))
-        srv.context = ctx
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv.server_address[1]
-
-
 def main():
-    ports = "https=%d http=%d\n" % (serve(True), serve(False))
-    tmp = os.path.join(DIR, "ports.tmp")
-    with open(tmp, "w") as f:
-        f.write(ports)
-    os.rename(tmp, os.path.join(DIR, "ports"))
-    # until the test kills us; never outlive the test's shell, nor an hour
-    parent = os.getppid()
-    deadline = time.time() + 3600
-    while time.time() < deadline and os.getppid() == parent:
-        time.sleep(0.5)
+    fakeserver.run(DIR, [("https", Handler, "server"), ("http", ControlHandler, None)], "fake_kbs")
 
 
 if __name__ == "__main__":

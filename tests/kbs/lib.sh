@@ -17,6 +17,8 @@
 # kek1.bin and kek2.bin (0600, the raw KEKs of default/key/1 and
 # default/key/2), config.json, ports, requests.log, server.err.
 
+. "$top_srcdir/tests/lib/fake.sh"
+
 kbs_require() {
 	local tool
 	for tool in openssl python3; do
@@ -27,24 +29,18 @@ kbs_require() {
 }
 
 kbs_setup() {
-	local d="$T_TMP/kbs" pid
+	local d="$T_TMP/kbs"
 	KBS_DIR=$d
 	export KBS_DIR
 	mkdir -p "$d" || return 1
 	: > "$d/server.err"
 	# the CA and a server certificate for localhost and 127.0.0.1
-	if ! { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-			-subj "/CN=ocikp test KBS CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
-			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
-	       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-			-keyout "$d/server.key" -out "$d/server.csr" &&
-	       printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
-			> "$d/server.ext" &&
-	       openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-			-CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem" &&
+	if ! { fake_ca "$d" ca "ocikp test KBS CA" &&
+	       fake_leaf "$d" server ca "DNS:localhost,IP:127.0.0.1" &&
 	       openssl genpkey -algorithm ed25519 -out "$d/admin.pem" &&
 	       chmod 600 "$d/admin.pem" &&
 	       openssl pkey -in "$d/admin.pem" -pubout -out "$d/admin-pub.pem"; } 2>> "$d/server.err"; then
+		cat "$d/openssl.err" >> "$d/server.err" 2> /dev/null
 		return 1
 	fi
 	head -c 32 /dev/urandom > "$d/kek1.bin"
@@ -61,39 +57,19 @@ kbs_setup() {
 		with open(d + "/config.json", "w") as f:
 		    json.dump(conf, f, indent=1)
 	EOF
-	rm -f "$d/ports"
-	python3 "$top_srcdir/tests/kbs/fake_kbs.py" "$d" 2>> "$d/server.err" &
-	pid=$!
-	t_at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-	for _ in $(seq 200); do
-		[ -s "$d/ports" ] && break
-		kill -0 $pid 2> /dev/null || break
-		sleep 0.05
-	done
-	[ -s "$d/ports" ] || { echo "the fake KBS did not start" >> "$d/server.err"; return 1; }
-	KBS_HTTPS=$(sed -n 's/.*https=\([0-9]*\).*/\1/p' "$d/ports")
-	KBS_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$d/ports")
+	fake_start "$d" "$top_srcdir/tests/kbs/fake_kbs.py" || return 1
+	KBS_HTTPS=$(fake_port "$d" https)
+	KBS_HTTP=$(fake_port "$d" http)
 	export KBS_HTTPS KBS_HTTP
 }
 
 kbs_ctl() {
-	python3 - "http://127.0.0.1:$KBS_HTTP$1" "${2-}" <<-'EOF'
-		import sys, urllib.request, urllib.error
-		url, body = sys.argv[1], sys.argv[2]
-		req = urllib.request.Request(url, data=body.encode() if body else None,
-		                             method="POST" if body else "GET",
-		                             headers={"Content-Type": "application/json"})
-		try:
-		    with urllib.request.urlopen(req, timeout=10) as r:
-		        sys.stdout.write(r.read().decode())
-		except urllib.error.HTTPError as e:
-		    sys.stderr.write("kbs_ctl: %s: %d %s\n" % (url, e.code, e.read().decode()))
-		    sys.exit(1)
-	EOF
+	if [ -n "${2-}" ]; then fake_ctl "$KBS_HTTP" POST "$1" "$2"; else fake_ctl "$KBS_HTTP" GET "$1"; fi
 }
 
 kbs_stat() {
-	kbs_ctl /_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+	local s
+	s=$(kbs_ctl /_stats) && fake_num "$s" "$1"
 }
 
 kbs_dropin() {

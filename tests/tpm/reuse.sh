@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The tpm backend serving many requests in one process, as in ocikpd: the
 # host's pool, driven through tests/tpm/test-reuse one request at a time.
-# Later unwraps are faster than the first (the ESYS context and the EK
-# handle are kept); a swtpm killed and restarted between two requests is
+# Later unwraps reuse the ESYS context and the EK handle (fewer TPM
+# commands; how much faster is bench/tpm-unwrap.sh's to say); a swtpm killed and restarted between two requests is
 # picked up with no reload; an EK handle the TPM no longer has is recovered
 # by one retry; a PCR mismatch fails with exec mode's line and is not
 # retried; the simulator's socket is free between requests for other
@@ -26,7 +26,6 @@ PCRS=$(printf '7=%064d' 1 | base64 -w0 | sed 's/+/%2B/g')
 t_unwrap_request ocikp "$(t_wrap "$OPTS" "$URL&pcrs=$PCRS")" > "$T_TMP/pcr.json"
 t_run "$(cat "$T_TMP/pcr.json")"
 EXEC_PCR_LINE=$T_ERR
-exec_ms=$( { s=$(date +%s%N); "$OCIKP" < "$T_TMP/good.json" > /dev/null; echo $(( ($(date +%s%N) - s) / 1000 )); } )
 
 # swtpm on the same state and ports as tpm_start gave it (not holding the
 # harness's FIFOs open: the harness ends at the end of its input).
@@ -71,13 +70,9 @@ for i in $(seq $N); do
 done
 [ "$okn" -eq "$N" ]
 t_ok $? "$N unwraps in one process all open ($okn)"
-first=${times[0]}
-later=$(printf '%s\n' "${times[@]:1}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-echo "# one process: first unwrap $first ms, later ones $later ms (median of $((N - 1)); host_handle() wall time)"
-echo "# exec mode, for comparison: one unwrap $((exec_ms / 1000)).$(printf '%03d' $((exec_ms % 1000))) ms (the whole ocikp process)"
+# Timings are for the log only: a test asserts behaviour, never speed.
+echo "# host_handle() wall time: ${times[*]} ms"
 echo "# TPM commands: first $(unwrap_lines | head -n 1 | commands_of), later $(unwrap_lines | sed -n 2p | commands_of)"
-awk -v f="$first" -v l="$later" 'BEGIN { exit !(l < f) }'
-t_ok $? "later unwraps are faster than the first ($later < $first ms)"
 unwrap_lines | head -n 1 | grep -Eq 'in 1 attempt \(opened\)$' &&
 [ "$(unwrap_lines | tail -n +2 | grep -c 'in 1 attempt (opened, TPM context kept from an earlier call)$')" -eq $((N - 1)) ] &&
 [ "$(unwrap_lines | sed -n 2p | commands_of)" -lt "$(unwrap_lines | head -n 1 | commands_of)" ]

@@ -2,6 +2,7 @@
 #ifndef OCIKP_TAP_H
 #define OCIKP_TAP_H
 #include <stdio.h>
+#include <stdlib.h>
 
 static int tap_n, tap_failed;
 
@@ -12,6 +13,16 @@ static int tap_n, tap_failed;
 	printf("\n"); \
 	if (!ok_c_) { tap_failed++; printf("#   failed at %s:%d\n", __FILE__, __LINE__); } \
 } while (0)
+
+/* The upper end of a time bound: MS times $T_SLACK (tests/lib/common.sh;
+ * 4 when unset), so a loaded machine does not fail a deadline check. */
+static inline long tap_slack(long ms)
+{
+	const char *s = getenv("T_SLACK");
+	long f = s ? strtol(s, NULL, 10) : 0;
+
+	return ms * (f > 0 ? f : 4);
+}
 
 static inline int tap_done(void)
 {
