@@ -68,14 +68,6 @@ stop_ok() {
 	t_ok "$rc" "ocikpd $D_N: SIGTERM, exit 0 (got $rc)"
 }
 
-ok_if() {
-	local desc=$1 rc=0
-	shift
-	"$@" > "$T_TMP/ok_if.out" 2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || t_diag "$desc: $*" "$(cat "$T_TMP/ok_if.out")"
-	t_ok "$rc" "$desc"
-}
-
 # flood MODE ARGS...: flood.py as uid 65534 in the background (FLOOD_PID);
 # waits for its "ready" line (FLOOD_SAID).
 flood() {

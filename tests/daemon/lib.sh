@@ -124,6 +124,16 @@ d_tcp_start() {
 d_log() { echo "$D_LOG"; }
 
 # d_scale X: X (seconds, may be fractional) times D_SCALE.
+# ok_if DESC CMD...: one TAP line for a command; its output as diagnostics
+# when it fails.
+ok_if() {
+	local desc=$1 rc=0
+	shift
+	"$@" > "$T_TMP/ok_if.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || t_diag "$desc: $*" "$(cat "$T_TMP/ok_if.out")"
+	t_ok "$rc" "$desc"
+}
+
 d_scale() { awk -v x="$1" -v s="$D_SCALE" 'BEGIN { print x * s }'; }
 
 # d_stop [SECONDS]: SIGTERM to the current daemon; returns its exit status

@@ -14,16 +14,6 @@ MYGID=$(id -g)
 R=$T_TMP/req
 mkdir -p "$R"
 
-# ok_if DESC CMD...: one TAP line for a command; its output as diagnostics
-# when it fails.
-ok_if() {
-	local desc=$1 rc=0
-	shift
-	"$@" > "$T_TMP/ok_if.out" 2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || t_diag "$desc: $*" "$(cat "$T_TMP/ok_if.out")"
-	t_ok "$rc" "$desc"
-}
-
 # Daemon 1: sample and mock, on a unix socket.
 if ! d_start; then
 	t_ok 1 "ocikpd starts"
