@@ -14,10 +14,12 @@
  * what a TPM serving one client at a time keeps).  The host serializes
  * calls into this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -214,18 +216,83 @@ static void tpm_leave(struct tpm *t)
 	tcti_release(t->tcti);
 }
 
-/* A policy session the TPM flushes itself after the one command that uses
- * it: no TPM2_FlushContext round trip for it on success. */
-static void single_use(struct tpm *t, ESYS_TR session)
+/* The commands of an unwrap go through SAPI on ESAPI's own SYS context.
+ * tpm2-tss 3.2's ESAPI makes a new OpenSSL library context for every
+ * nonce and every cpHash/rpHash it computes (esys_crypto_ossl.c:
+ * OSSL_LIB_CTX_new, then a fresh name map, method store and DRBG seeded
+ * from the OS), about 60 M instructions an unwrap, in ocikpd on every
+ * call; it has no crypto callbacks to avoid that.  An unwrap needs none
+ * of it: its policy sessions are unsalted and unbound, with no
+ * PolicyAuthValue, so the TPM checks no HMAC on the commands and any
+ * response HMAC would be keyed by nothing secret.  A nonce of our own
+ * (the process's DRBG) is all a command's session needs. */
+struct sess {
+	TSS2L_SYS_AUTH_COMMAND cmd;
+	TSS2L_SYS_AUTH_RESPONSE rsp;
+};
+
+/* A session nonce is not secret: the kernel's generator, not OpenSSL's
+ * DRBG, whose first use (its instantiation) costs an exec unwrap ~9 M
+ * instructions it would need for nothing else. */
+static int nonce(struct ocikp_ctx *ctx, TPM2B_NONCE *n)
 {
-	Esys_TRSess_SetAttributes(t->esys, session, 0, TPMA_SESSION_CONTINUESESSION);
+	n->size = 32;
+	if (getrandom(n->buffer, n->size, 0) != (ssize_t)n->size) {
+		ocikp_errorf(ctx, "no randomness for a session nonce: %s", strerror(errno));
+		return OCIKP_INTERNAL;
+	}
+	return OCIKP_OK;
 }
 
-static void flush(struct tpm *t, ESYS_TR *h)
+static TSS2_SYS_CONTEXT *sys_of(struct tpm *t)
 {
-	if (*h != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, *h);
-	*h = ESYS_TR_NONE;
+	TSS2_SYS_CONTEXT *sys = NULL;
+
+	return Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS ? sys : NULL;
+}
+
+/* The authorization area for one policy session (handle) or the empty
+ * password (TPM2_RS_PW).  A policy session is used once: continueSession
+ * clear, the TPM flushes it after the command, no FlushContext for it. */
+static int sess_auth(struct ocikp_ctx *ctx, struct sess *a, TPMI_SH_AUTH_SESSION handle)
+{
+	memset(a, 0, sizeof(*a));
+	a->cmd.count = 1;
+	a->cmd.auths[0].sessionHandle = handle;
+	if (handle == TPM2_RS_PW)
+		return OCIKP_OK;
+	return nonce(ctx, &a->cmd.auths[0].nonce);
+}
+
+static void flush(struct tpm *t, TPM2_HANDLE *h)
+{
+	TSS2_SYS_CONTEXT *sys = sys_of(t);
+
+	if (*h != TPM2_RH_NULL && sys)
+		Tss2_Sys_FlushContext(sys, *h);
+	*h = TPM2_RH_NULL;
+}
+
+/* A policy session for SHA-256 policies: unsalted, unbound, no parameter
+ * encryption. */
+static int policy_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *session)
+{
+	TPM2B_NONCE caller, tpm_nonce = { .size = 0 };
+	TPM2B_ENCRYPTED_SECRET salt = { .size = 0 };
+	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	TSS2_RC rc;
+
+	*session = TPM2_RH_NULL;
+	if (nonce(ctx, &caller) != OCIKP_OK)
+		return OCIKP_INTERNAL;
+	rc = Tss2_Sys_StartAuthSession(sys_of(t), TPM2_RH_NULL, TPM2_RH_NULL, NULL, &caller, &salt,
+				       TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, session, &tpm_nonce,
+				       NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		*session = TPM2_RH_NULL;
+		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
+	}
+	return OCIKP_OK;
 }
 
 /* The TCG EK Credential Profile default templates (L-1 RSA 2048, L-2 P-256). */
@@ -339,23 +406,23 @@ static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *
 
 /* A policy session satisfied by the endorsement hierarchy's (empty) auth,
  * which is what the EK's authPolicy demands. */
-static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, ESYS_TR *session)
+static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *session)
 {
-	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	struct sess pw;
+	TPM2B_NONCE none = { .size = 0 };
+	TPM2B_DIGEST no_cp = { .size = 0 };
+	TPM2B_TIMEOUT timeout;
+	TPMT_TK_AUTH ticket;
 	TSS2_RC rc;
+	int st = policy_session(ctx, t, session);
 
-	rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
-				   TPM2_ALG_SHA256, session);
-	if (rc != TSS2_RC_SUCCESS) {
-		*session = ESYS_TR_NONE;
-		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
-	}
-	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *session, ESYS_TR_PASSWORD,
-			       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
+	if (st != OCIKP_OK)
+		return st;
+	sess_auth(ctx, &pw, TPM2_RS_PW);
+	rc = Tss2_Sys_PolicySecret(sys_of(t), TPM2_RH_ENDORSEMENT, *session, &pw.cmd, &none, &no_cp,
+				   &none, 0, &timeout, &ticket, &pw.rsp);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
-	single_use(t, *session);
 	return OCIKP_OK;
 }
 
@@ -410,6 +477,109 @@ static void wipe_response(struct tpm *t)
 		OPENSSL_cleanse((void *)(uintptr_t)rp, n);
 }
 
+/* TPM2_Import of the blob under the EK (PolicySecret session): the
+ * TPM's refusal is a wrong key; no answer, a reset or a lost EK handle
+ * is not. */
+static int import_blob(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
+		       const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *duplicate,
+		       const TPM2B_ENCRYPTED_SECRET *seed, TPM2B_PRIVATE *imported)
+{
+	TPM2B_DATA no_key = { .size = 0 };
+	TPMT_SYM_DEF_OBJECT no_sym = { .algorithm = TPM2_ALG_NULL };
+	TPM2_HANDLE session;
+	struct sess a;
+	TSS2_RC rc;
+	int st = ek_session(ctx, t, &session);
+
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, session);
+	if (st != OCIKP_OK) {
+		flush(t, &session);
+		return st;
+	}
+	rc = Tss2_Sys_Import(sys_of(t), ek, &a.cmd, &no_key, pub, duplicate, seed, &no_sym,
+			     imported, &a.rsp);
+	if (rc == TSS2_RC_SUCCESS)
+		return OCIKP_OK;	/* the session is used up: the TPM flushed it */
+	flush(t, &session);
+	classify(t, rc);
+	if (rc_busy(rc) || t->broken)
+		return tpm_fail(ctx, t, "TPM2_Import", rc, OCIKP_UNAVAILABLE);
+	ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)", Tss2_RC_Decode(rc));
+	return OCIKP_WRONG_KEY;
+}
+
+static int load_object(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
+		       const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *imported, TPM2_HANDLE *object)
+{
+	TPM2B_NAME name = { .size = 0 };
+	TPM2_HANDLE session;
+	struct sess a;
+	TSS2_RC rc;
+	int st = ek_session(ctx, t, &session);
+
+	*object = TPM2_RH_NULL;
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, session);
+	if (st != OCIKP_OK) {
+		flush(t, &session);
+		return st;
+	}
+	rc = Tss2_Sys_Load(sys_of(t), ek, &a.cmd, imported, pub, object, &name, &a.rsp);
+	if (rc == TSS2_RC_SUCCESS)
+		return OCIKP_OK;
+	*object = TPM2_RH_NULL;
+	flush(t, &session);
+	return tpm_fail(ctx, t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
+}
+
+/* TPM2_Unseal, under a PolicyPCR session if the blob names PCRs, else the
+ * object's empty auth.  The key is also in SAPI's response buffer, which
+ * lives with the kept connection: wiped there. */
+static int unseal_object(struct ocikp_ctx *ctx, struct tpm *t, const struct import_blob *b,
+			 TPM2_HANDLE object, unsigned char key[TPM_KEY_LEN])
+{
+	TPM2B_SENSITIVE_DATA data = { .size = 0 };
+	TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
+	TPML_PCR_SELECTION sel;
+	TPM2_HANDLE session = TPM2_RH_NULL;
+	struct sess a;
+	TSS2_RC rc = TSS2_RC_SUCCESS;
+	int st = OCIKP_OK;
+
+	if (b->pcr_mask) {
+		pcr_selection(b, &sel);
+		st = policy_session(ctx, t, &session);
+		if (st == OCIKP_OK) {
+			rc = Tss2_Sys_PolicyPCR(sys_of(t), session, NULL, &current, &sel, NULL);
+			if (rc != TSS2_RC_SUCCESS)
+				st = tpm_fail(ctx, t, "TPM2_PolicyPCR", rc, OCIKP_UNAVAILABLE);
+		}
+	}
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, b->pcr_mask ? session : TPM2_RS_PW);
+	if (st == OCIKP_OK) {
+		rc = Tss2_Sys_Unseal(sys_of(t), object, &a.cmd, &data, &a.rsp);
+		if (rc == TSS2_RC_SUCCESS) {
+			session = TPM2_RH_NULL;
+			wipe_response(t);
+		} else {
+			st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, t, b)
+							      : tpm_fail(ctx, t, "TPM2_Unseal", rc,
+									 OCIKP_WRONG_KEY);
+		}
+	}
+	if (st == OCIKP_OK && data.size != TPM_KEY_LEN) {
+		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data.size, TPM_KEY_LEN);
+		st = OCIKP_BAD_INPUT;
+	}
+	if (st == OCIKP_OK)
+		memcpy(key, data.buffer, TPM_KEY_LEN);
+	OPENSSL_cleanse(&data, sizeof(data));
+	flush(t, &session);
+	return st;
+}
+
 /* One try, on the kept connection (*reused) or a new one; the TPM commands
  * it sent are added to *commands, and the TCTI it used is copied to label
  * for the debug line. */
@@ -418,16 +588,12 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 		       char label[512])
 {
 	unsigned long before;
-	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
+	TPM2_HANDLE ek = TPM2_RH_NULL, object = TPM2_RH_NULL;
 	TPM2B_PUBLIC object_public;
-	TPM2B_PRIVATE duplicate, *imported = NULL;
+	TPM2B_PRIVATE duplicate, imported = { .size = 0 };
 	TPM2B_ENCRYPTED_SECRET seed;
-	TPM2B_DATA no_key = { .size = 0 };
-	TPMT_SYM_DEF_OBJECT no_sym = { .algorithm = TPM2_ALG_NULL };
-	TPM2B_SENSITIVE_DATA *data = NULL;
 	size_t off = 0;
 	bool ecc = b->encrypted_seed.len == 68;	/* TPMS_ECC_POINT of P-256; RSA: 256 */
-	TSS2_RC rc;
 	int st;
 
 	memset(&object_public, 0, sizeof(object_public));
@@ -453,80 +619,21 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 		return st;
 	before = tcti_commands(t->tcti);
 	st = ek_get(ctx, t, ecc, NULL);
-	if (st == OCIKP_OK)
-		st = ek_session(ctx, t, &session);
-	if (st == OCIKP_OK) {
-		rc = Esys_Import(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
-				 &object_public, &duplicate, &seed, &no_sym, &imported);
-		if (rc == TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;	/* used up: the TPM flushed it */
-		else {
-			/* the TPM's refusal is a wrong key; no answer, a reset
-			 * or a lost EK handle is not */
-			classify(t, rc);
-			st = rc_busy(rc) || t->broken ? tpm_fail(ctx, t, "TPM2_Import", rc, OCIKP_UNAVAILABLE)
-						      : OCIKP_WRONG_KEY;
-			if (st == OCIKP_WRONG_KEY)
-				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
-					     Tss2_RC_Decode(rc));
-		}
-	}
-	flush(t, &session);
-	if (st == OCIKP_OK)
-		st = ek_session(ctx, t, &session);
-	if (st == OCIKP_OK) {
-		rc = Esys_Load(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
-			       &object_public, &object);
-		if (rc == TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;
-		else {
-			object = ESYS_TR_NONE;
-			st = tpm_fail(ctx, t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
-		}
-	}
-	flush(t, &session);
-	if (st == OCIKP_OK && b->pcr_mask) {
-		TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
-		TPML_PCR_SELECTION sel;
-		TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
-
-		pcr_selection(b, &sel);
-		rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
-					   TPM2_ALG_SHA256, &session);
-		if (rc != TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;
-		if (rc == TSS2_RC_SUCCESS)
-			rc = Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					    &current, &sel);
-		if (rc == TSS2_RC_SUCCESS) {
-			single_use(t, session);
-			rc = Esys_Unseal(t->esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-			if (rc == TSS2_RC_SUCCESS)
-				session = ESYS_TR_NONE;
-		}
-	} else if (st == OCIKP_OK) {
-		rc = Esys_Unseal(t->esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-	}
-	if (st == OCIKP_OK && rc == TSS2_RC_SUCCESS)
-		wipe_response(t);
-	if (st == OCIKP_OK && rc != TSS2_RC_SUCCESS)
-		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, t, b)
-						      : tpm_fail(ctx, t, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
-	if (st == OCIKP_OK && data->size != TPM_KEY_LEN) {
-		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data->size, TPM_KEY_LEN);
-		st = OCIKP_BAD_INPUT;
+	if (st == OCIKP_OK && (!sys_of(t) ||
+			       Esys_TR_GetTpmHandle(t->esys, t->ek[ecc], &ek) != TSS2_RC_SUCCESS)) {
+		ocikp_errorf(ctx, "no TPM handle for the endorsement key");
+		st = OCIKP_INTERNAL;
 	}
 	if (st == OCIKP_OK)
-		memcpy(key, data->buffer, TPM_KEY_LEN);
-	if (data)
-		OPENSSL_cleanse(data, sizeof(*data));
-	Esys_Free(data);
-	Esys_Free(imported);
-	flush(t, &session);
+		st = import_blob(ctx, t, ek, &object_public, &duplicate, &seed, &imported);
+	if (st == OCIKP_OK)
+		st = load_object(ctx, t, ek, &object_public, &imported, &object);
+	if (st == OCIKP_OK)
+		st = unseal_object(ctx, t, b, object, key);
 	flush(t, &object);
 	*commands += tcti_commands(t->tcti) - before;
 	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
+	OPENSSL_cleanse(&imported, sizeof(imported));
 	return st;
 }
 
