@@ -36,17 +36,17 @@ cc -O2 -o "$tmp/libcrypto-only" "$tmp/empty.c" -Wl,--no-as-needed $(pkg-config -
 cc -O2 -o "$tmp/openssl-gcm" "$src/bench/openssl-gcm.c" $(pkg-config --libs libcrypto)
 
 measure() { "$tmp/spawn" "$runs" "$@"; }
-read -r t_triv r_triv < <(measure "$tmp/wrap.json" "$tmp/trivial")
-read -r t_cry r_cry < <(measure "$tmp/wrap.json" "$tmp/libcrypto-only")
-read -r t_gcm r_gcm < <(measure "$tmp/wrap.json" "$tmp/openssl-gcm")
-read -r t_wrap r_wrap < <(measure "$tmp/wrap.json" "$build/ocikp")
-read -r t_unwrap r_unwrap < <(measure "$tmp/unwrap.json" "$build/ocikp")
+read -r t_triv r_triv c_triv < <(measure "$tmp/wrap.json" "$tmp/trivial")
+read -r t_cry r_cry c_cry < <(measure "$tmp/wrap.json" "$tmp/libcrypto-only")
+read -r t_gcm r_gcm c_gcm < <(measure "$tmp/wrap.json" "$tmp/openssl-gcm")
+read -r t_wrap r_wrap c_wrap < <(measure "$tmp/wrap.json" "$build/ocikp")
+read -r t_unwrap r_unwrap c_unwrap < <(measure "$tmp/unwrap.json" "$build/ocikp")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "median wall time per exec over $runs runs (bench/spawn: fork+exec+wait from a small C parent)"
-printf '  trivial C program (reads stdin)      %7.3f ms  max RSS %5d KiB\n' "$t_triv" "$r_triv"
-printf '  empty program linked to libcrypto    %7.3f ms  max RSS %5d KiB\n' "$t_cry" "$r_cry"
-printf '  one AES-256-GCM seal with OpenSSL 3   %7.3f ms  max RSS %5d KiB\n' "$t_gcm" "$r_gcm"
-printf '  ocikp keywrap   (sample backend)     %7.3f ms  max RSS %5d KiB\n' "$t_wrap" "$r_wrap"
-printf '  ocikp keyunwrap (sample backend)     %7.3f ms  max RSS %5d KiB\n' "$t_unwrap" "$r_unwrap"
+printf '  trivial C program (reads stdin)      %7.3f ms  max RSS %5d KiB  CPU %6.3f ms\n' "$t_triv" "$r_triv" "$c_triv"
+printf '  empty program linked to libcrypto    %7.3f ms  max RSS %5d KiB  CPU %6.3f ms\n' "$t_cry" "$r_cry" "$c_cry"
+printf '  one AES-256-GCM seal with OpenSSL 3   %7.3f ms  max RSS %5d KiB  CPU %6.3f ms\n' "$t_gcm" "$r_gcm" "$c_gcm"
+printf '  ocikp keywrap   (sample backend)     %7.3f ms  max RSS %5d KiB  CPU %6.3f ms\n' "$t_wrap" "$r_wrap" "$c_wrap"
+printf '  ocikp keyunwrap (sample backend)     %7.3f ms  max RSS %5d KiB  CPU %6.3f ms\n' "$t_unwrap" "$r_unwrap" "$c_unwrap"
 echo "ratios: keywrap/trivial $(ratio "$t_wrap" "$t_triv"), keyunwrap/trivial $(ratio "$t_unwrap" "$t_triv");" \
 	"keywrap/openssl-gcm $(ratio "$t_wrap" "$t_gcm"), keyunwrap/openssl-gcm $(ratio "$t_unwrap" "$t_gcm")"
