@@ -346,15 +346,36 @@ static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
 		  have->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES);
 }
 
+/* CreatePrimary under the endorsement hierarchy's empty password, through
+ * SAPI: ESAPI would hash the new key's name in an OpenSSL library context
+ * of its own (see sess_auth). */
+static TSS2_RC create_ek(struct ocikp_ctx *ctx, struct tpm *t, const TPM2B_PUBLIC *tpl,
+			 TPM2_HANDLE *handle)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION none = { .count = 0 };
+	TPM2B_PUBLIC out = { .size = 0 };
+	TPM2B_CREATION_DATA creation = { .size = 0 };
+	TPM2B_DIGEST creation_hash = { .size = 0 };
+	TPMT_TK_CREATION ticket;
+	TPM2B_NAME name = { .size = 0 };
+	struct sess pw;
+
+	memset(&sens, 0, sizeof(sens));
+	sess_auth(ctx, &pw, TPM2_RS_PW);
+	return Tss2_Sys_CreatePrimary(sys_of(t), TPM2_RH_ENDORSEMENT, &pw.cmd, &sens, tpl, &outside,
+				      &none, handle, &out, &creation, &creation_hash, &ticket, &name,
+				      &pw.rsp);
+}
+
 /* The EK: the one found or made by an earlier call on this connection, the
  * persistent one if it matches the template, else a new primary.  pub_out
  * (for ekpub) costs a ReadPublic of a kept EK. */
 static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC **pub_out)
 {
 	TPM2B_PUBLIC tpl, *pub = NULL;
-	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA outside;
-	TPML_PCR_SELECTION none;
+	TPM2_HANDLE handle;
 	ESYS_TR *ek = &t->ek[ecc];
 	TSS2_RC rc;
 
@@ -386,22 +407,18 @@ static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *
 		Esys_TR_Close(t->esys, ek);
 	}
 	*ek = ESYS_TR_NONE;
-	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&none, 0, sizeof(none));
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sens, &tpl, &outside, &none, ek, &pub, NULL,
-				NULL, NULL);
+	rc = create_ek(ctx, t, &tpl, &handle);
+	if (rc != TSS2_RC_SUCCESS)
+		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
+	/* ESAPI's handle for it: the rest of the backend keeps ESYS_TRs */
+	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ek);
 	if (rc != TSS2_RC_SUCCESS) {
 		*ek = ESYS_TR_NONE;
-		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
+		Tss2_Sys_FlushContext(sys_of(t), handle);
+		return tpm_fail(ctx, t, "reading the new endorsement key", rc, OCIKP_UNAVAILABLE);
 	}
 	t->ek_transient[ecc] = true;
-	if (pub_out)
-		*pub_out = pub;
-	else
-		Esys_Free(pub);
-	return OCIKP_OK;
+	return pub_out ? ek_get(ctx, t, ecc, pub_out) : OCIKP_OK;
 }
 
 /* A policy session satisfied by the endorsement hierarchy's (empty) auth,
