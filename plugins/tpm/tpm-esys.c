@@ -41,7 +41,7 @@ struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	char label[512];
-	ESYS_TR ek[2];		/* [ecc]: ESYS_TR_NONE until a call needs it */
+	TPM2_HANDLE ek[2];	/* [ecc]: the EK's TPM handle, 0 until a call needs it */
 	bool ek_transient[2];
 	bool busy;	/* the last failure was the TPM being busy or full */
 	bool broken;	/* ... left the connection in an unknown state: drop it */
@@ -114,6 +114,15 @@ static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2
 	return status;
 }
 
+/* The SYS context under ESAPI's: the backend's commands go through it
+ * (see sess_auth for why). */
+static TSS2_SYS_CONTEXT *sys_of(struct tpm *t)
+{
+	TSS2_SYS_CONTEXT *sys = NULL;
+
+	return t->esys && Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS ? sys : NULL;
+}
+
 int tpm_state_new(struct ocikp_ctx *ctx)
 {
 	struct tpm *t = calloc(1, sizeof(*t));
@@ -122,7 +131,6 @@ int tpm_state_new(struct ocikp_ctx *ctx)
 		ocikp_errorf(ctx, "out of memory");
 		return OCIKP_INTERNAL;
 	}
-	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
 	ctx->backend_data = t;
 	return OCIKP_OK;
 }
@@ -133,15 +141,10 @@ static void tpm_drop(struct tpm *t, bool flush_ek)
 {
 	int i;
 
-	for (i = 0; i < 2 && t->esys; i++) {
-		if (t->ek[i] == ESYS_TR_NONE)
-			continue;
-		if (t->ek_transient[i] && flush_ek)
-			Esys_FlushContext(t->esys, t->ek[i]);
-		else
-			Esys_TR_Close(t->esys, &t->ek[i]);
-	}
-	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
+	for (i = 0; i < 2 && t->esys; i++)
+		if (t->ek[i] && t->ek_transient[i] && flush_ek)
+			Tss2_Sys_FlushContext(sys_of(t), t->ek[i]);
+	t->ek[0] = t->ek[1] = 0;
 	t->ek_transient[0] = t->ek_transient[1] = false;
 	if (t->esys)
 		Esys_Finalize(&t->esys);
@@ -208,9 +211,9 @@ static void tpm_leave(struct tpm *t)
 	if (t->broken || t->busy)
 		tpm_drop(t, true);
 	for (i = 0; i < 2 && t->esys && tcti_exclusive(t->tcti); i++)
-		if (t->ek[i] != ESYS_TR_NONE && t->ek_transient[i]) {
-			Esys_FlushContext(t->esys, t->ek[i]);
-			t->ek[i] = ESYS_TR_NONE;
+		if (t->ek[i] && t->ek_transient[i]) {
+			Tss2_Sys_FlushContext(sys_of(t), t->ek[i]);
+			t->ek[i] = 0;
 			t->ek_transient[i] = false;
 		}
 	tcti_release(t->tcti);
@@ -242,13 +245,6 @@ static int nonce(struct ocikp_ctx *ctx, TPM2B_NONCE *n)
 		return OCIKP_INTERNAL;
 	}
 	return OCIKP_OK;
-}
-
-static TSS2_SYS_CONTEXT *sys_of(struct tpm *t)
-{
-	TSS2_SYS_CONTEXT *sys = NULL;
-
-	return Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS ? sys : NULL;
 }
 
 /* The authorization area for one policy session (handle) or the empty
@@ -348,14 +344,13 @@ static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
 
 /* CreatePrimary under the endorsement hierarchy's empty password, through
  * SAPI: ESAPI would hash the new key's name in an OpenSSL library context
- * of its own (see sess_auth). */
+ * of its own (see sess_auth). *out: the new key's public area. */
 static TSS2_RC create_ek(struct ocikp_ctx *ctx, struct tpm *t, const TPM2B_PUBLIC *tpl,
-			 TPM2_HANDLE *handle)
+			 TPM2_HANDLE *handle, TPM2B_PUBLIC *out)
 {
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_DATA outside = { .size = 0 };
 	TPML_PCR_SELECTION none = { .count = 0 };
-	TPM2B_PUBLIC out = { .size = 0 };
 	TPM2B_CREATION_DATA creation = { .size = 0 };
 	TPM2B_DIGEST creation_hash = { .size = 0 };
 	TPMT_TK_CREATION ticket;
@@ -363,62 +358,59 @@ static TSS2_RC create_ek(struct ocikp_ctx *ctx, struct tpm *t, const TPM2B_PUBLI
 	struct sess pw;
 
 	memset(&sens, 0, sizeof(sens));
+	memset(out, 0, sizeof(*out));
 	sess_auth(ctx, &pw, TPM2_RS_PW);
 	return Tss2_Sys_CreatePrimary(sys_of(t), TPM2_RH_ENDORSEMENT, &pw.cmd, &sens, tpl, &outside,
-				      &none, handle, &out, &creation, &creation_hash, &ticket, &name,
+				      &none, handle, out, &creation, &creation_hash, &ticket, &name,
 				      &pw.rsp);
+}
+
+static TSS2_RC read_public(struct tpm *t, TPM2_HANDLE h, TPM2B_PUBLIC *pub)
+{
+	TPM2B_NAME name = { .size = 0 }, qualified = { .size = 0 };
+
+	memset(pub, 0, sizeof(*pub));
+	return Tss2_Sys_ReadPublic(sys_of(t), h, NULL, pub, &name, &qualified, NULL);
 }
 
 /* The EK: the one found or made by an earlier call on this connection, the
  * persistent one if it matches the template, else a new primary.  pub_out
- * (for ekpub) costs a ReadPublic of a kept EK. */
-static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC **pub_out)
+ * (for ekpub) costs a ReadPublic of a kept EK.  Through SAPI: one
+ * ReadPublic checks the persistent EK (ESAPI's TR_FromTPMPublic and
+ * ReadPublic sent two), and no ESAPI object is made for it. */
+static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *pub_out)
 {
-	TPM2B_PUBLIC tpl, *pub = NULL;
-	TPM2_HANDLE handle;
-	ESYS_TR *ek = &t->ek[ecc];
+	TPM2B_PUBLIC tpl, pub;
+	TPM2_HANDLE handle = ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE;
 	TSS2_RC rc;
 
-	if (*ek != ESYS_TR_NONE) {
+	if (t->ek[ecc]) {
 		if (!pub_out)
 			return OCIKP_OK;
-		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				     pub_out, NULL, NULL);
+		rc = read_public(t, t->ek[ecc], pub_out);
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_fail(ctx, t, "reading the endorsement key", rc, OCIKP_UNAVAILABLE);
 		return OCIKP_OK;
 	}
 	ek_template(ecc, &tpl);
-	rc = Esys_TR_FromTPMPublic(t->esys, ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, ESYS_TR_NONE, ek);
-	if (rc == TSS2_RC_SUCCESS) {
-		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				     &pub, NULL, NULL);
-		if (rc == TSS2_RC_SUCCESS && matches_template(&pub->publicArea, &tpl.publicArea)) {
-			t->ek_transient[ecc] = false;
-			if (pub_out)
-				*pub_out = pub;
-			else
-				Esys_Free(pub);
-			return OCIKP_OK;
-		}
-		Esys_Free(pub);
-		pub = NULL;
-		Esys_TR_Close(t->esys, ek);
+	/* no such handle, or not the template's key: make one (a dead
+	 * connection fails CreatePrimary too, and says so there) */
+	if (read_public(t, handle, &pub) == TSS2_RC_SUCCESS &&
+	    matches_template(&pub.publicArea, &tpl.publicArea)) {
+		t->ek[ecc] = handle;
+		t->ek_transient[ecc] = false;
+		if (pub_out)
+			*pub_out = pub;
+		return OCIKP_OK;
 	}
-	*ek = ESYS_TR_NONE;
-	rc = create_ek(ctx, t, &tpl, &handle);
+	rc = create_ek(ctx, t, &tpl, &handle, &pub);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
-	/* ESAPI's handle for it: the rest of the backend keeps ESYS_TRs */
-	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ek);
-	if (rc != TSS2_RC_SUCCESS) {
-		*ek = ESYS_TR_NONE;
-		Tss2_Sys_FlushContext(sys_of(t), handle);
-		return tpm_fail(ctx, t, "reading the new endorsement key", rc, OCIKP_UNAVAILABLE);
-	}
+	t->ek[ecc] = handle;
 	t->ek_transient[ecc] = true;
-	return pub_out ? ek_get(ctx, t, ecc, pub_out) : OCIKP_OK;
+	if (pub_out)
+		*pub_out = pub;
+	return OCIKP_OK;
 }
 
 /* A policy session satisfied by the endorsement hierarchy's (empty) auth,
@@ -605,7 +597,7 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 		       char label[512])
 {
 	unsigned long before;
-	TPM2_HANDLE ek = TPM2_RH_NULL, object = TPM2_RH_NULL;
+	TPM2_HANDLE object = TPM2_RH_NULL;
 	TPM2B_PUBLIC object_public;
 	TPM2B_PRIVATE duplicate, imported = { .size = 0 };
 	TPM2B_ENCRYPTED_SECRET seed;
@@ -636,15 +628,10 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 		return st;
 	before = tcti_commands(t->tcti);
 	st = ek_get(ctx, t, ecc, NULL);
-	if (st == OCIKP_OK && (!sys_of(t) ||
-			       Esys_TR_GetTpmHandle(t->esys, t->ek[ecc], &ek) != TSS2_RC_SUCCESS)) {
-		ocikp_errorf(ctx, "no TPM handle for the endorsement key");
-		st = OCIKP_INTERNAL;
-	}
 	if (st == OCIKP_OK)
-		st = import_blob(ctx, t, ek, &object_public, &duplicate, &seed, &imported);
+		st = import_blob(ctx, t, t->ek[ecc], &object_public, &duplicate, &seed, &imported);
 	if (st == OCIKP_OK)
-		st = load_object(ctx, t, ek, &object_public, &imported, &object);
+		st = load_object(ctx, t, t->ek[ecc], &object_public, &imported, &object);
 	if (st == OCIKP_OK)
 		st = unseal_object(ctx, t, b, object, key);
 	flush(t, &object);
@@ -709,7 +696,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 {
 	struct tpm *t = ctx->backend_data;
-	TPM2B_PUBLIC *pub = NULL;
+	TPM2B_PUBLIC pub;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -727,7 +714,7 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 	if (st == OCIKP_OK) {
 		bool ok;
 		if (ecc) {
-			const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
+			const TPMS_ECC_POINT *q = &pub.publicArea.unique.ecc;
 			point[0] = 0x04;
 			ok = q->x.size == 32 && q->y.size == 32;
 			if (ok) {
@@ -738,8 +725,8 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 			     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
 			     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 65);
 		} else {
-			UINT32 exp = pub->publicArea.parameters.rsaDetail.exponent;
-			n = BN_bin2bn(pub->publicArea.unique.rsa.buffer, pub->publicArea.unique.rsa.size, NULL);
+			UINT32 exp = pub.publicArea.parameters.rsaDetail.exponent;
+			n = BN_bin2bn(pub.publicArea.unique.rsa.buffer, pub.publicArea.unique.rsa.size, NULL);
 			e = BN_new();
 			ok = n && e && BN_set_word(e, exp ? exp : 65537) && bld &&
 			     OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
@@ -757,7 +744,6 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 			st = OCIKP_INTERNAL;
 		}
 	}
-	Esys_Free(pub);
 	if (t)
 		tpm_leave(t);
 	BIO_free(bio);
