@@ -1,18 +1,21 @@
 /*
- * Opening an ImportBlob on the local TPM with ESAPI (SPEC.md §3 tpm):
+ * Opening an ImportBlob on the local TPM (SPEC.md §3 tpm):
  *
  *   EK (persistent 0x81010001 RSA / 0x81010016 ECC if it matches the TCG
  *   template, else CreatePrimary) → PolicySecret(endorsement) → Import
  *   → PolicySecret again → Load → Unseal (PolicyPCR, or empty auth)
  *
+ * The commands go through SAPI on the SYS context of an ESAPI one (ESAPI
+ * is left the connection and PCR_Read): tpm2-tss 3.2's ESAPI builds a new
+ * OpenSSL library context for every nonce and hash (see sess_auth).
  * Sessions, the imported object and the unsealed data live for one call,
  * flushed and cleansed on every path: a TPM has only a few slots, and a
- * leak would break the next exec.  The connection and the EKs are kept in
- * ctx->backend_data (struct tpm): an exec makes one call, ocikpd many, and
- * these are what a call would otherwise spend on the TCTI connect,
- * TR_FromTPMPublic and ReadPublic, or CreatePrimary (see tpm_leave for
- * what a TPM serving one client at a time keeps).  The host serializes
- * calls into this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
+ * leak would break the next exec.  The connection and the EKs' handles
+ * are kept in ctx->backend_data (struct tpm): an exec makes one call,
+ * ocikpd many, and these are what a call would otherwise spend on the
+ * TCTI connect, ReadPublic, or CreatePrimary (see tpm_leave for what a TPM
+ * serving one client at a time keeps).  The host serializes calls into
+ * this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
  */
 #include <errno.h>
 #include <stdio.h>
