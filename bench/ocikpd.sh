@@ -12,8 +12,9 @@
 #   bench/ocikpd.sh [BUILD-DIR] [REQUESTS]   (default: the source tree, 10000)
 #
 # Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5),
-# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30),
-# NOISY_N (sample unwraps, quiet and flooded, default 20000); the
+# TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30; then a
+# 20-layer image sealed to the TPM, both ways, RUNS rounds), NOISY_N (sample
+# unwraps, quiet and flooded, default 20000); the
 # 8-in-flight sample run and the keychain gRPC run make REQUESTS / 5.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -270,6 +271,16 @@ for _ in range(200):
 	providers tpm
 	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
 	unwrap_pair tpm "ocikp:$url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
+	# the 20-layer image sealed to the TPM, as in the image table above
+	daemon tpm
+	c0=$(dcpu "$DPID")
+	tg=$(via tpm grpc -mode image -runs "$runs" -key "ocikp:$url")
+	tg="$tg provider_cpu_ms=$(awk -v a="$c0" -v b="$(dcpu "$DPID")" -v r="$runs" 'BEGIN { printf "%.1f", (b - a) / (r + 1) }')"
+	kill "$DPID"; wait "$DPID" 2>/dev/null || true
+	te=$(via tpm exec -mode image -runs "$runs" -key "ocikp:$url")
+	te="$te provider_cpu_ms=$(field cpu_children_ms <<< "$te")"
+	irow "tpm image via ocikpd (gRPC)" "$tg"
+	irow "tpm image via exec" "$te"
 else
 	echo "  tpm: skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
 fi

@@ -9,7 +9,7 @@ dropin_DATA += plugins/tpm/50-tpm.conf
 EXTRA_DIST += plugins/tpm/50-tpm.conf tests/tpm/lib.sh $(tpm_tests)
 OCIKP_TEST_MODULES += plugins/tpm/ocikp-tpm.la
 tpm_tests = tests/tpm/fixtures.sh tests/tpm/swtpm.sh tests/tpm/parallel.sh tests/tpm/transport.sh \
-	tests/tpm/reuse.sh
+	tests/tpm/reuse.sh tests/tpm/libctx.sh
 TESTS += $(tpm_tests)
 check_PROGRAMS += tests/tpm/test-blob
 TESTS += tests/tpm/test-blob
@@ -22,3 +22,10 @@ check_PROGRAMS += tests/tpm/test-reuse
 tests_tpm_test_reuse_SOURCES = tests/tpm/test-reuse.c
 tests_tpm_test_reuse_CFLAGS = $(UNIT_CFLAGS)
 tests_tpm_test_reuse_LDADD = $(UNIT_LDADD)
+# Counts the OpenSSL library contexts a process makes, for
+# tests/tpm/libctx.sh (tpm2-tss 3.2's ESAPI made one per nonce and hash).
+check_LTLIBRARIES += tests/tpm/libctx-count.la
+tests_tpm_libctx_count_la_SOURCES = tests/tpm/libctx-count.c
+tests_tpm_libctx_count_la_CFLAGS = $(AM_CFLAGS)
+tests_tpm_libctx_count_la_LIBADD = -ldl
+tests_tpm_libctx_count_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)

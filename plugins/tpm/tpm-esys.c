@@ -1,23 +1,28 @@
 /*
- * Opening an ImportBlob on the local TPM with ESAPI (SPEC.md §3 tpm):
+ * Opening an ImportBlob on the local TPM (SPEC.md §3 tpm):
  *
  *   EK (persistent 0x81010001 RSA / 0x81010016 ECC if it matches the TCG
  *   template, else CreatePrimary) → PolicySecret(endorsement) → Import
  *   → PolicySecret again → Load → Unseal (PolicyPCR, or empty auth)
  *
+ * The commands go through SAPI on the SYS context of an ESAPI one (ESAPI
+ * is left the connection and PCR_Read): tpm2-tss 3.2's ESAPI builds a new
+ * OpenSSL library context for every nonce and hash (see sess_auth).
  * Sessions, the imported object and the unsealed data live for one call,
  * flushed and cleansed on every path: a TPM has only a few slots, and a
- * leak would break the next exec.  The connection and the EKs are kept in
- * ctx->backend_data (struct tpm): an exec makes one call, ocikpd many, and
- * these are what a call would otherwise spend on the TCTI connect,
- * TR_FromTPMPublic and ReadPublic, or CreatePrimary (see tpm_leave for
- * what a TPM serving one client at a time keeps).  The host serializes
- * calls into this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
+ * leak would break the next exec.  The connection and the EKs' handles
+ * are kept in ctx->backend_data (struct tpm): an exec makes one call,
+ * ocikpd many, and these are what a call would otherwise spend on the
+ * TCTI connect, ReadPublic, or CreatePrimary (see tpm_leave for what a TPM
+ * serving one client at a time keeps).  The host serializes calls into
+ * this backend (no OCIKP_BACKEND_CONCURRENT), so no lock.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -39,7 +44,7 @@ struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	char label[512];
-	ESYS_TR ek[2];		/* [ecc]: ESYS_TR_NONE until a call needs it */
+	TPM2_HANDLE ek[2];	/* [ecc]: the EK's TPM handle, 0 until a call needs it */
 	bool ek_transient[2];
 	bool busy;	/* the last failure was the TPM being busy or full */
 	bool broken;	/* ... left the connection in an unknown state: drop it */
@@ -112,6 +117,15 @@ static int tpm_fail(struct ocikp_ctx *ctx, struct tpm *t, const char *what, TSS2
 	return status;
 }
 
+/* The SYS context under ESAPI's: the backend's commands go through it
+ * (see sess_auth for why). */
+static TSS2_SYS_CONTEXT *sys_of(struct tpm *t)
+{
+	TSS2_SYS_CONTEXT *sys = NULL;
+
+	return t->esys && Esys_GetSysContext(t->esys, &sys) == TSS2_RC_SUCCESS ? sys : NULL;
+}
+
 int tpm_state_new(struct ocikp_ctx *ctx)
 {
 	struct tpm *t = calloc(1, sizeof(*t));
@@ -120,7 +134,6 @@ int tpm_state_new(struct ocikp_ctx *ctx)
 		ocikp_errorf(ctx, "out of memory");
 		return OCIKP_INTERNAL;
 	}
-	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
 	ctx->backend_data = t;
 	return OCIKP_OK;
 }
@@ -131,15 +144,10 @@ static void tpm_drop(struct tpm *t, bool flush_ek)
 {
 	int i;
 
-	for (i = 0; i < 2 && t->esys; i++) {
-		if (t->ek[i] == ESYS_TR_NONE)
-			continue;
-		if (t->ek_transient[i] && flush_ek)
-			Esys_FlushContext(t->esys, t->ek[i]);
-		else
-			Esys_TR_Close(t->esys, &t->ek[i]);
-	}
-	t->ek[0] = t->ek[1] = ESYS_TR_NONE;
+	for (i = 0; i < 2 && t->esys; i++)
+		if (t->ek[i] && t->ek_transient[i] && flush_ek)
+			Tss2_Sys_FlushContext(sys_of(t), t->ek[i]);
+	t->ek[0] = t->ek[1] = 0;
 	t->ek_transient[0] = t->ek_transient[1] = false;
 	if (t->esys)
 		Esys_Finalize(&t->esys);
@@ -206,26 +214,84 @@ static void tpm_leave(struct tpm *t)
 	if (t->broken || t->busy)
 		tpm_drop(t, true);
 	for (i = 0; i < 2 && t->esys && tcti_exclusive(t->tcti); i++)
-		if (t->ek[i] != ESYS_TR_NONE && t->ek_transient[i]) {
-			Esys_FlushContext(t->esys, t->ek[i]);
-			t->ek[i] = ESYS_TR_NONE;
+		if (t->ek[i] && t->ek_transient[i]) {
+			Tss2_Sys_FlushContext(sys_of(t), t->ek[i]);
+			t->ek[i] = 0;
 			t->ek_transient[i] = false;
 		}
 	tcti_release(t->tcti);
 }
 
-/* A policy session the TPM flushes itself after the one command that uses
- * it: no TPM2_FlushContext round trip for it on success. */
-static void single_use(struct tpm *t, ESYS_TR session)
+/* The commands of an unwrap go through SAPI on ESAPI's own SYS context.
+ * tpm2-tss 3.2's ESAPI makes a new OpenSSL library context for every
+ * nonce and every cpHash/rpHash it computes (esys_crypto_ossl.c:
+ * OSSL_LIB_CTX_new, then a fresh name map, method store and DRBG seeded
+ * from the OS), about 60 M instructions an unwrap, in ocikpd on every
+ * call; it has no crypto callbacks to avoid that.  An unwrap needs none
+ * of it: its policy sessions are unsalted and unbound, with no
+ * PolicyAuthValue, so the TPM checks no HMAC on the commands and any
+ * response HMAC would be keyed by nothing secret.  A nonce of our own
+ * (the process's DRBG) is all a command's session needs. */
+struct sess {
+	TSS2L_SYS_AUTH_COMMAND cmd;
+	TSS2L_SYS_AUTH_RESPONSE rsp;
+};
+
+/* A session nonce is not secret: the kernel's generator, not OpenSSL's
+ * DRBG, whose first use (its instantiation) costs an exec unwrap ~9 M
+ * instructions it would need for nothing else. */
+static int nonce(struct ocikp_ctx *ctx, TPM2B_NONCE *n)
 {
-	Esys_TRSess_SetAttributes(t->esys, session, 0, TPMA_SESSION_CONTINUESESSION);
+	n->size = 32;
+	if (getrandom(n->buffer, n->size, 0) != (ssize_t)n->size) {
+		ocikp_errorf(ctx, "no randomness for a session nonce: %s", strerror(errno));
+		return OCIKP_INTERNAL;
+	}
+	return OCIKP_OK;
 }
 
-static void flush(struct tpm *t, ESYS_TR *h)
+/* The authorization area for one policy session (handle) or the empty
+ * password (TPM2_RS_PW).  A policy session is used once: continueSession
+ * clear, the TPM flushes it after the command, no FlushContext for it. */
+static int sess_auth(struct ocikp_ctx *ctx, struct sess *a, TPMI_SH_AUTH_SESSION handle)
 {
-	if (*h != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, *h);
-	*h = ESYS_TR_NONE;
+	memset(a, 0, sizeof(*a));
+	a->cmd.count = 1;
+	a->cmd.auths[0].sessionHandle = handle;
+	if (handle == TPM2_RS_PW)
+		return OCIKP_OK;
+	return nonce(ctx, &a->cmd.auths[0].nonce);
+}
+
+static void flush(struct tpm *t, TPM2_HANDLE *h)
+{
+	TSS2_SYS_CONTEXT *sys = sys_of(t);
+
+	if (*h != TPM2_RH_NULL && sys)
+		Tss2_Sys_FlushContext(sys, *h);
+	*h = TPM2_RH_NULL;
+}
+
+/* A policy session for SHA-256 policies: unsalted, unbound, no parameter
+ * encryption. */
+static int policy_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *session)
+{
+	TPM2B_NONCE caller, tpm_nonce = { .size = 0 };
+	TPM2B_ENCRYPTED_SECRET salt = { .size = 0 };
+	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	TSS2_RC rc;
+
+	*session = TPM2_RH_NULL;
+	if (nonce(ctx, &caller) != OCIKP_OK)
+		return OCIKP_INTERNAL;
+	rc = Tss2_Sys_StartAuthSession(sys_of(t), TPM2_RH_NULL, TPM2_RH_NULL, NULL, &caller, &salt,
+				       TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, session, &tpm_nonce,
+				       NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		*session = TPM2_RH_NULL;
+		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
+	}
+	return OCIKP_OK;
 }
 
 /* The TCG EK Credential Profile default templates (L-1 RSA 2048, L-2 P-256). */
@@ -279,83 +345,96 @@ static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
 		  have->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES);
 }
 
+/* CreatePrimary under the endorsement hierarchy's empty password, through
+ * SAPI: ESAPI would hash the new key's name in an OpenSSL library context
+ * of its own (see sess_auth). *out: the new key's public area. */
+static TSS2_RC create_ek(struct ocikp_ctx *ctx, struct tpm *t, const TPM2B_PUBLIC *tpl,
+			 TPM2_HANDLE *handle, TPM2B_PUBLIC *out)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_DATA outside = { .size = 0 };
+	TPML_PCR_SELECTION none = { .count = 0 };
+	TPM2B_CREATION_DATA creation = { .size = 0 };
+	TPM2B_DIGEST creation_hash = { .size = 0 };
+	TPMT_TK_CREATION ticket;
+	TPM2B_NAME name = { .size = 0 };
+	struct sess pw;
+
+	memset(&sens, 0, sizeof(sens));
+	memset(out, 0, sizeof(*out));
+	sess_auth(ctx, &pw, TPM2_RS_PW);
+	return Tss2_Sys_CreatePrimary(sys_of(t), TPM2_RH_ENDORSEMENT, &pw.cmd, &sens, tpl, &outside,
+				      &none, handle, out, &creation, &creation_hash, &ticket, &name,
+				      &pw.rsp);
+}
+
+static TSS2_RC read_public(struct tpm *t, TPM2_HANDLE h, TPM2B_PUBLIC *pub)
+{
+	TPM2B_NAME name = { .size = 0 }, qualified = { .size = 0 };
+
+	memset(pub, 0, sizeof(*pub));
+	return Tss2_Sys_ReadPublic(sys_of(t), h, NULL, pub, &name, &qualified, NULL);
+}
+
 /* The EK: the one found or made by an earlier call on this connection, the
  * persistent one if it matches the template, else a new primary.  pub_out
- * (for ekpub) costs a ReadPublic of a kept EK. */
-static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC **pub_out)
+ * (for ekpub) costs a ReadPublic of a kept EK.  Through SAPI: one
+ * ReadPublic checks the persistent EK (ESAPI's TR_FromTPMPublic and
+ * ReadPublic sent two), and no ESAPI object is made for it. */
+static int ek_get(struct ocikp_ctx *ctx, struct tpm *t, bool ecc, TPM2B_PUBLIC *pub_out)
 {
-	TPM2B_PUBLIC tpl, *pub = NULL;
-	TPM2B_SENSITIVE_CREATE sens;
-	TPM2B_DATA outside;
-	TPML_PCR_SELECTION none;
-	ESYS_TR *ek = &t->ek[ecc];
+	TPM2B_PUBLIC tpl, pub;
+	TPM2_HANDLE handle = ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE;
 	TSS2_RC rc;
 
-	if (*ek != ESYS_TR_NONE) {
+	if (t->ek[ecc]) {
 		if (!pub_out)
 			return OCIKP_OK;
-		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				     pub_out, NULL, NULL);
+		rc = read_public(t, t->ek[ecc], pub_out);
 		if (rc != TSS2_RC_SUCCESS)
 			return tpm_fail(ctx, t, "reading the endorsement key", rc, OCIKP_UNAVAILABLE);
 		return OCIKP_OK;
 	}
 	ek_template(ecc, &tpl);
-	rc = Esys_TR_FromTPMPublic(t->esys, ecc ? EK_ECC_HANDLE : EK_RSA_HANDLE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, ESYS_TR_NONE, ek);
-	if (rc == TSS2_RC_SUCCESS) {
-		rc = Esys_ReadPublic(t->esys, *ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				     &pub, NULL, NULL);
-		if (rc == TSS2_RC_SUCCESS && matches_template(&pub->publicArea, &tpl.publicArea)) {
-			t->ek_transient[ecc] = false;
-			if (pub_out)
-				*pub_out = pub;
-			else
-				Esys_Free(pub);
-			return OCIKP_OK;
-		}
-		Esys_Free(pub);
-		pub = NULL;
-		Esys_TR_Close(t->esys, ek);
+	/* no such handle, or not the template's key: make one (a dead
+	 * connection fails CreatePrimary too, and says so there) */
+	if (read_public(t, handle, &pub) == TSS2_RC_SUCCESS &&
+	    matches_template(&pub.publicArea, &tpl.publicArea)) {
+		t->ek[ecc] = handle;
+		t->ek_transient[ecc] = false;
+		if (pub_out)
+			*pub_out = pub;
+		return OCIKP_OK;
 	}
-	*ek = ESYS_TR_NONE;
-	memset(&sens, 0, sizeof(sens));
-	memset(&outside, 0, sizeof(outside));
-	memset(&none, 0, sizeof(none));
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				ESYS_TR_NONE, &sens, &tpl, &outside, &none, ek, &pub, NULL,
-				NULL, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		*ek = ESYS_TR_NONE;
+	rc = create_ek(ctx, t, &tpl, &handle, &pub);
+	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "creating the endorsement key", rc, OCIKP_UNAVAILABLE);
-	}
+	t->ek[ecc] = handle;
 	t->ek_transient[ecc] = true;
 	if (pub_out)
 		*pub_out = pub;
-	else
-		Esys_Free(pub);
 	return OCIKP_OK;
 }
 
 /* A policy session satisfied by the endorsement hierarchy's (empty) auth,
  * which is what the EK's authPolicy demands. */
-static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, ESYS_TR *session)
+static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *session)
 {
-	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+	struct sess pw;
+	TPM2B_NONCE none = { .size = 0 };
+	TPM2B_DIGEST no_cp = { .size = 0 };
+	TPM2B_TIMEOUT timeout;
+	TPMT_TK_AUTH ticket;
 	TSS2_RC rc;
+	int st = policy_session(ctx, t, session);
 
-	rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-				   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
-				   TPM2_ALG_SHA256, session);
-	if (rc != TSS2_RC_SUCCESS) {
-		*session = ESYS_TR_NONE;
-		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
-	}
-	rc = Esys_PolicySecret(t->esys, ESYS_TR_RH_ENDORSEMENT, *session, ESYS_TR_PASSWORD,
-			       ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
+	if (st != OCIKP_OK)
+		return st;
+	sess_auth(ctx, &pw, TPM2_RS_PW);
+	rc = Tss2_Sys_PolicySecret(sys_of(t), TPM2_RH_ENDORSEMENT, *session, &pw.cmd, &none, &no_cp,
+				   &none, 0, &timeout, &ticket, &pw.rsp);
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
-	single_use(t, *session);
 	return OCIKP_OK;
 }
 
@@ -410,6 +489,109 @@ static void wipe_response(struct tpm *t)
 		OPENSSL_cleanse((void *)(uintptr_t)rp, n);
 }
 
+/* TPM2_Import of the blob under the EK (PolicySecret session): the
+ * TPM's refusal is a wrong key; no answer, a reset or a lost EK handle
+ * is not. */
+static int import_blob(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
+		       const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *duplicate,
+		       const TPM2B_ENCRYPTED_SECRET *seed, TPM2B_PRIVATE *imported)
+{
+	TPM2B_DATA no_key = { .size = 0 };
+	TPMT_SYM_DEF_OBJECT no_sym = { .algorithm = TPM2_ALG_NULL };
+	TPM2_HANDLE session;
+	struct sess a;
+	TSS2_RC rc;
+	int st = ek_session(ctx, t, &session);
+
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, session);
+	if (st != OCIKP_OK) {
+		flush(t, &session);
+		return st;
+	}
+	rc = Tss2_Sys_Import(sys_of(t), ek, &a.cmd, &no_key, pub, duplicate, seed, &no_sym,
+			     imported, &a.rsp);
+	if (rc == TSS2_RC_SUCCESS)
+		return OCIKP_OK;	/* the session is used up: the TPM flushed it */
+	flush(t, &session);
+	classify(t, rc);
+	if (rc_busy(rc) || t->broken)
+		return tpm_fail(ctx, t, "TPM2_Import", rc, OCIKP_UNAVAILABLE);
+	ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)", Tss2_RC_Decode(rc));
+	return OCIKP_WRONG_KEY;
+}
+
+static int load_object(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
+		       const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *imported, TPM2_HANDLE *object)
+{
+	TPM2B_NAME name = { .size = 0 };
+	TPM2_HANDLE session;
+	struct sess a;
+	TSS2_RC rc;
+	int st = ek_session(ctx, t, &session);
+
+	*object = TPM2_RH_NULL;
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, session);
+	if (st != OCIKP_OK) {
+		flush(t, &session);
+		return st;
+	}
+	rc = Tss2_Sys_Load(sys_of(t), ek, &a.cmd, imported, pub, object, &name, &a.rsp);
+	if (rc == TSS2_RC_SUCCESS)
+		return OCIKP_OK;
+	*object = TPM2_RH_NULL;
+	flush(t, &session);
+	return tpm_fail(ctx, t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
+}
+
+/* TPM2_Unseal, under a PolicyPCR session if the blob names PCRs, else the
+ * object's empty auth.  The key is also in SAPI's response buffer, which
+ * lives with the kept connection: wiped there. */
+static int unseal_object(struct ocikp_ctx *ctx, struct tpm *t, const struct import_blob *b,
+			 TPM2_HANDLE object, unsigned char key[TPM_KEY_LEN])
+{
+	TPM2B_SENSITIVE_DATA data = { .size = 0 };
+	TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
+	TPML_PCR_SELECTION sel;
+	TPM2_HANDLE session = TPM2_RH_NULL;
+	struct sess a;
+	TSS2_RC rc = TSS2_RC_SUCCESS;
+	int st = OCIKP_OK;
+
+	if (b->pcr_mask) {
+		pcr_selection(b, &sel);
+		st = policy_session(ctx, t, &session);
+		if (st == OCIKP_OK) {
+			rc = Tss2_Sys_PolicyPCR(sys_of(t), session, NULL, &current, &sel, NULL);
+			if (rc != TSS2_RC_SUCCESS)
+				st = tpm_fail(ctx, t, "TPM2_PolicyPCR", rc, OCIKP_UNAVAILABLE);
+		}
+	}
+	if (st == OCIKP_OK)
+		st = sess_auth(ctx, &a, b->pcr_mask ? session : TPM2_RS_PW);
+	if (st == OCIKP_OK) {
+		rc = Tss2_Sys_Unseal(sys_of(t), object, &a.cmd, &data, &a.rsp);
+		if (rc == TSS2_RC_SUCCESS) {
+			session = TPM2_RH_NULL;
+			wipe_response(t);
+		} else {
+			st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, t, b)
+							      : tpm_fail(ctx, t, "TPM2_Unseal", rc,
+									 OCIKP_WRONG_KEY);
+		}
+	}
+	if (st == OCIKP_OK && data.size != TPM_KEY_LEN) {
+		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data.size, TPM_KEY_LEN);
+		st = OCIKP_BAD_INPUT;
+	}
+	if (st == OCIKP_OK)
+		memcpy(key, data.buffer, TPM_KEY_LEN);
+	OPENSSL_cleanse(&data, sizeof(data));
+	flush(t, &session);
+	return st;
+}
+
 /* One try, on the kept connection (*reused) or a new one; the TPM commands
  * it sent are added to *commands, and the TCTI it used is copied to label
  * for the debug line. */
@@ -418,16 +600,12 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 		       char label[512])
 {
 	unsigned long before;
-	ESYS_TR session = ESYS_TR_NONE, object = ESYS_TR_NONE;
+	TPM2_HANDLE object = TPM2_RH_NULL;
 	TPM2B_PUBLIC object_public;
-	TPM2B_PRIVATE duplicate, *imported = NULL;
+	TPM2B_PRIVATE duplicate, imported = { .size = 0 };
 	TPM2B_ENCRYPTED_SECRET seed;
-	TPM2B_DATA no_key = { .size = 0 };
-	TPMT_SYM_DEF_OBJECT no_sym = { .algorithm = TPM2_ALG_NULL };
-	TPM2B_SENSITIVE_DATA *data = NULL;
 	size_t off = 0;
 	bool ecc = b->encrypted_seed.len == 68;	/* TPMS_ECC_POINT of P-256; RSA: 256 */
-	TSS2_RC rc;
 	int st;
 
 	memset(&object_public, 0, sizeof(object_public));
@@ -454,79 +632,15 @@ static int unseal_once(struct ocikp_ctx *ctx, struct tpm *t, const struct import
 	before = tcti_commands(t->tcti);
 	st = ek_get(ctx, t, ecc, NULL);
 	if (st == OCIKP_OK)
-		st = ek_session(ctx, t, &session);
-	if (st == OCIKP_OK) {
-		rc = Esys_Import(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, &no_key,
-				 &object_public, &duplicate, &seed, &no_sym, &imported);
-		if (rc == TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;	/* used up: the TPM flushed it */
-		else {
-			/* the TPM's refusal is a wrong key; no answer, a reset
-			 * or a lost EK handle is not */
-			classify(t, rc);
-			st = rc_busy(rc) || t->broken ? tpm_fail(ctx, t, "TPM2_Import", rc, OCIKP_UNAVAILABLE)
-						      : OCIKP_WRONG_KEY;
-			if (st == OCIKP_WRONG_KEY)
-				ocikp_errorf(ctx, "sealed to a different TPM (TPM2_Import: %s)",
-					     Tss2_RC_Decode(rc));
-		}
-	}
-	flush(t, &session);
+		st = import_blob(ctx, t, t->ek[ecc], &object_public, &duplicate, &seed, &imported);
 	if (st == OCIKP_OK)
-		st = ek_session(ctx, t, &session);
-	if (st == OCIKP_OK) {
-		rc = Esys_Load(t->esys, t->ek[ecc], session, ESYS_TR_NONE, ESYS_TR_NONE, imported,
-			       &object_public, &object);
-		if (rc == TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;
-		else {
-			object = ESYS_TR_NONE;
-			st = tpm_fail(ctx, t, "TPM2_Load", rc, OCIKP_WRONG_KEY);
-		}
-	}
-	flush(t, &session);
-	if (st == OCIKP_OK && b->pcr_mask) {
-		TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
-		TPML_PCR_SELECTION sel;
-		TPM2B_DIGEST current = { .size = 0 };	/* the TPM uses its PCRs */
-
-		pcr_selection(b, &sel);
-		rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					   ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym,
-					   TPM2_ALG_SHA256, &session);
-		if (rc != TSS2_RC_SUCCESS)
-			session = ESYS_TR_NONE;
-		if (rc == TSS2_RC_SUCCESS)
-			rc = Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-					    &current, &sel);
-		if (rc == TSS2_RC_SUCCESS) {
-			single_use(t, session);
-			rc = Esys_Unseal(t->esys, object, session, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-			if (rc == TSS2_RC_SUCCESS)
-				session = ESYS_TR_NONE;
-		}
-	} else if (st == OCIKP_OK) {
-		rc = Esys_Unseal(t->esys, object, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data);
-	}
-	if (st == OCIKP_OK && rc == TSS2_RC_SUCCESS)
-		wipe_response(t);
-	if (st == OCIKP_OK && rc != TSS2_RC_SUCCESS)
-		st = rc_base(rc) == TPM2_RC_POLICY_FAIL ? pcr_mismatch(ctx, t, b)
-						      : tpm_fail(ctx, t, "TPM2_Unseal", rc, OCIKP_WRONG_KEY);
-	if (st == OCIKP_OK && data->size != TPM_KEY_LEN) {
-		ocikp_errorf(ctx, "sealed data is %u bytes, expected %d", data->size, TPM_KEY_LEN);
-		st = OCIKP_BAD_INPUT;
-	}
+		st = load_object(ctx, t, t->ek[ecc], &object_public, &imported, &object);
 	if (st == OCIKP_OK)
-		memcpy(key, data->buffer, TPM_KEY_LEN);
-	if (data)
-		OPENSSL_cleanse(data, sizeof(*data));
-	Esys_Free(data);
-	Esys_Free(imported);
-	flush(t, &session);
+		st = unseal_object(ctx, t, b, object, key);
 	flush(t, &object);
 	*commands += tcti_commands(t->tcti) - before;
 	OPENSSL_cleanse(&duplicate, sizeof(duplicate));
+	OPENSSL_cleanse(&imported, sizeof(imported));
 	return st;
 }
 
@@ -585,7 +699,7 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 {
 	struct tpm *t = ctx->backend_data;
-	TPM2B_PUBLIC *pub = NULL;
+	TPM2B_PUBLIC pub;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
@@ -603,7 +717,7 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 	if (st == OCIKP_OK) {
 		bool ok;
 		if (ecc) {
-			const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
+			const TPMS_ECC_POINT *q = &pub.publicArea.unique.ecc;
 			point[0] = 0x04;
 			ok = q->x.size == 32 && q->y.size == 32;
 			if (ok) {
@@ -614,8 +728,8 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 			     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
 			     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 65);
 		} else {
-			UINT32 exp = pub->publicArea.parameters.rsaDetail.exponent;
-			n = BN_bin2bn(pub->publicArea.unique.rsa.buffer, pub->publicArea.unique.rsa.size, NULL);
+			UINT32 exp = pub.publicArea.parameters.rsaDetail.exponent;
+			n = BN_bin2bn(pub.publicArea.unique.rsa.buffer, pub.publicArea.unique.rsa.size, NULL);
 			e = BN_new();
 			ok = n && e && BN_set_word(e, exp ? exp : 65537) && bld &&
 			     OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
@@ -633,7 +747,6 @@ int tpm_ekpub(struct ocikp_ctx *ctx, bool ecc, struct ocikp_buf *pem)
 			st = OCIKP_INTERNAL;
 		}
 	}
-	Esys_Free(pub);
 	if (t)
 		tpm_leave(t);
 	BIO_free(bio);

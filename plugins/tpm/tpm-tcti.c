@@ -18,6 +18,7 @@
  * transport serves one client at a time, and checked again on reopening.
  */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -448,6 +449,18 @@ static bool single_client(const struct choice *c)
 	return c->tr != &transports[3];
 }
 
+/* The TCTI's library stays mapped once loaded: a transport serving one
+ * client at a time is reopened for every call (tcti_resume), and the
+ * loader's dlclose at each release would unmap it, so that each call
+ * mapped and relocated it again.  The flag outlives this handle. */
+static void keep_mapped(const char *soname)
+{
+	void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+
+	if (h)
+		dlclose(h);
+}
+
 /* Choose and check the transport, then load its TCTI.  Run again for each
  * reconnection: the device or socket is checked every time it is opened. */
 static int inner_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **inner, bool *exclusive,
@@ -474,6 +487,7 @@ static int inner_open(struct ocikp_ctx *ctx, TSS2_TCTI_CONTEXT **inner, bool *ex
 		return OCIKP_UNAVAILABLE;
 	}
 	*exclusive = single_client(&c);
+	keep_mapped(c.tr->soname);
 	return OCIKP_OK;
 }
 
