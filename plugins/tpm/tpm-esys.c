@@ -75,6 +75,24 @@ static bool rc_busy(TSS2_RC rc)
 	       b == TPM2_RC_MEMORY || b == TPM2_RC_OBJECT_HANDLES || b == TPM2_RC_SESSION_HANDLES;
 }
 
+/* The TPM did not start the command (RETRY, YIELDED, TESTING): send it
+ * again at once, a few times, as ESAPI did for us; SAPI leaves it to the
+ * caller.  Nothing ran, so a policy session is as it was. */
+static bool rc_again(TSS2_RC rc)
+{
+	TSS2_RC b = rc_base(rc);
+
+	return b == TPM2_RC_RETRY || b == TPM2_RC_YIELDED || b == TPM2_RC_TESTING;
+}
+#define SYS_TRIES 5
+#define SYS_CALL(rc, call)                                                    \
+	do {                                                                  \
+		int tries_ = 0;                                               \
+		do                                                            \
+			(rc) = (call);                                        \
+		while (rc_again(rc) && ++tries_ < SYS_TRIES);                 \
+	} while (0)
+
 /* Note what a failed command says about the connection.  An answer from
  * the TPM leaves it usable, unless the answer is that the TPM was reset
  * (INITIALIZE) or that a handle we kept is not loaded (HANDLE, REFERENCE:
@@ -284,9 +302,9 @@ static int policy_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *ses
 	*session = TPM2_RH_NULL;
 	if (nonce(ctx, &caller) != OCIKP_OK)
 		return OCIKP_INTERNAL;
-	rc = Tss2_Sys_StartAuthSession(sys_of(t), TPM2_RH_NULL, TPM2_RH_NULL, NULL, &caller, &salt,
-				       TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, session, &tpm_nonce,
-				       NULL);
+	SYS_CALL(rc, Tss2_Sys_StartAuthSession(sys_of(t), TPM2_RH_NULL, TPM2_RH_NULL, NULL,
+					       &caller, &salt, TPM2_SE_POLICY, &sym,
+					       TPM2_ALG_SHA256, session, &tpm_nonce, NULL));
 	if (rc != TSS2_RC_SUCCESS) {
 		*session = TPM2_RH_NULL;
 		return tpm_fail(ctx, t, "starting a policy session", rc, OCIKP_UNAVAILABLE);
@@ -359,21 +377,25 @@ static TSS2_RC create_ek(struct ocikp_ctx *ctx, struct tpm *t, const TPM2B_PUBLI
 	TPMT_TK_CREATION ticket;
 	TPM2B_NAME name = { .size = 0 };
 	struct sess pw;
+	TSS2_RC rc;
 
 	memset(&sens, 0, sizeof(sens));
 	memset(out, 0, sizeof(*out));
 	sess_auth(ctx, &pw, TPM2_RS_PW);
-	return Tss2_Sys_CreatePrimary(sys_of(t), TPM2_RH_ENDORSEMENT, &pw.cmd, &sens, tpl, &outside,
-				      &none, handle, out, &creation, &creation_hash, &ticket, &name,
-				      &pw.rsp);
+	SYS_CALL(rc, Tss2_Sys_CreatePrimary(sys_of(t), TPM2_RH_ENDORSEMENT, &pw.cmd, &sens, tpl,
+					    &outside, &none, handle, out, &creation, &creation_hash,
+					    &ticket, &name, &pw.rsp));
+	return rc;
 }
 
 static TSS2_RC read_public(struct tpm *t, TPM2_HANDLE h, TPM2B_PUBLIC *pub)
 {
 	TPM2B_NAME name = { .size = 0 }, qualified = { .size = 0 };
+	TSS2_RC rc;
 
 	memset(pub, 0, sizeof(*pub));
-	return Tss2_Sys_ReadPublic(sys_of(t), h, NULL, pub, &name, &qualified, NULL);
+	SYS_CALL(rc, Tss2_Sys_ReadPublic(sys_of(t), h, NULL, pub, &name, &qualified, NULL));
+	return rc;
 }
 
 /* The EK: the one found or made by an earlier call on this connection, the
@@ -431,8 +453,8 @@ static int ek_session(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE *session
 	if (st != OCIKP_OK)
 		return st;
 	sess_auth(ctx, &pw, TPM2_RS_PW);
-	rc = Tss2_Sys_PolicySecret(sys_of(t), TPM2_RH_ENDORSEMENT, *session, &pw.cmd, &none, &no_cp,
-				   &none, 0, &timeout, &ticket, &pw.rsp);
+	SYS_CALL(rc, Tss2_Sys_PolicySecret(sys_of(t), TPM2_RH_ENDORSEMENT, *session, &pw.cmd,
+					   &none, &no_cp, &none, 0, &timeout, &ticket, &pw.rsp));
 	if (rc != TSS2_RC_SUCCESS)
 		return tpm_fail(ctx, t, "PolicySecret(endorsement)", rc, OCIKP_UNAVAILABLE);
 	return OCIKP_OK;
@@ -509,8 +531,8 @@ static int import_blob(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
 		flush(t, &session);
 		return st;
 	}
-	rc = Tss2_Sys_Import(sys_of(t), ek, &a.cmd, &no_key, pub, duplicate, seed, &no_sym,
-			     imported, &a.rsp);
+	SYS_CALL(rc, Tss2_Sys_Import(sys_of(t), ek, &a.cmd, &no_key, pub, duplicate, seed,
+				     &no_sym, imported, &a.rsp));
 	if (rc == TSS2_RC_SUCCESS)
 		return OCIKP_OK;	/* the session is used up: the TPM flushed it */
 	flush(t, &session);
@@ -537,7 +559,7 @@ static int load_object(struct ocikp_ctx *ctx, struct tpm *t, TPM2_HANDLE ek,
 		flush(t, &session);
 		return st;
 	}
-	rc = Tss2_Sys_Load(sys_of(t), ek, &a.cmd, imported, pub, object, &name, &a.rsp);
+	SYS_CALL(rc, Tss2_Sys_Load(sys_of(t), ek, &a.cmd, imported, pub, object, &name, &a.rsp));
 	if (rc == TSS2_RC_SUCCESS)
 		return OCIKP_OK;
 	*object = TPM2_RH_NULL;
@@ -563,7 +585,8 @@ static int unseal_object(struct ocikp_ctx *ctx, struct tpm *t, const struct impo
 		pcr_selection(b, &sel);
 		st = policy_session(ctx, t, &session);
 		if (st == OCIKP_OK) {
-			rc = Tss2_Sys_PolicyPCR(sys_of(t), session, NULL, &current, &sel, NULL);
+			SYS_CALL(rc, Tss2_Sys_PolicyPCR(sys_of(t), session, NULL, &current, &sel,
+							NULL));
 			if (rc != TSS2_RC_SUCCESS)
 				st = tpm_fail(ctx, t, "TPM2_PolicyPCR", rc, OCIKP_UNAVAILABLE);
 		}
@@ -571,7 +594,7 @@ static int unseal_object(struct ocikp_ctx *ctx, struct tpm *t, const struct impo
 	if (st == OCIKP_OK)
 		st = sess_auth(ctx, &a, b->pcr_mask ? session : TPM2_RS_PW);
 	if (st == OCIKP_OK) {
-		rc = Tss2_Sys_Unseal(sys_of(t), object, &a.cmd, &data, &a.rsp);
+		SYS_CALL(rc, Tss2_Sys_Unseal(sys_of(t), object, &a.cmd, &data, &a.rsp));
 		if (rc == TSS2_RC_SUCCESS) {
 			session = TPM2_RH_NULL;
 			wipe_response(t);
@@ -678,6 +701,8 @@ int tpm_unseal(struct ocikp_ctx *ctx, const struct import_blob *b, unsigned char
 		tpm_leave(t);
 		if (st != OCIKP_UNAVAILABLE || !busy || attempt == BUSY_ATTEMPTS)
 			break;
+		ocikp_debugf(ctx, "unwrap: attempt %d: the TPM at '%s' is busy (%s), trying again",
+			     attempt, label, Tss2_RC_Decode(t->last_rc));
 		/* 20-100 ms, growing, jittered so the waiting execs spread out */
 		if (RAND_bytes(&jitter, 1) != 1)
 			jitter = 0;
