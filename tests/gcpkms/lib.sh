@@ -19,7 +19,7 @@
 # ext-exec.json (its command would create $GCP_DIR/exec-ran: must never run).
 #
 # gcp_dropin CONFDIR [LINE...]   a 50-gcpkms.conf aimed at the fake
-# gcp_ctl PATH [JSON]            POST to the control port (GET for /_stats); prints the answer
+# gcp_ctl PATH [JSON]            POST to the control port (GET for /_stats, /_conns); prints the answer
 # gcp_stat KIND                  one counter of /_stats
 # gcp_known CT_B64 PT_B64 [KEY]  the fake decrypts CT_B64 to PT_B64 (on KEY, or any key)
 
@@ -167,7 +167,7 @@ gcp_dropin() {
 gcp_ctl() {
 	python3 -c 'import sys, urllib.request
 url = "http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2])
-data = None if sys.argv[2] == "/_stats" else (sys.argv[3] if len(sys.argv) > 3 else "{}").encode()
+data = None if sys.argv[2] in ("/_stats", "/_conns") else (sys.argv[3] if len(sys.argv) > 3 else "{}").encode()
 with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
     sys.stdout.write(r.read().decode() + "\n")' "$GCP_HTTP" "$@"
 }
