@@ -52,6 +52,9 @@ The plain-HTTP port also answers the test's control requests:
   GET  /_stats  {"auth","attest","resource_get","resource_post",
                  "resource_delete","other","unauthorized","not_found"}
   GET  /_resource/<repo>/<type>/<tag>  the stored resource, standard base64
+  GET  /_conns  {"tls_handshakes": N (HTTPS connections accepted), "tls_resumed"}
+  GET  /_secrets  ["<session id>", "<token>", ...] of every live session, for
+                a test looking for them where they must not be
 """
 import base64
 import hashlib
@@ -208,6 +211,7 @@ class State:
         self.sessions = {}
         self.faults = []
         self.stats = {k: 0 for k in STAT_KINDS}
+        self.conns = {"tls_handshakes": 0, "tls_resumed": 0}
         self.token_key = ec.generate_private_key(ec.SECP256R1())
 
     def ttl(self):
@@ -697,6 +701,11 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/_reset" and self.command == "POST":
                 S.reset()
                 open(os.path.join(DIR, "requests.log"), "w").close()
+            elif path == "/_conns" and self.command == "GET":
+                return self.answer(200, compact(S.conns).encode(), "application/json")
+            elif path == "/_secrets" and self.command == "GET":
+                out = [v for s in S.sessions.values() for v in (s["id"], s["token"]) if v]
+                return self.answer(200, compact(out).encode(), "application/json")
             elif path == "/_stats" and self.command == "GET":
                 return self.answer(200, compact(S.stats).encode(), "application/json")
             elif path.startswith("/_resource/") and self.command == "GET":
@@ -723,6 +732,9 @@ class Server(ThreadingHTTPServer):
                 request = self.context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
                 return
+            with LOCK:
+                S.conns["tls_handshakes"] += 1
+                S.conns["tls_resumed"] += 1 if request.session_reused else 0
         try:
             super().finish_request(request, client_address)
         except (ConnectionError, ssl.SSLError):
