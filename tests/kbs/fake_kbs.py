@@ -23,7 +23,10 @@ DIR holds (tests/kbs/lib.sh makes them):
                                     "resource_plugins": ["name", ...]
                                       (more plugin names serving the resources,
                                        for kbs+<name>:// kids),
-                                    "list": "objects"|"strings"|"none"}
+                                    "list": "objects"|"strings"|"none",
+                                    "session_id": "..."}   (optional: every new
+                                      session gets this id, for a test that
+                                      must know the secret beforehand)
                                       (GET /kbs/v0/resource, admin: the stored
                                        resources as current trustee lists them
                                        (objects, the default), as strings, or,
@@ -559,7 +562,7 @@ class Handler(BaseHTTPRequestHandler):
         # generic_generate_challenge: 32 random bytes, standard base64;
         # extra-params the empty string (every TEE but se)
         challenge = {"nonce": base64.b64encode(os.urandom(32)).decode(), "extra-params": ""}
-        s = {"id": uuid.uuid4().hex, "tee": req["tee"], "nonce": challenge["nonce"],
+        s = {"id": S.config.get("session_id") or uuid.uuid4().hex, "tee": req["tee"], "nonce": challenge["nonce"],
              "timeout": time.time() + S.ttl(), "token": None}
         S.sessions[s["id"]] = s
         self.answer(200, compact(challenge).encode(), "application/json", [self.set_cookie(s)])

@@ -7,7 +7,8 @@
 #   unwrap makes one new handshake and succeeds, the ones after it reuse it;
 #   tokens living less than the keeping margin (30 s): a handshake per call;
 #   ocikpd --verbose never writes the session id or the token, and stops
-#   with exit 0 (fini wipes the kept session).
+#   with exit 0; after fini the session's cookie is nowhere in memory (the
+#   shim, the module kept loaded by tests/gcpkms/test-memcache).
 # Behaviour only: no timing is asserted.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/kbs/lib.sh"
@@ -16,7 +17,7 @@ set -u
 
 kbs_require
 t_setup
-d_built_or_skip 6
+d_built_or_skip 8
 kbs_setup || { t_ok 1 "the local KBS starts: $(cat "$KBS_DIR/server.err")"; t_done; exit 1; }
 printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\nkbs.url = https://127.0.0.1:%s\nkbs.ca_file = %s\nkbs.sources = kbs\n' \
 	"$KBS_HTTPS" "$KBS_DIR/ca.pem" > "$C/50-kbs.conf"
@@ -77,4 +78,34 @@ t_ok $? "a token living 20 s: not kept, one handshake per unwrap ($(kbs_stat aut
 
 d_stop
 t_ok $? "ocikpd stops with exit 0, the kept session wiped"
+
+# The module kept loaded as ocikpd keeps it (host/pool.c, the gcpkms
+# harness): a session made and kept by the unwrap, then fini; the shim
+# looks for its id (the cookie) in every freed block and in all writable
+# memory at exit: fini wiped the kept session and the connection buffers.
+HARNESS="$abs_top_builddir/tests/gcpkms/test-memcache"
+SHIM_RC=0
+t_shim || SHIM_RC=$?
+[ -x "$HARNESS" ] || { SHIM_RC=77; T_SHIM_WHY="no tests/gcpkms/test-memcache (gcpkms not built)"; }
+if [ "$SHIM_RC" -eq 0 ] && ldd "$HARNESS" 2> /dev/null | grep -q libasan; then
+	SHIM_RC=77 T_SHIM_WHY="an ASan build"
+fi
+if [ "$SHIM_RC" -eq 0 ]; then
+	SID=$(head -c 16 /dev/urandom | hex)
+	kbs_ctl /_config "{\"session_ttl\": 300, \"session_id\": \"$SID\"}" > /dev/null
+	A0=$(kbs_stat auth)
+	REPORT="$T_TMP/shim.report"
+	OCIKP_TEST_BACKEND=kbs OCIKP_SHIM_REPORT="$REPORT" OCIKP_SHIM_SECRETS="$(printf '%s' "$SID" | hex)" \
+		LD_PRELOAD="$SHIM" "$HARNESS" "$C" "$P" "keypath=$KBS_DIR/kek1.bin::keyid=kbs:///default/key/1" 1 \
+		> "$T_TMP/stdout" 2> "$T_TMP/stderr"
+	T_RC=$?
+	T_ERR=$(cat "$T_TMP/stdout" "$T_TMP/stderr")
+	[ "$(kbs_stat auth)" -eq $((A0 + 1)) ]
+	t_ok $? "under the shim: one unwrap made one attested session"
+	t_shim_ok "after fini the kept session's cookie is nowhere in memory nor in a freed block" 0 1
+elif [ "$SHIM_RC" -eq 77 ]; then
+	t_skip "after fini the kept session is wiped" "$T_SHIM_WHY"
+else
+	t_ok 1 "after fini the kept session is wiped: $T_SHIM_WHY"
+fi
 t_done
