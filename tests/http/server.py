@@ -181,6 +181,7 @@ class TLSServer(ThreadingHTTPServer):
                 request = self.context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
                 return
+            count("TLS")  # one line per TLS connection accepted
         try:
             super().finish_request(request, client_address)
         except (ConnectionError, ssl.SSLError):
