@@ -407,7 +407,8 @@ static bool line_is(const char *l, size_t n, const char *prefix)
 /* One Set-Cookie value, "name=value; attributes": keep the value when the
  * name is the one wanted (the last such line wins).  No cookie jar: the
  * caller keeps a session cookie for the requests that follow, and an
- * attribute (Path, Expires) never matters within one short exec. */
+ * attribute (Path, Expires) is not read: how long a session lives the
+ * caller learns elsewhere (kbs: its token's exp) or from a 401. */
 static void cookie_line(struct xfer *x, const char *v, size_t n)
 {
 	const struct ocikp_host *h = x->ctx->host;

@@ -143,8 +143,8 @@ static void kept_take(struct rcar *r, struct kbs_state *st)
 	buf_move(&r->cookie, &st->cookie);
 	r->kept = 1;
 	r->exp = st->until + KEEP_MARGIN_S;
-	ocikp_debugf(r->ctx, "RCAR session kept from an earlier request, its token good for "
-		     "%lld s more", left);
+	ocikp_debugf(r->ctx, "RCAR session kept from an earlier request, %lld s before it is "
+		     "dropped", left);
 	kept_drop(r->ctx, st);
 }
 
