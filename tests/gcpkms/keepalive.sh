@@ -31,6 +31,7 @@ unwraps() {
 	local i got
 	for i in $(seq "$1"); do
 		d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$T_TMP/unwrap.json" \
+			--timeout "$(d_scale 20)" \
 			> "$T_TMP/answer" 2>&1 || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
 		got=$(t_json_field keyunwrapresults.optsdata < "$T_TMP/answer" | base64 -d)
 		[ "$got" = "$OPTS" ] || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
