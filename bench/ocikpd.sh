@@ -2,9 +2,10 @@
 # ocikpd against the exec path, as the real Go ocicrypt client sees them
 # (bench/go/src/ocikp-bench, Debian's ocicrypt and grpc-go): per-request
 # unwrap latency and throughput for sample (and tpm on swtpm, keychain with
-# a key file, when available), a 20-layer image encrypted and decrypted
-# through ocikpd, through exec and with ocicrypt's built-in JWE recipient,
-# and the daemon's RSS after 10,000 requests.  Prints figures beside the
+# a key file, gcpkms against the fake Google services, when available), a
+# 20-layer image encrypted and decrypted through ocikpd, through exec and
+# with ocicrypt's built-in JWE recipient (sample, and tpm and gcpkms when
+# available), and the daemon's RSS after 10,000 requests.  Prints figures beside the
 # issue's targets; not a test.  ocicrypt dials a new gRPC connection for
 # every call, so each gRPC figure includes a connect; the "one kept
 # connection" row calls UnWrapKey directly, without that.
@@ -13,9 +14,10 @@
 #
 # Env: EXEC_N (exec unwraps, default 300), RUNS (image rounds, default 5),
 # TPM_N / TPM_EXEC_N (tpm unwraps over gRPC / exec, default 100 / 30; then a
-# 20-layer image sealed to the TPM, both ways, RUNS rounds), NOISY_N (sample
-# unwraps, quiet and flooded, default 20000); the
-# 8-in-flight sample run and the keychain gRPC run make REQUESTS / 5.
+# 20-layer image sealed to the TPM, both ways, RUNS rounds), GCP_N / GCP_EXEC_N
+# (gcpkms, default 300 / 30), NOISY_N (sample unwraps, quiet and flooded,
+# default 20000); the 8-in-flight sample run and the keychain gRPC run make
+# REQUESTS / 5.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$src}" && pwd)
@@ -49,7 +51,7 @@ GO111MODULE=off GOPATH="$src/bench/go:$gocode" GOCACHE="$tmp/gocache" GOPROXY=of
 B=$tmp/ocikp-bench
 
 mkdir -m 755 "$tmp/plugins"
-for m in sample tpm keychain; do
+for m in sample tpm keychain gcpkms; do
 	f="$build/plugins/$m/.libs/ocikp-$m.so"
 	[ -f "$f" ] && install -m 0755 "$f" "$tmp/plugins/"
 done
@@ -109,6 +111,59 @@ unwrap() {
 		-v n=$(($(requests "$name") - n0)) 'BEGIN { printf "%.3f", (b - a) / n }')"
 }
 
+# tpm_start: swtpm on a free port pair, the tpm drop-in and providers, once;
+# tpm_ok=yes and tpm_url, else tpm_why.
+tpm_ok=no tpm_why="needs swtpm, swtpm_setup and ocikp-tpm.so" tpm_url=
+tpm_start() {
+	local port
+	[ "$tpm_ok" = yes ] && return 0
+	command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null &&
+		[ -f "$tmp/plugins/ocikp-tpm.so" ] || return 1
+	mkdir -p "$tmp/tpm/state"
+	swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --overwrite > "$tmp/tpm/setup.log" 2>&1
+	port=$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass')
+	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
+		--daemon --pid file="$tmp/tpm/pid"
+	for _ in $(seq 50); do [ -s "$tmp/tpm/pid" ] && break; sleep 0.1; done
+	conf tpm "$(printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = swtpm:host=127.0.0.1,port=%s' "$port")"
+	providers tpm
+	tpm_url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
+	[ -n "$tpm_url" ] || { tpm_why="swtpm started, but no EK key URL"; return 1; }
+	tpm_ok=yes
+}
+
+# gcp_start: the fake Google services (tests/gcpkms/fake_gcp.py, TLS on
+# loopback) with a service account credential, once; gcp_ok=yes, else gcp_why.
+gcp_ok=no gcp_why="needs ocikp-gcpkms.so, openssl and python3's cryptography"
+gcp_start() {
+	[ "$gcp_ok" = yes ] && return 0
+	[ -f "$tmp/plugins/ocikp-gcpkms.so" ] && command -v openssl >/dev/null &&
+		python3 -c 'import cryptography' 2>/dev/null || return 1
+	# the tests' set-up, in a subshell-free way: its at-exit list joins ours
+	top_srcdir=$src abs_top_builddir=$build
+	. "$src/tests/lib/common.sh"
+	. "$src/tests/gcpkms/lib.sh"
+	trap 'cleanup; t_cleanup' EXIT
+	gcp_setup > /dev/null || return 1
+	gcp_isolate
+	mkdir -m 755 "$tmp/conf-gcpkms"
+	gcp_dropin "$tmp/conf-gcpkms" "gcpkms.credentials = $GCP_DIR/sa.json"
+	providers gcpkms
+	gcp_ok=yes
+}
+gcp_pair_conns() { GCP_HS=$(gcp_conns tls_handshakes); GCP_RES=$(gcp_conns tls_resumed); }
+gcp_conns() { gcp_ctl /_conns | python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
 echo "ocikpd against exec through Go ocicrypt (Debian's ocicrypt and grpc-go); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- sample ---------------------------------------------------------------
@@ -166,12 +221,27 @@ irow() {	# irow LABEL LINE
 }
 irow "sample via ocikpd (gRPC)" "$ig"
 irow "sample via exec" "$ie"
+kill "$spid"; wait "$spid" 2>/dev/null || true
+# image_rows NAME KEY: the same image through that backend's daemon and exec
+image_rows() {
+	local g e c0
+	daemon "$1"
+	c0=$(dcpu "$DPID")
+	g=$(via "$1" grpc -mode image -runs "$runs" -key "$2")
+	g="$g provider_cpu_ms=$(awk -v a="$c0" -v b="$(dcpu "$DPID")" -v r="$runs" 'BEGIN { printf "%.1f", (b - a) / (r + 1) }')"
+	kill "$DPID"; wait "$DPID" 2>/dev/null || true
+	e=$(via "$1" exec -mode image -runs "$runs" -key "$2")
+	e="$e provider_cpu_ms=$(field cpu_children_ms <<< "$e")"
+	irow "$1 via ocikpd (gRPC)" "$g"
+	irow "$1 via exec" "$e"
+}
+if tpm_start; then image_rows tpm "ocikp:$tpm_url"; else echo "  tpm: skipped: $tpm_why"; fi
+if gcp_start; then image_rows gcpkms "ocikp:gcpkms://$GCP_KEY"; else echo "  gcpkms: skipped: $gcp_why"; fi
 irow "JWE, RSA-2048 (built into ocicrypt)" "$ij"
 irow "JWE, EC P-256 (built into ocicrypt)" "$ic"
 printf '  target ocikpd <= 1.1x JWE (RSA-2048): %s; exec / ocikpd %s\n' \
 	"$(verdict "$(ratio "$(field total_ms <<< "$ig")" "$jt")" 1.1)" \
 	"$(ratio "$(field total_ms <<< "$ie")" "$(field total_ms <<< "$ig")")"
-kill "$spid"; wait "$spid" 2>/dev/null || true
 
 # --- noisy neighbour: sample unwrap while another client floods ------------
 # The flood (tests/daemon/hostile.py, raw HTTP/2): rapid reset (2 x 990
@@ -236,8 +306,10 @@ unwrap_pair() {
 	local g e r
 	daemon "$1"
 	g=$(unwrap "$1" grpc -n "$3" -key "$2")
+	${PAIR_HOOK:-:}	# a backend's own figures of the gRPC run
 	e=$(unwrap "$1" exec -n "$4" -key "$2")
 	r=$(ratio "$(field p50_ms <<< "$g")" "$(field p50_ms <<< "$e")")
+	PAIR_G=$g
 	urow "$1: gRPC (ocikpd), $3 requests" "$g"
 	urow "$1: exec (ocikp), $4 requests" "$e"
 	printf '  %s: gRPC p50 / exec p50 %s' "$1" "$r"
@@ -250,39 +322,22 @@ echo "other backends, unwrap                      wall time                   CP
 echo "                                            p50 ms   p99 ms    req/s    client  provider"
 
 # --- tpm on swtpm -----------------------------------------------------------
-if command -v swtpm >/dev/null && command -v swtpm_setup >/dev/null && [ -f "$tmp/plugins/ocikp-tpm.so" ]; then
-	mkdir -p "$tmp/tpm/state"
-	swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --overwrite > "$tmp/tpm/setup.log" 2>&1
-	port=$(python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass')
-	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
-		--daemon --pid file="$tmp/tpm/pid"
-	for _ in $(seq 50); do [ -s "$tmp/tpm/pid" ] && break; sleep 0.1; done
-	conf tpm "$(printf 'backend = tpm\nmodule = ocikp-tpm.so\nschemes = tpm\ntpm.tcti = swtpm:host=127.0.0.1,port=%s' "$port")"
-	providers tpm
-	url=$("$build/ocikp" --config-dir="$tmp/conf-tpm" --plugin-dir="$tmp/plugins" tpm ekpub | sed -n 's/^key URL: //p')
-	unwrap_pair tpm "ocikp:$url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
-	# the 20-layer image sealed to the TPM, as in the image table above
-	daemon tpm
-	c0=$(dcpu "$DPID")
-	tg=$(via tpm grpc -mode image -runs "$runs" -key "ocikp:$url")
-	tg="$tg provider_cpu_ms=$(awk -v a="$c0" -v b="$(dcpu "$DPID")" -v r="$runs" 'BEGIN { printf "%.1f", (b - a) / (r + 1) }')"
-	kill "$DPID"; wait "$DPID" 2>/dev/null || true
-	te=$(via tpm exec -mode image -runs "$runs" -key "ocikp:$url")
-	te="$te provider_cpu_ms=$(field cpu_children_ms <<< "$te")"
-	irow "tpm image via ocikpd (gRPC)" "$tg"
-	irow "tpm image via exec" "$te"
+if [ "$tpm_ok" = yes ]; then
+	unwrap_pair tpm "ocikp:$tpm_url" "${TPM_N:-100}" "${TPM_EXEC_N:-30}" 0.6
 else
-	echo "  tpm: skipped: needs swtpm, swtpm_setup and ocikp-tpm.so"
+	echo "  tpm: skipped: $tpm_why"
+fi
+
+# --- gcpkms against the fake Google services ----------------------------------
+if [ "$gcp_ok" = yes ]; then
+	gcp_ctl /_reset > /dev/null
+	PAIR_HOOK=gcp_pair_conns
+	unwrap_pair gcpkms "ocikp:gcpkms://$GCP_KEY" "${GCP_N:-300}" "${GCP_EXEC_N:-30}"
+	PAIR_HOOK=
+	printf '  gcpkms: target gRPC p50 <= 2 ms: %s; the gRPC run made %s TLS connection(s) to the fake (%s resumed)\n' \
+		"$(verdict "$(field p50_ms <<< "$PAIR_G")" 2)" "$GCP_HS" "$GCP_RES"
+else
+	echo "  gcpkms: skipped: $gcp_why"
 fi
 
 # --- keychain with a key file -----------------------------------------------

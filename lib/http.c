@@ -90,6 +90,103 @@ void http_global_cleanup(void)
 	pthread_mutex_unlock(&global_lock);
 }
 
+/* ---- connections kept across requests --------------------------------------- */
+
+struct http_pool {
+	pthread_mutex_t lock;		/* guards share and failed */
+	pthread_mutex_t data[CURL_LOCK_DATA_LAST];	/* libcurl's, one per kind */
+	CURLSH *share;
+	bool failed;			/* the share could not be made: go without */
+};
+
+struct http_pool *http_pool_new(void)
+{
+	struct http_pool *p = calloc(1, sizeof(*p));
+	size_t i;
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&p->data[i], NULL);
+	return p;
+}
+
+void http_pool_free(struct http_pool *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	if (p->share)	/* closes the kept connections, frees the TLS sessions */
+		curl_share_cleanup(p->share);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&p->data[i]);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* libcurl takes one lock per kind of shared data; the connection cache and
+ * the session cache are touched by every transfer at its start and end. */
+static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *arg)
+{
+	struct http_pool *p = arg;
+
+	(void)c;
+	(void)a;
+	pthread_mutex_lock(&p->data[d < CURL_LOCK_DATA_LAST ? d : CURL_LOCK_DATA_NONE]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data d, void *arg)
+{
+	struct http_pool *p = arg;
+
+	(void)c;
+	pthread_mutex_unlock(&p->data[d < CURL_LOCK_DATA_LAST ? d : CURL_LOCK_DATA_NONE]);
+}
+
+static CURLSH *share_make(struct http_pool *p)
+{
+	CURLSH *s = curl_share_init();
+	CURLSHcode e = s ? CURLSHE_OK : CURLSHE_NOMEM;
+
+#define SSET(opt, val) do { if (!e) e = curl_share_setopt(s, opt, val); } while (0)
+	SSET(CURLSHOPT_LOCKFUNC, share_lock);
+	SSET(CURLSHOPT_UNLOCKFUNC, share_unlock);
+	SSET(CURLSHOPT_USERDATA, p);
+	SSET(CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	SSET(CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	SSET(CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+#undef SSET
+	if (e && s) {
+		curl_share_cleanup(s);
+		s = NULL;
+	}
+	return s;
+}
+
+/* The pool's share, made on first use; NULL: connect afresh (no pool, or
+ * libcurl would not make one, said once). */
+static CURLSH *pool_share(struct ocikp_ctx *ctx, struct http_pool *p)
+{
+	CURLSH *s;
+
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	if (!p->share && !p->failed) {
+		p->share = share_make(p);
+		if (!p->share) {
+			p->failed = true;
+			ocikp_debugf(ctx, "HTTP: libcurl made no connection share; every request "
+				     "connects afresh");
+		}
+	}
+	s = p->share;
+	pthread_mutex_unlock(&p->lock);
+	return s;
+}
+
 /* ---- time ------------------------------------------------------------------ */
 
 static long now_ms(void)
@@ -310,7 +407,8 @@ static bool line_is(const char *l, size_t n, const char *prefix)
 /* One Set-Cookie value, "name=value; attributes": keep the value when the
  * name is the one wanted (the last such line wins).  No cookie jar: the
  * caller keeps a session cookie for the requests that follow, and an
- * attribute (Path, Expires) never matters within one short exec. */
+ * attribute (Path, Expires) is not read: how long a session lives the
+ * caller learns elsewhere (kbs: its token's exp) or from a 401. */
 static void cookie_line(struct xfer *x, const char *v, size_t n)
 {
 	const struct ocikp_host *h = x->ctx->host;
@@ -476,6 +574,7 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 			     const struct http_req *req, struct curl_slist *hdrs, struct xfer *x)
 {
 	CURLcode e = CURLE_OK;
+	CURLSH *share = pool_share(x->ctx, o->pool);
 
 #define SET(opt, val) do { if (!e) e = curl_easy_setopt(c, opt, val); } while (0)
 	SET(CURLOPT_CURLU, t->url);	/* the URL exactly as checked */
@@ -504,6 +603,8 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_ERRORBUFFER, x->errbuf);
+	if (share)	/* libcurl matches a kept connection on host, TLS and proxy settings */
+		SET(CURLOPT_SHARE, share);
 #undef SET
 	return e ? e : set_method(c, req);
 }

@@ -60,12 +60,16 @@
 #define HTTP_PLAIN_LOCAL 1u	/* allow http:// to a local address (below) */
 #define HTTP_PLAIN_ANY 2u	/* allow http:// to any host (below) */
 
+struct http_pool;
+
 struct http_opts {
 	long connect_timeout_ms;	/* 0: HTTP_CONNECT_TIMEOUT_MS */
 	long timeout_ms;		/* one attempt, all told; 0: HTTP_TIMEOUT_MS */
 	const char *ca_file;		/* PEM CA certificates, trusted instead of the
 					 * system's (not in addition); NULL: the system's */
 	unsigned flags;			/* HTTP_PLAIN_LOCAL, HTTP_PLAIN_ANY */
+	struct http_pool *pool;		/* connections kept across requests; NULL:
+					 * none, each request connects afresh */
 };
 
 /*
@@ -162,6 +166,24 @@ int http_fail(struct ocikp_ctx *ctx, const struct http_req *req, const struct ht
  * beside other threads' getenv.
  */
 void http_env_scrub(void);
+
+/*
+ * Connections kept across requests, for a backend that stays loaded
+ * (ocikpd): libcurl's connection cache, TLS sessions and DNS answers in one
+ * share, so a call after the first reuses an open TLS connection (or at
+ * least resumes the session) instead of a TCP and TLS handshake.  A server
+ * closing a kept connection costs a new one, not a failed request (libcurl
+ * retries a reused connection that died).  Safe for requests on several
+ * threads at once.  The share is made on the first request that names the
+ * pool (after libcurl's allocator is in place), so an exec that sends
+ * nothing pays nothing.  http_pool_new: NULL when out of memory (requests
+ * then go without).  http_pool_free closes the connections and frees the
+ * sessions (their buffers wiped by the host's allocator, OpenSSL cleanses a
+ * session's master secret); call it from fini, before
+ * http_global_cleanup, with no request running.  NULL is a no-op.
+ */
+struct http_pool *http_pool_new(void);
+void http_pool_free(struct http_pool *p);
 
 /* Undo the libcurl set-up, at most from a module's fini. */
 void http_global_cleanup(void);

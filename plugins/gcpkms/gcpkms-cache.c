@@ -50,6 +50,7 @@ struct memo {
 
 struct gcpkms_state {
 	struct memo slot[MEMO_SLOTS];
+	struct http_pool *pool;		/* KMS and token connections, kept */
 };
 
 struct cache {
@@ -421,8 +422,16 @@ int gcpkms_state_new(struct ocikp_ctx *ctx)
 		ocikp_errorf(ctx, "out of memory");
 		return OCIKP_INTERNAL;
 	}
+	st->pool = http_pool_new();	/* NULL: each request connects afresh */
 	ctx->backend_data = st;
 	return OCIKP_OK;
+}
+
+struct http_pool *gcpkms_pool(struct ocikp_ctx *ctx)
+{
+	struct gcpkms_state *st = ctx->backend_data;
+
+	return st ? st->pool : NULL;
 }
 
 static void memo_drop(struct ocikp_ctx *ctx, struct memo *m)
@@ -440,6 +449,7 @@ void gcpkms_state_free(struct ocikp_ctx *ctx)
 		return;
 	for (i = 0; i < MEMO_SLOTS; i++)
 		memo_drop(ctx, &st->slot[i]);
+	http_pool_free(st->pool);
 	free(st);
 	ctx->backend_data = NULL;
 }

@@ -35,6 +35,7 @@ int gcpkms_opts_load(struct ocikp_ctx *ctx, struct gcpkms_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	rc = http_opts_load(ctx, "", &o->http);
+	o->http.pool = gcpkms_pool(ctx);
 	if (rc == OCIKP_OK)
 		rc = endpoint(ctx, "kms_endpoint", GCP_KMS_ENDPOINT, &o->kms_endpoint);
 	if (rc == OCIKP_OK)

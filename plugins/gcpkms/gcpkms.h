@@ -110,10 +110,13 @@ int jwt_rs256(struct ocikp_ctx *ctx, const char *pem, size_t pem_len, const char
 /* ---- gcpkms-cache.c ---- */
 
 /* The backend's state across requests (ctx->backend_data): the access
- * tokens kept in memory.  new sets backend_data (init); free wipes the
- * tokens and clears it (fini). */
+ * tokens kept in memory and the kept HTTPS connections.  new sets
+ * backend_data (init); free wipes the tokens, closes the connections and
+ * clears it (fini). */
 int gcpkms_state_new(struct ocikp_ctx *ctx);
 void gcpkms_state_free(struct ocikp_ctx *ctx);
+/* The connections kept while the module stays loaded; NULL without state. */
+struct http_pool *gcpkms_pool(struct ocikp_ctx *ctx);
 
 /*
  * A usable access token for c, appended to tok: from memory (the state in

@@ -52,7 +52,7 @@ tests_gcpkms_test_cache_SOURCES = tests/gcpkms/test-cache.c tests/gcpkms/cred-st
 tests_gcpkms_test_cache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/gcpkms \
 	-I$(top_srcdir)/lib
 tests_gcpkms_test_cache_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS)
-tests_gcpkms_test_cache_LDADD = $(UNIT_LDADD) $(GCPKMS_LIBS)
+tests_gcpkms_test_cache_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
 
 # The backend through the ocikp binary and through ocicrypt (tests/go),
 # against the fake services.
@@ -70,3 +70,8 @@ tests_gcpkms_test_memcache_CFLAGS = $(UNIT_CFLAGS)
 tests_gcpkms_test_memcache_LDADD = $(UNIT_LDADD)
 TESTS += tests/gcpkms/memcache.sh
 EXTRA_DIST += tests/gcpkms/memcache.sh
+
+# Through ocikpd: the HTTPS connections kept across calls (the fake counts
+# TLS connections), a server closing them, TLS session resumption.
+TESTS += tests/gcpkms/keepalive.sh
+EXTRA_DIST += tests/gcpkms/keepalive.sh

@@ -14,15 +14,24 @@
  *                       -> {"token"}; the session is now attested
  *   GET  /kbs/v0/resource/<repo>/<type>/<tag>, with the cookie -> a JWE
  *
- * One handshake per fetch.  Trustee answers 401 alike for an expired
- * session, a missing resource and a policy denial (error.rs: everything but
- * an unknown path or plugin is 401), so after a 401 there is one fresh
- * handshake and one more GET, and a second 401 says both possibilities.
+ * One handshake per attestation token's lifetime: while the module stays
+ * loaded (ocikpd), the attested session (its cookie and the TEE key the
+ * token binds) is kept in memory in the backend's state until 30 s before
+ * the token's exp claim, never written anywhere; without an exp it is not
+ * kept.  Trustee answers 401 alike for an expired session, a missing
+ * resource and a policy denial (error.rs: everything but an unknown path or
+ * plugin is 401), so after a 401 (or a 403 on a kept session) the session
+ * is dropped and there is one fresh handshake and one more GET, and a
+ * second 401 says both possibilities.
  * The fetch always goes to kbs.url, also when the kid names another KBS:
  * a guest fetches from its configured KBS too.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "kbs.h"
 
@@ -33,6 +42,7 @@
 #define DETAIL_MAX 160
 #define COOKIE_MAX 256
 #define CANON_MEMBERS_MAX 16
+#define KEEP_MARGIN_S 30	/* a kept session is dropped this long before its token's exp */
 
 struct rcar {
 	struct ocikp_ctx *ctx;
@@ -44,7 +54,116 @@ struct rcar {
 	struct ocikp_buf jwk;		/* the TEE public key, as sent */
 	struct ocikp_buf cookie;	/* the "Cookie: ..." line: a credential */
 	int handshakes;
+	int kept;			/* the session came from the state, not this call */
+	long long exp;			/* the last token's exp claim; 0: none */
 };
+
+/* ---- the session kept across requests ------------------------------------------ */
+
+/* An attested session: what a GET needs (the cookie) and the key the KBS
+ * encrypts to, kept for the KBS and TEE type it was made for. */
+struct kbs_state {
+	pthread_mutex_t lock;		/* held for a whole fetch: one handshake, not one per caller */
+	struct http_pool *pool;		/* the KBS connections, kept */
+	char url[URL_MAX];		/* "": no session kept */
+	enum kbs_tee_alg tee;
+	struct kbs_tee_key *key;
+	struct ocikp_buf jwk;
+	struct ocikp_buf cookie;
+	long long until;		/* wall-clock seconds: drop after this */
+};
+
+int kbs_state_new(struct ocikp_ctx *ctx)
+{
+	struct kbs_state *st = calloc(1, sizeof(*st));
+
+	if (!st) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	st->pool = http_pool_new();	/* NULL: each request connects afresh */
+	ctx->backend_data = st;
+	return OCIKP_OK;
+}
+
+static void kept_drop(struct ocikp_ctx *ctx, struct kbs_state *st)
+{
+	kbs_tee_key_free(st->key);	/* EVP_PKEY_free cleanses the private key */
+	st->key = NULL;
+	ctx->host->buf_free(&st->jwk);
+	ctx->host->buf_free(&st->cookie);	/* cleansing: the session credential */
+	OPENSSL_cleanse(st->url, sizeof(st->url));
+	st->until = 0;
+}
+
+void kbs_state_free(struct ocikp_ctx *ctx)
+{
+	struct kbs_state *st = ctx->backend_data;
+
+	if (!st)
+		return;
+	kept_drop(ctx, st);
+	http_pool_free(st->pool);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+	ctx->backend_data = NULL;
+}
+
+struct http_pool *kbs_pool(struct ocikp_ctx *ctx)
+{
+	struct kbs_state *st = ctx->backend_data;
+
+	return st ? st->pool : NULL;
+}
+
+static void buf_move(struct ocikp_buf *to, struct ocikp_buf *from)
+{
+	*to = *from;
+	memset(from, 0, sizeof(*from));
+}
+
+/* Take the kept session into r when it is for this KBS and TEE type and
+ * its token has not (nearly) expired; drop it otherwise. */
+static void kept_take(struct rcar *r, struct kbs_state *st)
+{
+	long long left = st->until - (long long)time(NULL);
+
+	if (!st->url[0])
+		return;
+	if (strcmp(st->url, r->url) || st->tee != r->tee || left <= 0) {
+		ocikp_debugf(r->ctx, "RCAR session kept from an earlier request: %s, dropped",
+			     left <= 0 ? "expired" : "for another KBS");
+		kept_drop(r->ctx, st);
+		return;
+	}
+	r->key = st->key;
+	st->key = NULL;
+	buf_move(&r->jwk, &st->jwk);
+	buf_move(&r->cookie, &st->cookie);
+	r->kept = 1;
+	r->exp = st->until + KEEP_MARGIN_S;
+	ocikp_debugf(r->ctx, "RCAR session kept from an earlier request, %lld s before it is "
+		     "dropped", left);
+	kept_drop(r->ctx, st);
+}
+
+/* Keep r's attested session for the next request when its token says how
+ * long it lives; r is left without it. */
+static void kept_put(struct rcar *r, struct kbs_state *st)
+{
+	long long until = r->exp - KEEP_MARGIN_S;
+
+	if (!r->cookie.len || !r->key || until <= (long long)time(NULL))
+		return;
+	snprintf(st->url, sizeof(st->url), "%s", r->url);
+	st->tee = r->tee;
+	st->key = r->key;
+	r->key = NULL;
+	buf_move(&st->jwk, &r->jwk);
+	buf_move(&st->cookie, &r->cookie);
+	st->until = until;
+}
 
 /* ---- options ------------------------------------------------------------------ */
 
@@ -153,9 +272,20 @@ static int rcar_open(struct ocikp_ctx *ctx, const char *kid, struct rcar *r)
 	    (rc = opt_tee(r)) != OCIKP_OK)
 		return rc;
 	kid_address(r);
-	if ((rc = kbs_tee_key_new(ctx, r->tee, &r->key)) != OCIKP_OK)
+	r->o.pool = kbs_pool(ctx);
+	return OCIKP_OK;
+}
+
+/* A fresh TEE key for a fresh session, unless one came with a kept session. */
+static int rcar_key(struct rcar *r)
+{
+	int rc;
+
+	if (r->key)
+		return OCIKP_OK;
+	if ((rc = kbs_tee_key_new(r->ctx, r->tee, &r->key)) != OCIKP_OK)
 		return rc;
-	return kbs_tee_key_jwk(ctx, r->key, &r->jwk);
+	return kbs_tee_key_jwk(r->ctx, r->key, &r->jwk);
 }
 
 static void rcar_close(struct rcar *r)
@@ -539,21 +669,53 @@ static int attest_body(struct rcar *r, const struct challenge *c, const struct o
 	return h->jgen_finish(g, out);
 }
 
+/* The exp claim of a JWT (not verified: it only says how long to keep the
+ * session, and the KBS still judges every GET); 0 when there is none. */
+static long long token_exp(struct ocikp_ctx *ctx, const char *tok, size_t len)
+{
+	const struct ocikp_host *h = ctx->host;
+	const char *p = memchr(tok, '.', len), *q;
+	struct ocikp_buf claims = { 0 };
+	ocikp_json *doc = NULL;
+	const char *num;
+	long long exp = 0;
+
+	if (!p || !(q = memchr(p + 1, '.', len - (size_t)(p + 1 - tok))))
+		return 0;
+	if (h->b64_decode(ctx, "the attestation token", p + 1, (size_t)(q - p - 1),
+			  OCIKP_B64_URL | OCIKP_B64_NOPAD, &claims) == OCIKP_OK &&
+	    h->json_parse(ctx, "the attestation token", claims.data, claims.len,
+			  &doc) == OCIKP_OK &&
+	    h->json_type(h->json_get(doc, "exp")) == OCIKP_JSON_NUMBER &&
+	    (num = h->json_number(h->json_get(doc, "exp"))))
+		exp = strtoll(num, NULL, 10);
+	ocikp_error_clear(ctx);	/* no exp is no failure: the session is just not kept */
+	h->json_free(doc);
+	h->buf_free(&claims);
+	return exp > 0 ? exp : 0;
+}
+
 /* The answer carries the attestation token (an EAR JWT); the session
- * cookie is what the GET uses, as the guest's does. */
+ * cookie is what the GET uses, as the guest's does, and the token's exp
+ * how long that session may be kept. */
 static int token_check(struct rcar *r, const struct http_resp *resp)
 {
 	const struct ocikp_host *h = r->ctx->host;
 	ocikp_json *doc = NULL;
+	const ocikp_json *tok;
 	int rc = OCIKP_UNAVAILABLE;
 
 	if (h->json_parse(r->ctx, "the KBS's attestation answer", resp->body.data,
 			  resp->body.len, &doc) != OCIKP_OK)
 		return OCIKP_UNAVAILABLE;
-	if (h->json_type(h->json_get(doc, "token")) != OCIKP_JSON_STRING)
+	tok = h->json_get(doc, "token");
+	if (h->json_type(tok) != OCIKP_JSON_STRING) {
 		ocikp_errorf(r->ctx, "the KBS's attestation answer has no token");
-	else
+	} else {
+		r->exp = OCIKP_HOST_HAS(h, json_number) ?
+			 token_exp(r->ctx, h->json_string(tok), h->json_string_len(tok)) : 0;
 		rc = OCIKP_OK;
+	}
 	h->json_free(doc);
 	return rc;
 }
@@ -585,8 +747,10 @@ static int rcar_handshake(struct rcar *r)
 	int rc;
 
 	r->handshakes++;
+	r->kept = 0;
+	r->exp = 0;
 	r->ctx->host->buf_free(&r->cookie);
-	if ((rc = rcar_auth(r, &c)) == OCIKP_OK)
+	if ((rc = rcar_key(r)) == OCIKP_OK && (rc = rcar_auth(r, &c)) == OCIKP_OK)
 		rc = rcar_attest(r, &c);
 	ocikp_debugf(r->ctx, "RCAR handshake %d with %s: %s", r->handshakes, r->url,
 		     rc == OCIKP_OK ? "attested" : "failed");
@@ -666,24 +830,55 @@ static int resource_status(struct rcar *r, const struct http_resp *resp)
 	return OCIKP_UNAVAILABLE;
 }
 
+/* A GET answered so that a fresh session may change the answer: trustee's
+ * 401 (an expired session among others), or a 403 to a session we kept
+ * (a revoked token). */
+static int session_refused(const struct rcar *r, const struct http_resp *resp)
+{
+	return resp->status == 401 || (resp->status == 403 && r->kept);
+}
+
+static int rcar_fetch(struct rcar *r, struct kbs_state *st, const char *path,
+		 struct http_resp *resp, unsigned char kek[KBS_KEK_LEN])
+{
+	int rc = OCIKP_OK;
+
+	if (st)
+		kept_take(r, st);
+	if (!r->kept)
+		rc = rcar_handshake(r);
+	if (rc == OCIKP_OK && (rc = rcar_get(r, path, resp)) == OCIKP_OK &&
+	    session_refused(r, resp)) {
+		/* an expired session, or no such KEK, or a policy denial: one
+		 * fresh session tells the first apart from the others */
+		ocikp_debugf(r->ctx, "GET resource %s: %ld; one more handshake", path,
+			     resp->status);
+		if ((rc = rcar_handshake(r)) == OCIKP_OK)
+			rc = rcar_get(r, path, resp);
+	}
+	if (rc != OCIKP_OK)
+		return rc;
+	rc = resp->status == 200 ? resource_open(r, path, resp, kek) : resource_status(r, resp);
+	/* the session answered for itself: a KEK, or no such resource */
+	if (st && (rc == OCIKP_OK || resp->status == 404))
+		kept_put(r, st);
+	return rc;
+}
+
 int kbs_rcar_fetch(struct ocikp_ctx *ctx, const char *kid, const char *path,
 		   unsigned char kek[KBS_KEK_LEN])
 {
+	struct kbs_state *st = ctx->backend_data;
 	struct rcar r;
 	struct http_resp resp = { 0 };
 	int rc;
 
-	if ((rc = rcar_open(ctx, kid, &r)) == OCIKP_OK && (rc = rcar_handshake(&r)) == OCIKP_OK &&
-	    (rc = rcar_get(&r, path, &resp)) == OCIKP_OK && resp.status == 401) {
-		/* an expired session, or no such KEK, or a policy denial: one
-		 * fresh session tells the first apart from the others */
-		ocikp_debugf(ctx, "GET resource %s: 401; one more handshake", path);
-		if ((rc = rcar_handshake(&r)) == OCIKP_OK)
-			rc = rcar_get(&r, path, &resp);
-	}
-	if (rc == OCIKP_OK)
-		rc = resp.status == 200 ? resource_open(&r, path, &resp, kek) :
-					  resource_status(&r, &resp);
+	if (st)
+		pthread_mutex_lock(&st->lock);
+	if ((rc = rcar_open(ctx, kid, &r)) == OCIKP_OK)
+		rc = rcar_fetch(&r, st, path, &resp, kek);
+	if (st)
+		pthread_mutex_unlock(&st->lock);
 	http_resp_free(ctx, &resp);
 	rcar_close(&r);
 	return rc;

@@ -135,6 +135,7 @@ static int post_kek(struct ocikp_ctx *ctx, const char *url, const char *path,
 	int rc;
 
 	rc = http_opts_load(ctx, "", &o);
+	o.pool = kbs_pool(ctx);
 	if (rc == OCIKP_OK &&
 	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
 	     h->buf_append(&target, "/kbs/v0/resource/", 17) != OCIKP_OK ||
@@ -226,6 +227,7 @@ static int list_get(struct ocikp_ctx *ctx, const char *url, const struct ocikp_b
 	int rc;
 
 	rc = http_opts_load(ctx, "", &o);
+	o.pool = kbs_pool(ctx);
 	if (rc == OCIKP_OK &&
 	    (h->buf_append(&target, url, strlen(url)) != OCIKP_OK ||
 	     h->buf_append(&target, "/kbs/v0/resource", 16) != OCIKP_OK ||

@@ -113,10 +113,19 @@ int kbs_register(struct ocikp_ctx *ctx, const char *path, const unsigned char ke
 int kbs_opt_bool(struct ocikp_ctx *ctx, const char *key, int *out);
 
 /* Fetch the KEK for path from the KBS at kbs.url: RCAR handshake with the
- * sample TEE, one handshake per exec in the normal case, one more after a
- * 401; then the resource's JWE opened with the TEE key. */
+ * sample TEE, one handshake per token lifetime while the module stays
+ * loaded (one per exec), one more after a 401; then the resource's JWE
+ * opened with the TEE key. */
 int kbs_rcar_fetch(struct ocikp_ctx *ctx, const char *kid, const char *path,
 		   unsigned char kek[KBS_KEK_LEN]);
+
+/* The backend's state while the module stays loaded (ctx->backend_data,
+ * made by init, freed by fini): the KBS connections and the attested
+ * session kept between fetches (kbs-rcar.c).  free wipes the session. */
+int kbs_state_new(struct ocikp_ctx *ctx);
+void kbs_state_free(struct ocikp_ctx *ctx);
+/* The kept connections; NULL without state. */
+struct http_pool *kbs_pool(struct ocikp_ctx *ctx);
 
 /* ---- kbs-jwe.c ---- */
 

@@ -20,7 +20,8 @@ tests_kbs_test_param_CFLAGS = $(UNIT_CFLAGS) $(CURL_CFLAGS) -I$(top_srcdir)/lib 
 	-I$(top_srcdir)/plugins/kbs -I$(top_srcdir)/tests/unit
 tests_kbs_test_param_LDADD = $(UNIT_LDADD)
 
-kbs_tests = tests/kbs/wrap.sh tests/kbs/offline.sh tests/kbs/register.sh tests/kbs/e2e.sh
+kbs_tests = tests/kbs/wrap.sh tests/kbs/offline.sh tests/kbs/register.sh tests/kbs/e2e.sh \
+	tests/kbs/keep.sh
 TESTS += $(kbs_tests)
 EXTRA_DIST += $(kbs_tests) tests/kbs/lib.sh tests/kbs/fake_kbs.py
 

@@ -239,17 +239,18 @@ static int kbs_command(struct ocikp_ctx *ctx, int argc, char *const argv[], stru
 	return kbs_keygen(ctx, argc, argv, out);
 }
 
-/* Before libcurl could start: no TLS key log (see http_env_scrub). */
+/* Before libcurl could start: no TLS key log (see http_env_scrub).  The
+ * state lives as long as the module (one exec, or one ocikpd
+ * configuration). */
 static int kbs_init(struct ocikp_ctx *ctx)
 {
-	(void)ctx;
 	http_env_scrub();
-	return OCIKP_OK;
+	return kbs_state_new(ctx);
 }
 
 static void kbs_fini(struct ocikp_ctx *ctx)
 {
-	(void)ctx;
+	kbs_state_free(ctx);	/* the kept session wiped, connections closed */
 	http_global_cleanup();
 }
 

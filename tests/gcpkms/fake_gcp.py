@@ -44,9 +44,15 @@ HTTP:
   POST /_revoke   every token issued so far stops working (401)
   POST /_ttl {"ttl": S}   lifetime of tokens issued from now on
   POST /_token_len {"len": N}   tokens issued from now on padded to N bytes
-  POST /_reset    faults cleared, counters zeroed
+  POST /_conn {"close": BOOL}   with true, each HTTPS connection is closed
+                  right after its answer, without a "Connection: close"
+                  (a server dropping an idle kept connection)
+  POST /_reset    faults cleared, counters zeroed, /_conn off
   GET  /_stats    {"token_jwt": N, "token_refresh", "sts", "iam", "metadata",
                    "encrypt", "decrypt", "subject", "unauthorized", ...}
+  GET  /_conns    {"tls_handshakes": N (HTTPS connections accepted, each one
+                   full or resumed TLS handshake), "tls_resumed": N (of
+                   those, resumed sessions)}
 
 Every request is appended to DIR/requests.log as "KIND METHOD PATH", every
 refusal to DIR/refusals.log as "KIND STATUS METHOD PATH: WHY"; each
@@ -187,6 +193,8 @@ class State:
         self.key_secrets = {}   # key name -> 32 bytes, for the server's lifetime
         self.faults = []
         self.stats = {}
+        self.close_after = False  # /_conn
+        self.conns = {"tls_handshakes": 0, "tls_resumed": 0}
         self.ttl = None
         self.token_len = 0
 
@@ -750,6 +758,14 @@ def control(path, body):
         with LOCK:
             STATE.faults.clear()
             STATE.stats.clear()
+            STATE.conns = {"tls_handshakes": 0, "tls_resumed": 0}
+            STATE.close_after = False
+    elif path == "/_conn":
+        with LOCK:
+            STATE.close_after = bool(req.get("close"))
+    elif path == "/_conns":
+        with LOCK:
+            return 200, dict(STATE.conns)
     elif path == "/_stats":
         with LOCK:
             stats = {k: 0 for k in ("token_jwt", "token_refresh", "sts", "iam", "metadata",
@@ -834,6 +850,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        if self.tls and STATE.close_after:
+            self.close_connection = True
 
     def refused(self, kind, e):
         """Why a request was refused, in DIR/refusals.log, for whoever debugs a client."""
@@ -950,8 +968,15 @@ class TLSHandler(Handler):
     tls = True
 
 
+def count_tls(sock):
+    with LOCK:
+        STATE.conns["tls_handshakes"] += 1
+        STATE.conns["tls_resumed"] += 1 if sock.session_reused else 0
+
+
 def main():
     STATE.config()      # a broken config fails now, not at the first request
+    fakeserver.on_tls = count_tls
     fakeserver.run(DIR, [("https", TLSHandler, "server"), ("http", Handler, None)], "fake_gcp")
 
 

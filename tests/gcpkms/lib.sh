@@ -19,7 +19,7 @@
 # ext-exec.json (its command would create $GCP_DIR/exec-ran: must never run).
 #
 # gcp_dropin CONFDIR [LINE...]   a 50-gcpkms.conf aimed at the fake
-# gcp_ctl PATH [JSON]            POST to the control port (GET for /_stats); prints the answer
+# gcp_ctl PATH [JSON]            POST to the control port (GET for /_stats, /_conns); prints the answer
 # gcp_stat KIND                  one counter of /_stats
 # gcp_known CT_B64 PT_B64 [KEY]  the fake decrypts CT_B64 to PT_B64 (on KEY, or any key)
 
@@ -155,7 +155,10 @@ gcp_dropin() {
 # gcp_ctl PATH [JSON]: talk to the control port; prints the answer body.
 gcp_ctl() {
 	local body=${2:-'{}'}
-	if [ "$1" = /_stats ]; then fake_ctl "$GCP_HTTP" GET "$1"; else fake_ctl "$GCP_HTTP" POST "$1" "$body"; fi
+	case $1 in
+	/_stats | /_conns) fake_ctl "$GCP_HTTP" GET "$1" ;;
+	*) fake_ctl "$GCP_HTTP" POST "$1" "$body" ;;
+	esac
 }
 gcp_stat() {
 	local s

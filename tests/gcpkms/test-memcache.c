@@ -7,6 +7,7 @@
  * (removes the token file, revokes tokens, lets time pass).
  *
  * Usage: test-memcache CONFDIR PLUGINDIR KEYURL N [HOOK]
+ * OCIKP_TEST_BACKEND names another backend than gcpkms (tests/kbs/keep.sh).
  * Prints "call I: ok" or "call I: <error line>" for each call on stdout;
  * exits 0 when every call succeeded.  OCIKP_DEBUG=1: debug lines on stderr.
  */
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 {
 	static struct host base;
 	static struct backend_ctx root;
-	const char *dirs[2] = { NULL, NULL };
+	const char *dirs[2] = { NULL, NULL }, *name;
 	struct run r = { 0 };
 	char line[OCIKP_ERR_MAX + 64], cmd[4096];
 	int i, n, rc, failed = 0;
@@ -97,10 +98,12 @@ int main(int argc, char **argv)
 	ctx_enter(&root.pub);
 	dirs[0] = argv[1];
 	rc = conf_load(&root.pub, dirs, &base.conf);
-	r.cb = rc == OCIKP_OK ? conf_backend_named(&base.conf, "gcpkms") : NULL;
+	if (!(name = getenv("OCIKP_TEST_BACKEND")))
+		name = "gcpkms";
+	r.cb = rc == OCIKP_OK ? conf_backend_named(&base.conf, name) : NULL;
 	r.pool = r.cb ? pool_new(&base) : NULL;
 	if (!r.pool) {
-		fprintf(stderr, "test-memcache: no gcpkms backend in %s: %s\n", argv[1],
+		fprintf(stderr, "test-memcache: no %s backend in %s: %s\n", name, argv[1],
 			base.err.msg);
 		return 1;
 	}

@@ -171,6 +171,7 @@ def relay(a, b):
 
 
 def main():
+    fakeserver.on_tls = lambda sock: count("TLS")  # one line per TLS connection accepted
     # "good" names localhost and 127.0.0.1, "wronghost" only other.invalid
     fakeserver.run(DIR, [("good", Handler, "server"), ("wronghost", Handler, "other"),
                          ("plain", Handler, None)], "server.py")

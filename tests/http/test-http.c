@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -557,6 +558,76 @@ static int capture_stderr(void)
 	return saved;
 }
 
+/* ---- connections kept in a pool ------------------------------------------ */
+
+#define POOL_THREADS 4
+#define POOL_CALLS 8
+
+struct pool_run {
+	struct http_pool *pool;
+	int good;
+};
+
+/* One thread's requests, each on a context of its own as ocikpd gives one
+ * per request, all through the same pool. */
+static void *pool_thread(void *arg)
+{
+	struct pool_run *pr = arg;
+	struct host th = { 0 };
+	struct backend_ctx tc = { 0 };
+	struct http_opts o = trusted();
+	struct http_resp r = { 0 };
+	struct http_req req = { .method = "GET", .url = url_of("https", port_good, "/json"),
+				.headers = token_hdrs };
+	int i, good = 0;
+
+	host_ctx_init(&tc.pub, &th, "mock");
+	ctx_enter(&tc.pub);
+	o.pool = pr->pool;
+	for (i = 0; i < POOL_CALLS; i++)
+		good += http_request(&tc.pub, &o, &req, &r) == OCIKP_OK && r.status == 200;
+	http_resp_free(&tc.pub, &r);
+	pr->good = good;
+	return NULL;
+}
+
+static void test_pool(void)
+{
+	struct pool_run runs[POOL_THREADS];
+	pthread_t t[POOL_THREADS];
+	struct http_opts o = trusted();
+	struct http_resp r = { 0 };
+	int i, good = 0, tls0 = seen("TLS"), tls1, tls2;
+
+	deadline(-1);
+	for (i = 0; i < 3; i++)
+		good += call("GET", "/json", &o, NULL, &r) == OCIKP_OK && r.status == 200;
+	tls1 = seen("TLS");
+	ok(good == 3 && tls1 - tls0 == 3, "no pool: 3 requests, %d TLS connections", tls1 - tls0);
+
+	o.pool = http_pool_new();
+	for (i = 0; i < POOL_THREADS; i++) {
+		runs[i].pool = o.pool;
+		runs[i].good = 0;
+		pthread_create(&t[i], NULL, pool_thread, &runs[i]);
+	}
+	for (good = 0, i = 0; i < POOL_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		good += runs[i].good;
+	}
+	tls2 = seen("TLS");
+	ok(o.pool && good == POOL_THREADS * POOL_CALLS && tls2 - tls1 >= 1 &&
+	   tls2 - tls1 <= POOL_THREADS, "a pool, %d threads: %d of %d requests, %d TLS connections",
+	   POOL_THREADS, good, POOL_THREADS * POOL_CALLS, tls2 - tls1);
+	for (good = 0, i = 0; i < 5; i++)
+		good += call("GET", "/json", &o, NULL, &r) == OCIKP_OK && r.status == 200;
+	ok(good == 5 && seen("TLS") == tls2, "then 5 requests on the kept connections, %d new",
+	   seen("TLS") - tls2);
+	http_resp_free(ctx, &r);
+	http_pool_free(o.pool);
+	http_pool_free(NULL);
+}
+
 /* Back to the real stderr, the lines copied there as TAP comments; checks
  * that no debug line held a marker. */
 static void check_debug(int saved)
@@ -631,6 +702,7 @@ int main(int argc, char **argv)
 	test_proxy();
 	test_keylog(keylog);
 	test_opts();
+	test_pool();
 	check_debug(saved);
 	http_global_cleanup();
 	conf_free(&h.conf);

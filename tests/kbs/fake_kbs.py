@@ -23,7 +23,10 @@ DIR holds (tests/kbs/lib.sh makes them):
                                     "resource_plugins": ["name", ...]
                                       (more plugin names serving the resources,
                                        for kbs+<name>:// kids),
-                                    "list": "objects"|"strings"|"none"}
+                                    "list": "objects"|"strings"|"none",
+                                    "session_id": "..."}   (optional: every new
+                                      session gets this id, for a test that
+                                      must know the secret beforehand)
                                       (GET /kbs/v0/resource, admin: the stored
                                        resources as current trustee lists them
                                        (objects, the default), as strings, or,
@@ -53,6 +56,9 @@ The plain-HTTP port also answers the test's control requests:
   GET  /_stats  {"auth","attest","resource_get","resource_post",
                  "resource_delete","other","unauthorized","not_found"}
   GET  /_resource/<repo>/<type>/<tag>  the stored resource, standard base64
+  GET  /_conns  {"tls_handshakes": N (HTTPS connections accepted), "tls_resumed"}
+  GET  /_secrets  ["<session id>", "<token>", ...] of every live session, for
+                a test looking for them where they must not be
 """
 import base64
 import hashlib
@@ -211,6 +217,7 @@ class State:
         self.sessions = {}
         self.faults = []
         self.stats = {k: 0 for k in STAT_KINDS}
+        self.conns = {"tls_handshakes": 0, "tls_resumed": 0}
         self.token_key = ec.generate_private_key(ec.SECP256R1())
 
     def ttl(self):
@@ -558,7 +565,7 @@ class Handler(BaseHTTPRequestHandler):
         # generic_generate_challenge: 32 random bytes, standard base64;
         # extra-params the empty string (every TEE but se)
         challenge = {"nonce": base64.b64encode(os.urandom(32)).decode(), "extra-params": ""}
-        s = {"id": uuid.uuid4().hex, "tee": req["tee"], "nonce": challenge["nonce"],
+        s = {"id": S.config.get("session_id") or uuid.uuid4().hex, "tee": req["tee"], "nonce": challenge["nonce"],
              "timeout": time.time() + S.ttl(), "token": None}
         S.sessions[s["id"]] = s
         self.answer(200, compact(challenge).encode(), "application/json", [self.set_cookie(s)])
@@ -700,6 +707,11 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/_reset" and self.command == "POST":
                 S.reset()
                 open(os.path.join(DIR, "requests.log"), "w").close()
+            elif path == "/_conns" and self.command == "GET":
+                return self.answer(200, compact(S.conns).encode(), "application/json")
+            elif path == "/_secrets" and self.command == "GET":
+                out = [v for s in S.sessions.values() for v in (s["id"], s["token"]) if v]
+                return self.answer(200, compact(out).encode(), "application/json")
             elif path == "/_stats" and self.command == "GET":
                 return self.answer(200, compact(S.stats).encode(), "application/json")
             elif path.startswith("/_resource/") and self.command == "GET":
@@ -718,7 +730,14 @@ class ControlHandler(Handler):
     control = True
 
 
+def count_tls(sock):
+    with LOCK:
+        S.conns["tls_handshakes"] += 1
+        S.conns["tls_resumed"] += 1 if sock.session_reused else 0
+
+
 def main():
+    fakeserver.on_tls = count_tls
     fakeserver.run(DIR, [("https", Handler, "server"), ("http", ControlHandler, None)], "fake_kbs")
 
 

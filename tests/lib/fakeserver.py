@@ -29,6 +29,11 @@ def log_err(name, msg):
     sys.stderr.flush()
 
 
+# A fake that counts TLS connections sets this: on_tls(ssl_socket), called
+# after each handshake a client completes (see tests/*/keep*.sh).
+on_tls = None
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     context = None
@@ -43,6 +48,8 @@ class Server(ThreadingHTTPServer):
                 request = self.context.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError):
                 return
+            if on_tls:
+                on_tls(request)
         try:
             super().finish_request(request, client_address)
         except (ConnectionError, ssl.SSLError, socket.timeout):
