@@ -17,7 +17,8 @@ if [ "$(id -u)" != 0 ] || ! command -v setpriv > /dev/null; then
 fi
 
 OPTS='{"symkey":"c2VjcmV0LWxheWVyLWtleS0zMi1ieXRlcy1sb25nISE=","digest":"sha256:00","cipheroptions":{"nonce":"AAAAAAAAAAAAAAAA"}}'
-FLOOD="$top_srcdir/tests/daemon/flood.py"
+d_public_scripts
+FLOOD="$D_PUB/flood.py"
 NOBODY=(setpriv --reuid=65534 --regid=65534)
 chmod 0711 "$T_TMP"	# the sockets in it, for uid 65534
 PUB=$T_TMP/pub
@@ -54,7 +55,7 @@ call_as() {
 		d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$PUB/unwrap.json" \
 			--expect-code "$code" --timeout "$(d_scale 20)" "$@"
 	else
-		"${NOBODY[@]}" "${NOBODY_GROUPS[@]}" "$D_PY" "$D_CLIENT" call --target "$D_TARGET" \
+		"${NOBODY[@]}" "${NOBODY_GROUPS[@]}" "$D_PY" "$D_PUB/grpc_client.py" call --target "$D_TARGET" \
 			--rpc UnWrapKey --json "$PUB/unwrap.json" --expect-code "$code" \
 			--timeout "$(d_scale 20)" "$@"
 	fi
@@ -263,10 +264,17 @@ if D_CONF=$C d_start; then
 	t_ok $? "WrapKey again"
 	rm -f "$T_TMP"/s*wrap.*
 	sleep 1	# the connections' ends, on the daemon's side too
-	"$D_PY" "$top_srcdir/tests/daemon/memscan.py" "$D_PID" "$SECRETS" > "$T_TMP/memscan.out" 2>&1
-	rc=$?
-	[ "$rc" -eq 0 ] || t_diag "$(head -n 20 "$T_TMP/memscan.out")"
-	t_ok "$rc" "after the answers, ocikpd's memory holds neither the key nor the optsdata (raw or base64): $(tail -n 1 "$T_TMP/memscan.out")"
+	# ASan's heap is a reservation of terabytes (and its quarantine keeps
+	# freed blocks on purpose): the scan is the native build's, as the
+	# shim's are.
+	if ldd "$OCIKPD" 2>/dev/null | grep -q libasan || [ "$D_WRAPPED" = yes ]; then
+		t_skip "ocikpd's memory holds no key after the answers" "ASan or a wrapped daemon"
+	else
+		"$D_PY" "$top_srcdir/tests/daemon/memscan.py" "$D_PID" "$SECRETS" > "$T_TMP/memscan.out" 2>&1
+		rc=$?
+		[ "$rc" -eq 0 ] || t_diag "$(head -n 20 "$T_TMP/memscan.out")"
+		t_ok "$rc" "after the answers, ocikpd's memory holds neither the key nor the optsdata (raw or base64): $(tail -n 1 "$T_TMP/memscan.out")"
+	fi
 	stop_ok
 else
 	t_ok 1 "daemon for the secrets test starts"

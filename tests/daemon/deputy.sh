@@ -15,6 +15,7 @@ kbs_require
 t_setup
 . "$top_srcdir/tests/daemon/lib.sh"
 d_built_or_skip
+d_public_scripts
 [ "$(id -u)" -eq 0 ] || { echo "1..0 # SKIP needs root (the daemon takes callers' identities)"; exit 0; }
 command -v setpriv > /dev/null || { echo "1..0 # SKIP no setpriv (util-linux)"; exit 0; }
 [ -f "$P/ocikp-kbs.so" ] || { echo "1..0 # SKIP kbs backend not built (configure --enable-kbs)"; exit 0; }
@@ -40,7 +41,7 @@ ok_call() {
 	local desc=$1 who=$2 target=$3 param=$4 code=$5 re=${6:-} rc=0
 	d_req "$R/wrap.json" "$(t_wrap_request ocikp "$OPTS" "$param")"
 	chmod 644 "$R/wrap.json"
-	"$who" "$D_PY" "$D_CLIENT" call --target "$target" --rpc WrapKey --json "$R/wrap.json" \
+	"$who" "$D_PY" "$D_PUB/grpc_client.py" call --target "$target" --rpc WrapKey --json "$R/wrap.json" \
 		--expect-code "$code" ${re:+--expect-message-re "$re"} > "$T_TMP/call.out" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || t_diag "$desc: $(cat "$T_TMP/call.out")"
 	t_ok "$rc" "$desc"

@@ -44,6 +44,17 @@ d_built_or_skip() {
 # d_client SUBCOMMAND ARGS...: the Python client; its output on stdout.
 d_client() { "$D_PY" "$D_CLIENT" "$@"; }
 
+# d_public_scripts: the Python clients copied where a caller of another
+# uid can run them (the build tree may be in a 0700 directory, as CI's
+# ASan copy is); sets D_PUB to that directory, readable by all.
+d_public_scripts() {
+	D_PUB=$T_TMP/pub-py
+	mkdir -p "$D_PUB"
+	cp "$top_srcdir"/tests/daemon/*.py "$D_PUB/"
+	chmod 0755 "$D_PUB"; chmod 0644 "$D_PUB"/*.py
+	chmod go+x "$T_TMP"
+}
+
 # The process state of PID ("Z" for a zombie), empty once it is gone.
 d_state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
 
