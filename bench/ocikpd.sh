@@ -20,6 +20,7 @@
 # REQUESTS / 5.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/tests/lib/port-pair.sh"
 build=$(cd "${1:-$src}" && pwd)
 reqs=${2:-10000}
 exec_n=${EXEC_N:-300}
@@ -121,16 +122,7 @@ tpm_start() {
 		[ -f "$tmp/plugins/ocikp-tpm.so" ] || return 1
 	mkdir -p "$tmp/tpm/state"
 	swtpm_setup --tpm2 --tpmstate "$tmp/tpm/state" --create-ek-cert --overwrite > "$tmp/tpm/setup.log" 2>&1
-	port=$(python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass')
+	port=$(port_pair)
 	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm/state" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
 		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear \
 		--daemon --pid file="$tmp/tpm/pid"

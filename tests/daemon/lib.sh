@@ -44,6 +44,19 @@ d_built_or_skip() {
 # d_client SUBCOMMAND ARGS...: the Python client; its output on stdout.
 d_client() { "$D_PY" "$D_CLIENT" "$@"; }
 
+# d_unwraps N JSON OPTS: N UnWrapKey calls of request JSON to the current
+# daemon, each on its own connection; 0 when every one gave OPTS back.
+d_unwraps() {
+	local i got
+	for i in $(seq "$1"); do
+		d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$2" \
+			--timeout "$(d_scale 20)" \
+			> "$T_TMP/answer" 2>&1 || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
+		got=$(t_json_field keyunwrapresults.optsdata < "$T_TMP/answer" | base64 -d)
+		[ "$got" = "$3" ] || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
+	done
+}
+
 # d_public_scripts: the Python clients copied where a caller of another
 # uid can run them (the build tree may be in a 0700 directory, as CI's
 # ASan copy is); sets D_PUB to that directory, readable by all.

@@ -28,17 +28,7 @@ ANN=$(t_wrap "$OPTS" "keypath=$KBS_DIR/kek1.bin::keyid=kbs:///default/key/1")
 [ -n "$ANN" ] || { t_ok 1 "wrap by exec"; t_diag "$T_ERR"; t_done; exit 1; }
 d_req "$T_TMP/unwrap.json" "$(t_unwrap_request ocikp "$ANN")"
 
-# unwraps N: N UnWrapKey calls; 0 when every one gave the optsdata back.
-unwraps() {
-	local i got
-	for i in $(seq "$1"); do
-		d_client call --target "$D_TARGET" --rpc UnWrapKey --json "$T_TMP/unwrap.json" \
-			--timeout "$(d_scale 20)" \
-			> "$T_TMP/answer" 2>&1 || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
-		got=$(t_json_field keyunwrapresults.optsdata < "$T_TMP/answer" | base64 -d)
-		[ "$got" = "$OPTS" ] || { t_diag "call $i: $(cat "$T_TMP/answer")"; return 1; }
-	done
-}
+unwraps() { d_unwraps "$1" "$T_TMP/unwrap.json" "$OPTS"; }
 conns() { kbs_ctl /_conns | python3 -c 'import json, sys; print(json.load(sys.stdin)["tls_handshakes"])'; }
 diag() { t_diag "stats: $(kbs_ctl /_stats)" "$(grep -i 'rcar\|resource' "$D_LOG" | tail -12)"; }
 

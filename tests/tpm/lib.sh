@@ -20,19 +20,8 @@ tpm_tools_or_skip() {	# tpm_tools_or_skip N-TESTS
 }
 
 # Two consecutive free TCP ports on loopback (server, server+1 = ctrl).
-tpm_free_port() {
-	python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-}
+. "$top_srcdir/tests/lib/port-pair.sh"
+tpm_free_port() { port_pair; }
 
 # tpm_start NAME [STATE-SOURCE-DIR]: a swtpm whose state is a copy of the
 # source dir, or a fresh one with RSA and ECC EKs and EK certificates.
