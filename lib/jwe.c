@@ -556,7 +556,7 @@ static int header_alg(struct jwe *j, const struct jwe_key *k)
 		return j->flags & JWE_OTHER_ALG_WRONG_KEY ? OCIKP_WRONG_KEY : OCIKP_BAD_INPUT;
 	}
 	j->alg = algs[i].alg;
-	if (!(k->algs & jwe_key_algs(k->pkey) & (unsigned)j->alg)) {
+	if (k && !(k->algs & jwe_key_algs(k->pkey) & (unsigned)j->alg)) {
 		ocikp_errorf(j->ctx, "%s is for another key: alg %s, which this key does not take",
 			     j->what, algs[i].name);
 		return OCIKP_WRONG_KEY;
@@ -877,6 +877,20 @@ static int gcm_open(const struct jwe *j, const unsigned char cek[CEK_LEN],
 		OPENSSL_cleanse(tmp.data, tmp.len);
 	h->buf_free(&tmp);
 	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+int jwe_peek(struct ocikp_ctx *ctx, enum jwe_form form, const char *what, const void *text,
+	     size_t len, enum jwe_alg *alg)
+{
+	struct jwe j = { 0 };
+	int rc;
+
+	j.ctx = ctx;
+	j.what = what;
+	if ((rc = jwe_parse(&j, NULL, form, text, len)) == OCIKP_OK && alg)
+		*alg = j.alg;
+	jwe_free(&j);
 	return rc;
 }
 

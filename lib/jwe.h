@@ -84,6 +84,16 @@ int jwe_seal(struct ocikp_ctx *ctx, EVP_PKEY *pub, enum jwe_alg alg, enum jwe_fo
 	     const void *plain, size_t len, struct ocikp_buf *out);
 
 /*
+ * Check the JWE text (form) without a key: the serialization, the header
+ * (alg one of the list, enc A256GCM, no crit/zip) and the parts' sizes;
+ * OCIKP_BAD_INPUT with a line, else *alg (may be NULL) set.  So a caller
+ * can refuse a malformed JWE before it looks for the key.  jwe_open checks
+ * all this again, and the epk and the encrypted key's size for the key.
+ */
+int jwe_peek(struct ocikp_ctx *ctx, enum jwe_form form, const char *what, const void *text,
+	     size_t len, enum jwe_alg *alg);
+
+/*
  * Open the JWE text (form) with k; append the plaintext to plain only on
  * success.  `what` names the JWE in error lines ("the KBS's JWE").
  * Statuses as above.
