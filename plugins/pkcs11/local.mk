@@ -11,6 +11,12 @@ OCIKP_TEST_MODULES += plugins/pkcs11/ocikp-pkcs11.la
 
 # Real tokens: SoftHSM2 in a private SOFTHSM2_CONF, keys made with
 # pkcs11-tool (OpenSC), p11-kit seeing only that module (tests/pkcs11/lib.sh).
+# p11-locked: SoftHSM with C_Login answering CKR_PIN_LOCKED.
+check_LTLIBRARIES += tests/pkcs11/p11-locked.la
+tests_pkcs11_p11_locked_la_SOURCES = tests/pkcs11/p11-locked.c
+tests_pkcs11_p11_locked_la_CFLAGS = $(MODULE_CFLAGS) $(PKCS11_CFLAGS)
+tests_pkcs11_p11_locked_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)
+tests_pkcs11_p11_locked_la_LIBADD = -ldl
 pkcs11_tests = tests/pkcs11/softhsm.sh
 TESTS += $(pkcs11_tests)
 EXTRA_DIST += $(pkcs11_tests) tests/pkcs11/lib.sh

@@ -168,6 +168,52 @@ t_run "$(t_unwrap_request ocikp "$RSA_ANN" "pkcs11:token=t1?module-name=other&pi
 [ "$T_RC" -eq 5 ]
 t_ok $? "module-name of no registered module: no token (exit 5)"
 
+# ---- the JWE opens with an independent implementation, given the private key ----------
+# keys made by openssl and imported, so Python's cryptography can have them too
+import_key() {	# import_key NAME ID GENPKEY-ARGS...
+	local name=$1 id=$2
+	shift 2
+	openssl genpkey "$@" -out "$T_TMP/$name.pem" 2> /dev/null &&
+	openssl pkey -in "$T_TMP/$name.pem" -outform DER -out "$T_TMP/$name.der" &&
+	openssl pkey -in "$T_TMP/$name.pem" -pubout -outform DER -out "$T_TMP/$name.pub.der" &&
+	pkcs11-tool --module "$P11_SOFTHSM" --token-label t1 --login --pin 1234 --write-object \
+		"$T_TMP/$name.der" --type privkey --id "$id" --label "$name" --usage-decrypt \
+		--usage-derive > /dev/null 2>&1 &&
+	pkcs11-tool --module "$P11_SOFTHSM" --token-label t1 --login --pin 1234 --write-object \
+		"$T_TMP/$name.pub.der" --type pubkey --id "$id" --label "$name" > /dev/null 2>&1
+}
+for k in "imp-rsa 21 -algorithm RSA -pkeyopt rsa_keygen_bits:2048" \
+	 "imp-p384 22 -algorithm EC -pkeyopt ec_paramgen_curve:P-384"; do
+	set -- $k
+	name=$1
+	if ! import_key "$@"; then
+		t_ok 1 "$name: imported into SoftHSM"
+		continue
+	fi
+	ann=$(t_wrap "$OPTS" "pkcs11:token=t1;object=$name")
+	printf '{"sealed":[{"form":"compact","jwe":"%s"}]}' "$(field "$ann" wrapped_key)" > "$T_TMP/sealed.json"
+	opened=$(python3 "$top_srcdir/tests/jwe/jwe_vectors.py" "$T_TMP/$name.pem" "$T_TMP/sealed.json" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["opened"][0])')
+	[ "$opened" = "$(printf '%s' "$OPTS" | od -An -tx1 | tr -d ' \n')" ]
+	t_ok $? "$name: Python's cryptography opens the annotation's JWE with the private key"
+	[ "$(t_unwrap "$ann" "$DC1")" = "$OPTS" ]
+	t_ok $? "$name: and so does the token"
+done
+
+# ---- a locked PIN (SoftHSM never locks: an interposer answers CKR_PIN_LOCKED) ---------------
+LOCKED="$abs_top_builddir/tests/pkcs11/.libs/p11-locked.so"
+if [ -f "$LOCKED" ]; then
+	mv "$P11_MODS/softhsm2.module" "$T_TMP/softhsm2.module.off"
+	printf 'module: %s\n' "$LOCKED" > "$P11_MODS/locked.module"
+	OCIKP_TEST_P11_REAL=$P11_SOFTHSM t_run "$(t_unwrap_request ocikp "$RSA_ANN" "$DC1")"
+	[ "$T_RC" -eq 6 ] && one_line && printf '%s' "$T_ERR" | grep -q "the PIN is locked"
+	t_ok $? "a locked PIN: exit 6, saying so"
+	rm "$P11_MODS/locked.module"
+	mv "$T_TMP/softhsm2.module.off" "$P11_MODS/softhsm2.module"
+else
+	t_skip "a locked PIN" "tests/pkcs11/p11-locked.so not built"
+fi
+
 # ---- 20 parallel unwraps (the state lock around token access) ------------------------------
 req=$(t_unwrap_request ocikp "$RSA_ANN" "$DC1")
 printf '%s' "$req" > "$T_TMP/req"
