@@ -17,6 +17,6 @@ tests_pkcs11_p11_locked_la_SOURCES = tests/pkcs11/p11-locked.c
 tests_pkcs11_p11_locked_la_CFLAGS = $(MODULE_CFLAGS) $(PKCS11_CFLAGS)
 tests_pkcs11_p11_locked_la_LDFLAGS = $(MOCK_LDFLAGS_ANY)
 tests_pkcs11_p11_locked_la_LIBADD = -ldl
-pkcs11_tests = tests/pkcs11/softhsm.sh
+pkcs11_tests = tests/pkcs11/softhsm.sh tests/pkcs11/e2e.sh
 TESTS += $(pkcs11_tests)
 EXTRA_DIST += $(pkcs11_tests) tests/pkcs11/lib.sh
