@@ -72,6 +72,9 @@ t_ok $? "pin-value= works"
 printf 'pkcs11.pin_file = %s\n' "$PIN1" > "$C/60-pin.conf"
 [ "$(t_unwrap "$RSA_ANN")" = "$OPTS" ]
 t_ok $? "no decryption URL: key_url and the drop-in's pkcs11.pin_file"
+relabelled=$(b64d "$RSA_ANN" | python3 -c 'import json,sys; a=json.load(sys.stdin); a["key_url"]="pkcs11:token=t1;object=renamed;type=private"; print(json.dumps(a))' | base64 -w0)
+[ "$(t_unwrap "$relabelled")" = "$OPTS" ]
+t_ok $? "the label plays no part in unwrap (a renamed key still opens): CKA_ID finds it"
 rm "$C/60-pin.conf"
 t_run "$(t_unwrap_request ocikp "$RSA_ANN")"
 [ "$T_RC" -eq 6 ] && one_line && printf '%s' "$T_ERR" | grep -q "needs a PIN"
