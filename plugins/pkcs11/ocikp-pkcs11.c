@@ -275,7 +275,10 @@ static int pub_url(struct ocikp_ctx *ctx, const struct p11_uri *u, const struct 
 		return OCIKP_INTERNAL;
 	h->buf_append(out, url, path);
 	if (!u->has[P11_ID]) {
-		h->buf_append(out, path > strlen("pkcs11:") ? ";id=" : "id=", 4 - (path <= 7));
+		/* a separator unless the path is empty ("pkcs11:") */
+		if (path > strlen("pkcs11:"))
+			h->buf_append(out, ";", 1);
+		h->buf_append(out, "id=", 3);
 		for (i = 0; i < k->id_len; i++) {
 			char e[4];
 

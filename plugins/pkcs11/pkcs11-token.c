@@ -102,13 +102,19 @@ static int padded_eq(const unsigned char *field, size_t n, const char *want)
 	return strlen(want) == n && !memcmp(field, want, n);
 }
 
+/* A token's text field for a message or a listing: unpadded, and
+ * printable (a label is the token owner's text, not ours to send to a
+ * terminal). */
 static void padded_copy(const unsigned char *field, size_t n, char *out, size_t size)
 {
+	size_t i;
+
 	while (n && (field[n - 1] == ' ' || field[n - 1] == '\0'))
 		n--;
 	if (n >= size)
 		n = size - 1;
-	memcpy(out, field, n);
+	for (i = 0; i < n; i++)
+		out[i] = field[i] >= 0x20 && field[i] < 0x7f ? (char)field[i] : '?';
 	out[n] = '\0';
 }
 
@@ -803,9 +809,11 @@ static void list_keys(struct ocikp_ctx *ctx, const struct token *t, struct ocikp
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE o[64];
 	CK_ULONG n = 0, i;
-	char label[33];
+	size_t label_len = sizeof(t->info.label);
 
-	padded_copy(t->info.label, sizeof(t->info.label), label, sizeof(label));
+	/* the URI carries the label's bytes, percent-encoded */
+	while (label_len && (t->info.label[label_len - 1] == ' ' || !t->info.label[label_len - 1]))
+		label_len--;
 	if (open_session(t, &s) != CKR_OK)
 		return;
 	if (find(t->fn, s, CKO_PUBLIC_KEY, NULL, NULL, o, 64, &n) != CKR_OK)
@@ -819,7 +827,7 @@ static void list_keys(struct ocikp_ctx *ctx, const struct token *t, struct ocikp
 		get_attr(t->fn, s, o[i], CKA_LABEL, ctx, &lab);
 		ctx->host->buf_append(out, "    key: ", 9);
 		ctx->host->buf_append(out, "pkcs11:token=", 13);
-		put_pct(ctx, out, (const unsigned char *)label, strlen(label));
+		put_pct(ctx, out, t->info.label, label_len);
 		if (lab.len) {
 			ctx->host->buf_append(out, ";object=", 8);
 			put_pct(ctx, out, lab.data, lab.len);
