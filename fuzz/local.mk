@@ -12,7 +12,7 @@
 # through fuzz-corpus.
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
-FUZZ_TARGETS = request annotation dropin b64
+FUZZ_TARGETS = request annotation dropin b64 jwe
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
 endif
@@ -25,14 +25,19 @@ FUZZ_TARGETS += gcpkms_response
 FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
 endif
 if ENABLE_KBS
-# kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys);
+# kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys) and
+# links lib/jwe.c (as jwe, the JWE parser itself, does);
 # kbs_param and kbs_packet link the file of their name (kbs-param.c, kbs-packet.c).
 FUZZ_TARGETS += kbs_jwe kbs_param kbs_packet
+endif
+if ENABLE_PKCS11
+# pkcs11_uri links plugins/pkcs11/pkcs11-uri.c, the RFC 7512 parser.
+FUZZ_TARGETS += pkcs11_uri
 endif
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
-	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS) $(KBS_CFLAGS)
+	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS) $(KBS_CFLAGS) $(PKCS11_CFLAGS)
 FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
 FUZZ_TPM_SRC = $(addprefix $(top_srcdir)/plugins/tpm/,ocikp-tpm.c tpm-blob.c tpm-pcr.c tpm-dup.c tpm-esys.c \
 	tpm-tcti.c)
@@ -47,6 +52,10 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 		$(if $(filter gcpkms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms \
 			$(FUZZ_GCPKMS_SRC)) \
 		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) \
+		$(if $(filter jwe,$*),-I$(top_srcdir)/lib) \
+		$(if $(filter jwe kbs_jwe,$*),$(top_srcdir)/lib/jwe.c) \
+		$(if $(filter pkcs11_uri,$*),-I$(top_srcdir)/plugins/pkcs11 \
+			$(top_srcdir)/plugins/pkcs11/pkcs11-uri.c) \
 		$(if $(filter kbs_param kbs_packet,$*),$(top_srcdir)/plugins/kbs/$(subst _,-,$*).c) \
 		$(FUZZ_LIBS)
 
@@ -79,5 +88,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri)) \
 	fuzz/corpus

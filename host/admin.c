@@ -33,6 +33,8 @@ int admin_list(struct host *h, struct ocikp_ctx *ctx, struct ocikp_buf *out)
 		buf_printf(out, "  %s:", cb->name);
 		for (s = cb->schemes; s && *s; s++)
 			buf_printf(out, " %s://", *s);
+		for (s = cb->opaque_schemes; s && *s; s++)
+			buf_printf(out, " %s:", *s);
 		host_ctx_init(probe, h, cb->name);
 		if (cb->module && loader_resolve(probe, h->plugin_dir, cb->module, &path) == OCIKP_OK)
 			buf_printf(out, " -> %s", path);
@@ -95,7 +97,7 @@ static void describe(struct host *h, const ocikp_json *ann, struct ocikp_buf *ou
 	const struct conf_backend *cb = NULL;
 	size_t i;
 
-	if (url && key_scheme(url, scheme, sizeof(scheme)) != OCIKP_OK)
+	if (url && conf_key_scheme(&h->conf, url, scheme, sizeof(scheme)) != OCIKP_OK)
 		strcpy(scheme, strstr(url, "://") ? "?" : "kbs");
 	if (url)
 		cb = conf_backend_for_scheme(&h->conf, scheme);

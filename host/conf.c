@@ -8,7 +8,9 @@
  *
  *   backend = NAME          start (or reopen) the section of backend NAME
  *   module  = FILE.so       a bare file name in the plugin directory
- *   schemes = a b c         URL schemes routed to it
+ *   schemes = a b c         URL schemes routed to it (scheme://...)
+ *   opaque_schemes = a b    schemes routed to it without "//" too
+ *                           (scheme:..., as RFC 7512's pkcs11:)
  *   enabled = yes|no
  *   timeout = SECONDS       before any `backend =` in a file: the request's
  *                           time budget; inside a section: that backend's,
@@ -465,7 +467,8 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 			(*section)->timeout_ms = ms, rc = OCIKP_OK;
 		else
 			conf->timeout_ms = ms, rc = OCIKP_OK;
-	} else if (strcmp(key, "module") && strcmp(key, "schemes") && strcmp(key, "enabled")) {
+	} else if (strcmp(key, "module") && strcmp(key, "schemes") &&
+		   strcmp(key, "opaque_schemes") && strcmp(key, "enabled")) {
 		if (key_quotable(key))
 			err_set(ctx, "%s:%u: unknown key '%s'", path, line, key);
 		else
@@ -480,19 +483,21 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 			(*section)->module = strdup(value);
 			rc = (*section)->module ? OCIKP_OK : OCIKP_INTERNAL;
 		}
-	} else if (!strcmp(key, "schemes")) {
+	} else if (!strcmp(key, "schemes") || !strcmp(key, "opaque_schemes")) {
+		char ***list = !strcmp(key, "schemes") ? &(*section)->schemes
+						       : &(*section)->opaque_schemes;
 		size_t bad;
 		char **v = split_schemes(value, &bad);
 		if (!v && bad == 0) {
-			err_set(ctx, "%s:%u: empty schemes", path, line);
+			err_set(ctx, "%s:%u: empty %s", path, line, key);
 		} else if (!v && bad != SIZE_MAX) {
 			err_set(ctx, "%s:%u: scheme %zu in the list is invalid (a-z first, then a-z, 0-9, +, . or -; 32 at most)",
 				path, line, bad);
 		} else if (!v) {
 			rc = OCIKP_INTERNAL;
 		} else {
-			free_strv((*section)->schemes);
-			(*section)->schemes = v;
+			free_strv(*list);
+			*list = v;
 			rc = OCIKP_OK;
 		}
 	} else if (!parse_bool(value, &(*section)->enabled)) {
@@ -529,33 +534,57 @@ static int parse_dropin(struct ocikp_ctx *ctx, struct conf *conf, const char *pa
 	return rc;
 }
 
+/* Does backend b route scheme, in either list? */
+static bool routes(const struct conf_backend *b, const char *scheme)
+{
+	char **s;
+
+	for (s = b->schemes; s && *s; s++)
+		if (!strcmp(*s, scheme))
+			return true;
+	for (s = b->opaque_schemes; s && *s; s++)
+		if (!strcmp(*s, scheme))
+			return true;
+	return false;
+}
+
+/* Scheme s of backend i already routed by an earlier enabled backend?  (In
+ * both lists of one backend it is fine: routed with and without "//".) */
+static int scheme_taken(struct ocikp_ctx *ctx, const struct conf *conf, size_t i, const char *s)
+{
+	const struct conf_backend *b = &conf->backends[i];
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (conf->backends[j].enabled && routes(&conf->backends[j], s)) {
+			err_set(ctx, "%s: scheme '%s' already routed to backend '%s' (%s)",
+				b->origin, s, conf->backends[j].name, conf->backends[j].origin);
+			return OCIKP_CONFIG;
+		}
+	return OCIKP_OK;
+}
+
 /* Every enabled backend is complete and no scheme has two owners. */
 static int conf_validate(struct ocikp_ctx *ctx, struct conf *conf)
 {
-	size_t i, j;
-	char **s, **t;
+	size_t i;
+	char **s;
 
 	for (i = 0; i < conf->n_backends; i++) {
 		struct conf_backend *b = &conf->backends[i];
 		if (!b->enabled)
 			continue;
-		if (!b->module || !b->schemes) {
+		if (!b->module || (!b->schemes && !b->opaque_schemes)) {
 			err_set(ctx, "%s: backend '%s' has no %s", b->origin, b->name,
 				b->module ? "schemes" : "module");
 			return OCIKP_CONFIG;
 		}
-		for (j = 0; j < i; j++) {
-			if (!conf->backends[j].enabled)
-				continue;
-			for (s = b->schemes; *s; s++)
-				for (t = conf->backends[j].schemes; *t; t++)
-					if (!strcmp(*s, *t)) {
-						err_set(ctx, "%s: scheme '%s' already routed to backend '%s' (%s)",
-							b->origin, *s, conf->backends[j].name,
-							conf->backends[j].origin);
-						return OCIKP_CONFIG;
-					}
-		}
+		for (s = b->schemes; s && *s; s++)
+			if (scheme_taken(ctx, conf, i, *s) != OCIKP_OK)
+				return OCIKP_CONFIG;
+		for (s = b->opaque_schemes; s && *s; s++)
+			if (scheme_taken(ctx, conf, i, *s) != OCIKP_OK)
+				return OCIKP_CONFIG;
 	}
 	return OCIKP_OK;
 }
@@ -637,6 +666,7 @@ void conf_free(struct conf *conf)
 		free(conf->backends[i].module);
 		free(conf->backends[i].origin);
 		free_strv(conf->backends[i].schemes);
+		free_strv(conf->backends[i].opaque_schemes);
 	}
 	for (i = 0; i < conf->n_options; i++) {
 		free(conf->options[i].key);
@@ -657,16 +687,45 @@ void conf_free(struct conf *conf)
 static const struct conf_backend *backend_listing(const struct conf *conf, const char *scheme)
 {
 	size_t i;
+
+	for (i = 0; i < conf->n_backends; i++)
+		if (conf->backends[i].enabled && routes(&conf->backends[i], scheme))
+			return &conf->backends[i];
+	return NULL;
+}
+
+/* An enabled backend lists scheme in opaque_schemes. */
+static bool opaque_scheme(const struct conf *conf, const char *scheme)
+{
+	size_t i;
 	char **s;
 
-	for (i = 0; i < conf->n_backends; i++) {
-		if (!conf->backends[i].enabled)
-			continue;
-		for (s = conf->backends[i].schemes; s && *s; s++)
+	for (i = 0; i < conf->n_backends; i++)
+		for (s = conf->backends[i].opaque_schemes;
+		     conf->backends[i].enabled && s && *s; s++)
 			if (!strcmp(*s, scheme))
-				return &conf->backends[i];
-	}
-	return NULL;
+				return true;
+	return false;
+}
+
+/* Only the schemes a drop-in marks opaque route without "//": every other
+ * backend still receives scheme://... and nothing else. */
+int conf_key_scheme(const struct conf *conf, const char *url, char *scheme, size_t size)
+{
+	const char *colon;
+	size_t len;
+
+	if (key_scheme(url, scheme, size) == OCIKP_OK)
+		return OCIKP_OK;
+	colon = strchr(url, ':');
+	if (!colon)
+		return OCIKP_BAD_INPUT;
+	len = (size_t)(colon - url);
+	if (len >= size || !scheme_valid(url, len))
+		return OCIKP_BAD_INPUT;
+	memcpy(scheme, url, len);
+	scheme[len] = '\0';
+	return opaque_scheme(conf, scheme) ? OCIKP_OK : OCIKP_BAD_INPUT;
 }
 
 const struct conf_backend *conf_backend_for_scheme(const struct conf *conf, const char *scheme)

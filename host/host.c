@@ -108,6 +108,20 @@ static bool handles(const struct ocikp_backend *d, const char *scheme)
 	return false;
 }
 
+/* The module handles every scheme its drop-in routes to it. */
+static int handles_all(struct backend_ctx *b, char *const *schemes)
+{
+	char *const *s;
+
+	for (s = schemes; s && *s; s++)
+		if (!handles(b->mod.desc, *s)) {
+			err_set(&b->pub, "module %s does not handle scheme '%s' (%s)",
+				b->cb->module, *s, b->cb->origin);
+			return OCIKP_CONFIG;
+		}
+	return OCIKP_OK;
+}
+
 #define LOCK_SLICE_MS 100	/* a caller gone while waiting stops waiting this soon */
 
 /* The lock of a backend called one at a time, waited for no longer than
@@ -184,7 +198,6 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 {
 	struct backend_ctx *b = calloc(1, sizeof(*b));
 	struct ocikp_ctx *prev;
-	char **s;
 	int rc;
 
 	*out = NULL;
@@ -198,13 +211,9 @@ int backend_open(struct host *h, const struct conf_backend *cb, struct backend_c
 	b->loaded = true;
 	debugf(&b->pub, "loaded %s (%s %s)", b->mod.path, b->mod.desc->name,
 	       b->mod.desc->version ? b->mod.desc->version : "?");
-	for (s = cb->schemes; s && *s; s++)
-		if (!handles(b->mod.desc, *s)) {
-			err_set(&b->pub, "module %s does not handle scheme '%s' (%s)",
-				cb->module, *s, cb->origin);
-			rc = OCIKP_CONFIG;
-			goto fail;
-		}
+	if ((rc = handles_all(b, cb->schemes)) != OCIKP_OK ||
+	    (rc = handles_all(b, cb->opaque_schemes)) != OCIKP_OK)
+		goto fail;
 	if (b->mod.desc->init) {
 		rc = call_enter(b, "init", &prev);
 		if (rc == OCIKP_OK) {

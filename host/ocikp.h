@@ -188,6 +188,7 @@ struct conf_backend {
 	char *name;
 	char *module;
 	char **schemes;	/* NULL-terminated */
+	char **opaque_schemes;	/* routed as "scheme:..." too, no "//" (pkcs11:) */
 	bool enabled;
 	long timeout_ms;	/* its own `timeout` (may only lower the global); 0: unset */
 	char *origin;	/* "file:line" of its `backend =` */
@@ -211,6 +212,9 @@ int conf_set_option(struct conf *conf, const char *key, const char *value,
 const struct conf_backend *conf_backend_for_scheme(const struct conf *conf,
 						   const char *scheme);
 const struct conf_backend *conf_backend_named(const struct conf *conf, const char *name);
+/* key_scheme, and "scheme:..." for a scheme an enabled backend's drop-in
+ * lists in opaque_schemes.  OCIKP_BAD_INPUT if neither. */
+int conf_key_scheme(const struct conf *conf, const char *url, char *scheme, size_t size);
 const char *conf_option(const struct conf *conf, const char *backend, const char *key);
 const char *const *conf_default_dirs(void);
 int conf_add_builtin(struct conf *conf);

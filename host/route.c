@@ -85,13 +85,13 @@ const char *annotation_key_url(const ocikp_json *ann)
 }
 
 /* A CoCo kid may be a bare resource path ("/default/key/1"): that is KBS. */
-static int annotation_scheme(const ocikp_json *ann, char *scheme)
+static int annotation_scheme(const struct host *h, const ocikp_json *ann, char *scheme)
 {
 	const char *url = annotation_key_url(ann);
 
 	if (!url)
 		return OCIKP_BAD_INPUT;
-	if (key_scheme(url, scheme, SCHEME_MAX) == OCIKP_OK)
+	if (conf_key_scheme(&h->conf, url, scheme, SCHEME_MAX) == OCIKP_OK)
 		return OCIKP_OK;
 	if (json_string(json_get(ann, "kid")) && !strstr(url, "://")) {
 		strcpy(scheme, "kbs");
@@ -124,8 +124,9 @@ static int wrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 	struct backend_ctx *b;
 	int rc;
 
-	if (key_scheme(param, scheme, sizeof(scheme)) != OCIKP_OK) {
-		err_set(ctx, "recipient is not a key URL (expected scheme://...)");
+	if (conf_key_scheme(&h->conf, param, scheme, sizeof(scheme)) != OCIKP_OK) {
+		err_set(ctx, "recipient is not a key URL (expected scheme://..., or scheme:... "
+			"for a scheme a drop-in lists in opaque_schemes)");
 		return OCIKP_BAD_INPUT;
 	}
 	rc = backend_for(h, ctx, o, scheme, OCIKP_BAD_INPUT, &b);
@@ -233,7 +234,7 @@ static const char **params_for(struct host *h, const struct request *req,
 	size_t i, n = 0;
 
 	for (i = 0; v && i < req->n_params; i++)
-		if (key_scheme(req->params[i], scheme, sizeof(scheme)) == OCIKP_OK &&
+		if (conf_key_scheme(&h->conf, req->params[i], scheme, sizeof(scheme)) == OCIKP_OK &&
 		    conf_backend_for_scheme(&h->conf, scheme) == cb)
 			v[n++] = req->params[i];
 	return v;
@@ -251,7 +252,7 @@ static int unwrap_one(struct host *h, struct ocikp_ctx *ctx, struct opened *o,
 		err_set(ctx, "annotation: not a JSON object");
 		return OCIKP_BAD_INPUT;
 	}
-	if (annotation_scheme(ann, scheme) != OCIKP_OK) {
+	if (annotation_scheme(h, ann, scheme) != OCIKP_OK) {
 		err_set(ctx, "annotation: no key URL with a valid scheme (key_url, KeyUrl or kid)");
 		return OCIKP_BAD_INPUT;
 	}
@@ -458,7 +459,7 @@ static void add_annotation(struct host *h, const ocikp_json *ann,
 {
 	char scheme[SCHEME_MAX];
 
-	if (json_type(ann) == OCIKP_JSON_OBJECT && annotation_scheme(ann, scheme) == OCIKP_OK)
+	if (json_type(ann) == OCIKP_JSON_OBJECT && annotation_scheme(h, ann, scheme) == OCIKP_OK)
 		add_backend(conf_backend_for_scheme(&h->conf, scheme), out, max, n);
 }
 
@@ -475,7 +476,8 @@ void route_backends(struct host *h, const struct request *req,
 	*n = 0;
 	if (req->op == OP_WRAP) {
 		for (i = 0; i < req->n_params && i < ENVELOPE_MAX_RECIPIENTS; i++)
-			if (key_scheme(req->params[i], scheme, sizeof(scheme)) == OCIKP_OK)
+			if (conf_key_scheme(&h->conf, req->params[i], scheme, sizeof(scheme)) ==
+			    OCIKP_OK)
 				add_backend(conf_backend_for_scheme(&h->conf, scheme), out, max, n);
 		return;
 	}

@@ -62,6 +62,7 @@ EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh tests/lib/requests.sh tests/l
 
 # Shell tests of the whole binary.
 host_tests = tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh tests/tree.sh \
+	tests/opaque.sh \
 	tests/debug.sh \
 	tests/envelope.sh tests/admin.sh tests/e2e-ocicrypt.sh tests/faults.sh \
 	tests/installed.sh

@@ -182,8 +182,9 @@ def rsa_cases(pub):
         ("encrypted_key altered", rsa_jwe(pub, key32, mutate=flip("encrypted_key", 100)),
          None, wrong),
         ("ciphertext altered", rsa_jwe(pub, key32, mutate=flip("ciphertext", 31)), None, wrong),
-        ("encrypted_key of 255 bytes",
-         rsa_jwe(pub, key32, mutate=setm("encrypted_key", b64u(bytes(255)))), None, bad),
+        ("encrypted_key of 255 bytes (for a key of another size)",
+         rsa_jwe(pub, key32, mutate=setm("encrypted_key", b64u(bytes(255)))), None, wrong),
+        ("no encrypted_key", rsa_jwe(pub, key32, mutate=setm("encrypted_key", "")), None, bad),
     ]
 
 
