@@ -1,0 +1,124 @@
+/*
+ * The awskms backend: AWS KMS (JSON 1.1 API, Signature Version 4) wraps the
+ * layer key, in the annotation of hown3d/kms-ocicrypt (provider kms-crypt).
+ *
+ * Files, one job each:
+ *   ocikp-awskms.c   descriptor, key URLs, annotation, decrypt parameters
+ *   awskms-opts.c    the drop-in options of one request, the region
+ *   awskms-sigv4.c   Signature Version 4 (written from AWS's specification)
+ *   awskms-cred.c    credentials: environment, shared credentials/config files
+ *   awskms-kms.c     TrentService.Encrypt / Decrypt, KMS errors, retries
+ */
+#ifndef OCIKP_AWSKMS_H
+#define OCIKP_AWSKMS_H
+
+#include <stddef.h>
+#include <ocikp/backend.h>
+#include "http.h"
+
+#define AWS_FILE_MAX (64 * 1024)	/* bytes of a credentials or config file, at most */
+#define AWS_REGION_MAX 32
+#define AWS_KMS_MAX_PLAINTEXT 4096	/* Encrypt's limit */
+#define AWS_KMS_ATTEMPTS 3		/* tries on throttling / KMSInternalException */
+
+/* The options of one request (awskms.*); strings point into the host's
+ * configuration or the environment, nothing here is secret. */
+struct awskms_opts {
+	struct http_opts http;		/* connect_timeout, http_timeout, ca_file, pool */
+	const char *region;		/* awskms.region, AWS_REGION, AWS_DEFAULT_REGION; NULL: unset */
+	const char *kms_endpoint;	/* awskms.kms_endpoint: scheme://host[:port]; NULL: AWS's */
+	int fips;			/* awskms.fips = yes: kms-fips.REGION.amazonaws.com */
+	const char *profile;		/* awskms.profile, else AWS_PROFILE, else "default" */
+	int pinned;			/* a drop-in named the profile or file: no environment keys */
+	const char *credentials_file;	/* awskms.credentials_file, AWS_SHARED_CREDENTIALS_FILE */
+	const char *config_file;	/* AWS_CONFIG_FILE */
+	const char *encryption_context;	/* awskms.encryption_context: k=v,...; NULL: none */
+};
+
+int awskms_opts_load(struct ocikp_ctx *ctx, struct awskms_opts *o);
+int awskms_region_ok(const char *r);
+
+/* ---- awskms-cred.c ---- */
+
+/* One set of credentials; every field a cleansing buffer (C strings). */
+struct aws_cred {
+	struct ocikp_buf akid, secret, token;	/* token.len == 0: long-term keys */
+	char source[64];			/* "environment", "profile NAME": for lines */
+	char region[AWS_REGION_MAX];		/* the profile's region, if any */
+};
+
+/*
+ * The SDK default chain as far as this backend goes: the environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [, AWS_SESSION_TOKEN]) unless a
+ * drop-in pins a profile or file; then the profile in the shared credentials
+ * file, then in the config file.  A profile needing STS (role_arn) or
+ * credential_process is OCIKP_CONFIG saying so; none found is OCIKP_CONFIG.
+ */
+int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c);
+void cred_free(struct ocikp_ctx *ctx, struct aws_cred *c);
+
+/* The profile's region from the config file (for a URL naming none), into
+ * region; "" if none.  Errors only for a file that exists but cannot be read. */
+int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+			char region[AWS_REGION_MAX]);
+
+/* Parse INI text: the value of key in section, appended to out (trimmed).
+ * 1 found, 0 not.  Exposed for the tests. */
+int ini_get(struct ocikp_ctx *ctx, const char *text, const char *section, const char *key,
+	    struct ocikp_buf *out);
+
+/* ---- awskms-sigv4.c ---- */
+
+struct sigv4_header {
+	const char *name;	/* any case; signed lowercased */
+	const char *value;	/* trimmed, inner whitespace collapsed when signed */
+};
+
+struct sigv4_req {
+	const char *method;
+	const char *host;		/* the Host header's value: host[:port] */
+	const char *path;		/* already URI-encoded, "/" for KMS and STS */
+	const char *query;		/* raw "k=v&k2=v2" (encoded and sorted here); NULL: none */
+	const struct sigv4_header *headers;	/* besides host, x-amz-date, x-amz-security-token */
+	size_t nheaders;
+	const void *payload;
+	size_t payload_len;
+	const char *region, *service;
+	const char *amz_date;		/* YYYYMMDDTHHMMSSZ */
+};
+
+/* Append the canonical request (AWS's step 1) to out.  With a session token
+ * x-amz-security-token is signed too. */
+int sigv4_canonical(struct ocikp_ctx *ctx, const struct sigv4_req *r, const struct aws_cred *c,
+		    struct ocikp_buf *out);
+
+/* Append "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..."
+ * (the Authorization header's value) to out. */
+int sigv4_authorization(struct ocikp_ctx *ctx, const struct sigv4_req *r,
+			const struct aws_cred *c, struct ocikp_buf *out);
+
+/* The current time as x-amz-date. */
+void sigv4_now(char out[17]);
+
+/* ---- awskms-kms.c ---- */
+
+enum kms_op { KMS_WRAP, KMS_UNWRAP };
+
+/* key_id: an ARN, alias/NAME or a key ID; region: where its KMS is. */
+int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+		const char *region, const char *key_id, const struct ocikp_buf *plain,
+		struct ocikp_buf *blob);
+int kms_decrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+		const char *region, const char *key_id, const struct ocikp_buf *blob,
+		struct ocikp_buf *plain);
+
+/* The answer parsers and the error mapping, exposed for fuzz targets. */
+int kms_parse_answer(struct ocikp_ctx *ctx, const char *field, const void *body, size_t len,
+		     struct ocikp_buf *out);
+int kms_fail(struct ocikp_ctx *ctx, enum kms_op op, long http_status, const void *body,
+	     size_t len, int *retry);
+
+/* The state across requests (ctx->backend_data): the kept connections. */
+struct http_pool *awskms_pool(struct ocikp_ctx *ctx);
+
+#endif

@@ -1,0 +1,16 @@
+pkglib_LTLIBRARIES += plugins/awskms/ocikp-awskms.la
+awskms_sources = plugins/awskms/awskms.h plugins/awskms/awskms-opts.c \
+	plugins/awskms/awskms-sigv4.c plugins/awskms/awskms-cred.c plugins/awskms/awskms-kms.c
+plugins_awskms_ocikp_awskms_la_SOURCES = plugins/awskms/ocikp-awskms.c $(awskms_sources)
+plugins_awskms_ocikp_awskms_la_CFLAGS = $(MODULE_CFLAGS) $(AWSKMS_CFLAGS) -I$(top_srcdir)/lib
+plugins_awskms_ocikp_awskms_la_LIBADD = lib/libocikphttp.la $(AWSKMS_LIBS)
+plugins_awskms_ocikp_awskms_la_LDFLAGS = $(MODULE_LDFLAGS)
+dropin_DATA += plugins/awskms/50-awskms.conf
+EXTRA_DIST += plugins/awskms/50-awskms.conf
+OCIKP_TEST_MODULES += plugins/awskms/ocikp-awskms.la
+
+# The backend through the ocikp binary against tests/awskms/fake_aws.py,
+# which verifies every request's SigV4 signature byte for byte.
+awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh
+TESTS += $(awskms_tests)
+EXTRA_DIST += $(awskms_tests) tests/awskms/fake_aws.py tests/awskms/lib.sh

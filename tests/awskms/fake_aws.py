@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""A local stand-in for AWS KMS (test use only), written from AWS's API
+reference and its Signature Version 4 specification, not from our client.
+
+Usage: fake_aws.py DIR
+
+DIR (made by tests/awskms/lib.sh) holds server.pem/server.key and
+config.json, read again whenever it changes (write it by rename):
+  {"users": {AKID: {"secret": S, "token": T-or-absent}},
+   "keys": [{"id": UUID, "region": R, "account": "123456789012",
+             "aliases": ["alias/NAME"], "material": HEX32,
+             "deny": [AKID, ...]}]}
+
+Every request must carry a valid SigV4 Authorization header (scope
+DATE/REGION/kms/aws4_request, x-amz-date within 5 minutes of now, host and
+x-amz-date signed, x-amz-security-token signed and matching when the user
+has a token), recomputed here from the request as received: a wrong
+signature is refused with InvalidSignatureException.
+
+HTTPS: POST / with X-Amz-Target TrentService.Encrypt / TrentService.Decrypt
+       (Content-Type application/x-amz-json-1.1).  Ciphertext blobs are this
+       fake's own: b"FK1" + key id (36 bytes) + nonce (12) + AES-GCM, the
+       EncryptionContext (canonical JSON) as AAD.
+HTTP (control):
+  POST /_fault {"code": C, "status": N, "times": K}   the next K KMS calls fail so
+  POST /_reset    faults cleared, counters zeroed
+  GET  /_stats    {"encrypt": N, "decrypt": N, "bad_signature": N, "faults": N}
+Every KMS request is appended to DIR/requests.log as
+"TARGET KEYID AKID SIGNED-HEADERS", every refusal to DIR/refusals.log as
+"STATUS CODE: WHY".
+"""
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import fakeserver  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+
+DIR = sys.argv[1]
+LOCK = threading.Lock()
+STATE = {"faults": [], "stats": {}, "config": None, "mtime": None}
+
+
+def config():
+    p = os.path.join(DIR, "config.json")
+    m = os.stat(p).st_mtime_ns
+    if STATE["mtime"] != m:
+        with open(p) as f:
+            STATE["config"] = json.load(f)
+        STATE["mtime"] = m
+    return STATE["config"]
+
+
+def count(kind):
+    with LOCK:
+        STATE["stats"][kind] = STATE["stats"].get(kind, 0) + 1
+
+
+def log(name, line):
+    with LOCK, open(os.path.join(DIR, name), "a") as f:
+        f.write(line + "\n")
+
+
+class Refusal(Exception):
+    def __init__(self, status, code, msg):
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+# ---- Signature Version 4, from AWS's specification -------------------------
+
+UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+
+
+def uri_encode(s):
+    return "".join(c if c in UNRESERVED else "".join("%%%02X" % b for b in c.encode())
+                   for c in s)
+
+
+def canonical_query(raw):
+    if not raw:
+        return ""
+    pairs = []
+    for part in raw.split("&"):
+        k, _, v = part.partition("=")
+        pairs.append((uri_encode(urllib.parse.unquote(k)), uri_encode(urllib.parse.unquote(v))))
+    return "&".join("%s=%s" % kv for kv in sorted(pairs))
+
+
+def canonical_request(method, path, query, headers, signed, payload):
+    """headers: {lowercased name: [values]} as received."""
+    lines = []
+    for name in signed:
+        vals = [" ".join(v.split()) for v in headers.get(name, [])]
+        lines.append("%s:%s\n" % (name, ",".join(vals)))
+    return "\n".join([method, path, canonical_query(query), "".join(lines), ";".join(signed),
+                      hashlib.sha256(payload).hexdigest()])
+
+
+def hm(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def verify_sigv4(method, path, query, headers, payload, service):
+    """The caller's AKID and region, or Refusal."""
+    auth = headers.get("authorization", [""])[0]
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        raise Refusal(400, "MissingAuthenticationTokenException", "no SigV4 Authorization header")
+    fields = {}
+    for part in auth[len("AWS4-HMAC-SHA256 "):].split(","):
+        k, _, v = part.strip().partition("=")
+        fields[k] = v
+    try:
+        akid, date, region, svc, term = fields["Credential"].split("/")
+        signed = fields["SignedHeaders"].split(";")
+        sig = fields["Signature"]
+    except (KeyError, ValueError):
+        raise Refusal(400, "IncompleteSignatureException", "malformed Authorization header")
+    users = config()["users"]
+    if akid not in users:
+        raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
+    user = users[akid]
+    if signed != sorted(signed) or any(s != s.lower() for s in signed):
+        raise Refusal(400, "IncompleteSignatureException", "SignedHeaders not sorted lowercase")
+    for need in ("host", "x-amz-date"):
+        if need not in signed:
+            raise Refusal(400, "IncompleteSignatureException", "%s not signed" % need)
+    if "x-amz-target" in headers and "x-amz-target" not in signed:
+        raise Refusal(400, "IncompleteSignatureException", "x-amz-target not signed")
+    tok = headers.get("x-amz-security-token", [None])[0]
+    if user.get("token") is not None:
+        if tok != user["token"]:
+            raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        if "x-amz-security-token" not in signed:
+            raise Refusal(400, "IncompleteSignatureException", "x-amz-security-token not signed")
+    elif tok is not None:
+        raise Refusal(400, "UnrecognizedClientException", "a session token with long-term keys")
+    amz_date = headers.get("x-amz-date", [""])[0]
+    try:
+        t = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        raise Refusal(400, "IncompleteSignatureException", "malformed x-amz-date")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if abs((now - t).total_seconds()) > 300:
+        raise Refusal(400, "InvalidSignatureException", "Signature expired: x-amz-date is more than 5 minutes off")
+    if date != amz_date[:8] or svc != service or term != "aws4_request":
+        raise Refusal(400, "InvalidSignatureException", "credential scope %s/%s/%s/%s is wrong" % (date, region, svc, term))
+    creq = canonical_request(method, path, query, headers, signed, payload)
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, "/".join([date, region, svc, term]),
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = hm(("AWS4" + user["secret"]).encode(), date)
+    k = hm(hm(hm(k, region), svc), "aws4_request")
+    want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(want, sig):
+        count("bad_signature")
+        with open(os.path.join(DIR, "last-canonical.txt"), "w") as f:
+            f.write(creq)
+        raise Refusal(400, "InvalidSignatureException",
+                      "The request signature we calculated does not match the signature you provided.")
+    return akid, region
+
+
+# ---- KMS ---------------------------------------------------------------------
+
+def find_key(key_id, region):
+    for k in config()["keys"]:
+        arn = "arn:aws:kms:%s:%s:key/%s" % (k["region"], k["account"], k["id"])
+        names = [k["id"], arn]
+        for a in k.get("aliases", []):
+            names += [a, "arn:aws:kms:%s:%s:%s" % (k["region"], k["account"], a)]
+        if key_id in names:
+            if k["region"] != region:
+                break
+            return k
+    raise Refusal(400, "NotFoundException", "Key '%s' does not exist" % key_id)
+
+
+def aad(ctx):
+    if ctx is None:
+        return b""
+    if not isinstance(ctx, dict) or not all(isinstance(v, str) for v in ctx.values()):
+        raise Refusal(400, "ValidationException", "EncryptionContext must map strings to strings")
+    return json.dumps(ctx, sort_keys=True).encode()
+
+
+def b64field(req, name):
+    try:
+        return base64.b64decode(req[name], validate=True)
+    except (KeyError, TypeError, ValueError):
+        raise Refusal(400, "ValidationException", "%s: not base64" % name)
+
+
+def allowed(k, akid):
+    if akid in k.get("deny", []):
+        raise Refusal(400, "AccessDeniedException",
+                      "User: arn:aws:iam::123456789012:user/%s is not authorized to perform: kms on resource" % akid)
+
+
+def encrypt(req, akid, region):
+    k = find_key(req.get("KeyId"), region)
+    allowed(k, akid)
+    pt = b64field(req, "Plaintext")
+    if not 1 <= len(pt) <= 4096:
+        raise Refusal(400, "ValidationException", "Plaintext length")
+    nonce = os.urandom(12)
+    ct = AESGCM(bytes.fromhex(k["material"])).encrypt(nonce, pt, aad(req.get("EncryptionContext")))
+    blob = b"FK1" + k["id"].encode() + nonce + ct
+    arn = "arn:aws:kms:%s:%s:key/%s" % (k["region"], k["account"], k["id"])
+    return {"CiphertextBlob": base64.b64encode(blob).decode(), "KeyId": arn,
+            "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+def decrypt(req, akid, region):
+    blob = b64field(req, "CiphertextBlob")
+    if len(blob) < 3 + 36 + 12 + 16 or blob[:3] != b"FK1":
+        raise Refusal(400, "InvalidCiphertextException", "")
+    kid = blob[3:39].decode(errors="replace")
+    k = find_key(kid, region)
+    if req.get("KeyId") is not None and find_key(req["KeyId"], region)["id"] != k["id"]:
+        raise Refusal(400, "IncorrectKeyException",
+                      "The key ID in the request does not identify a CMK that can perform this operation.")
+    allowed(k, akid)
+    try:
+        pt = AESGCM(bytes.fromhex(k["material"])).decrypt(blob[39:51], blob[51:],
+                                                           aad(req.get("EncryptionContext")))
+    except Exception:
+        raise Refusal(400, "InvalidCiphertextException", "")
+    arn = "arn:aws:kms:%s:%s:key/%s" % (k["region"], k["account"], k["id"])
+    return {"Plaintext": base64.b64encode(pt).decode(), "KeyId": arn,
+            "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+
+
+class KMS(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        payload = self.rfile.read(n)
+        headers = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        path, _, query = self.path.partition("?")
+        target = self.headers.get("X-Amz-Target", "")
+        try:
+            if path != "/":
+                raise Refusal(404, "UnknownOperationException", "path %s" % path)
+            akid, region = verify_sigv4("POST", path, query, headers, payload, "kms")
+            if self.headers.get("Content-Type") != "application/x-amz-json-1.1":
+                raise Refusal(400, "SerializationException", "Content-Type")
+            req = json.loads(payload)
+            with LOCK:
+                fault = STATE["faults"][0] if STATE["faults"] else None
+                if fault:
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        STATE["faults"].pop(0)
+            if fault:
+                count("faults")
+                raise Refusal(fault.get("status", 400), fault["code"], fault.get("message", "injected"))
+            log("requests.log", "%s %s %s %s" % (target, req.get("KeyId"), akid,
+                                                  self.headers.get("Authorization").split("SignedHeaders=")[1].split(",")[0]))
+            if target == "TrentService.Encrypt":
+                count("encrypt")
+                out = encrypt(req, akid, region)
+            elif target == "TrentService.Decrypt":
+                count("decrypt")
+                out = decrypt(req, akid, region)
+            else:
+                raise Refusal(400, "UnknownOperationException", target)
+            with open(os.path.join(DIR, "last-request.json"), "wb") as f:
+                f.write(payload)
+            self.answer(200, out)
+        except Refusal as r:
+            log("refusals.log", "%d %s: %s" % (r.status, r.code, r.msg))
+            self.answer(r.status, {"__type": "com.amazonaws.kms#" + r.code, "message": r.msg})
+        except ValueError as e:
+            self.answer(400, {"__type": "SerializationException", "message": str(e)})
+
+
+class Control(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        with LOCK:
+            self.answer(dict(STATE["stats"]))
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(n) or b"{}")
+        with LOCK:
+            if self.path == "/_fault":
+                body.setdefault("times", 1)
+                STATE["faults"].append(body)
+            elif self.path == "/_reset":
+                STATE["faults"] = []
+                STATE["stats"] = {}
+        self.answer({})
+
+
+fakeserver.run(DIR, [("https", KMS, "server"), ("http", Control, None)], name="fake_aws")

@@ -1,0 +1,99 @@
+# The local fake AWS KMS (tests/awskms/fake_aws.py) for the awskms tests.
+# Source it after tests/lib/common.sh.
+#
+# aws_setup      make $T_TMP/aws (CA, server certificate, config.json), start
+#                the fake; SKIPs the test without openssl/python3/cryptography,
+#                FAILs it when the fake does not start.  Exports:
+#   AWS_DIR AWS_HTTPS AWS_HTTP AWS_URL (https://127.0.0.1:PORT)
+#   AWS_AKID AWS_SECRET       long-term keys the fake knows
+#   AWS_TAKID AWS_TSECRET AWS_TTOKEN   session credentials it knows
+#   AWS_DENIED_AKID           keys it knows that key1 refuses (AccessDenied)
+#   AWS_KEY1 AWS_KEY2         key IDs (region us-east-1, account 123456789012);
+#                             key1 has alias/ocikp-test
+# aws_dropin CONFDIR [LINE...]   a 50-awskms.conf aimed at the fake
+# aws_ctl PATH [JSON]            the control port (GET for /_stats)
+# aws_stat KIND                  one counter of /_stats
+# aws_isolate                    no AWS_* from the caller, an empty HOME
+
+. "$top_srcdir/tests/lib/fake.sh"
+
+aws_fail() { echo "1..1"; echo "not ok 1 - aws test setup: $*"; exit 1; }
+aws_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+aws_setup() {
+	local tool
+	for tool in openssl python3; do
+		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
+	done
+	python3 -c 'import cryptography' 2> /dev/null ||
+		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+	AWS_DIR="$T_TMP/aws"
+	{ mkdir -p "$AWS_DIR" && chmod 700 "$AWS_DIR"; } || aws_fail "mkdir $AWS_DIR"
+	{ fake_ca "$AWS_DIR" ca "ocikp fake AWS test CA" &&
+	  fake_leaf "$AWS_DIR" server ca "DNS:localhost,IP:127.0.0.1"; } ||
+		aws_fail "certificates: $(cat "$AWS_DIR/openssl.err")"
+	AWS_AKID=AKIA$(aws_rand 8 | tr a-f A-F)
+	AWS_SECRET=$(aws_rand 20)/x+Y
+	AWS_TAKID=ASIA$(aws_rand 8 | tr a-f A-F)
+	AWS_TSECRET=$(aws_rand 20)
+	AWS_TTOKEN="IQoJb3JpZ2luX2VjE$(aws_rand 40)/+="
+	AWS_DENIED_AKID=AKIA$(aws_rand 8 | tr a-f A-F)
+	AWS_DENIED_SECRET=$(aws_rand 20)
+	AWS_KEY1=1234abcd-12ab-34cd-56ef-$(aws_rand 6)
+	AWS_KEY2=abcd1234-12ab-34cd-56ef-$(aws_rand 6)
+	export AWS_DIR AWS_AKID AWS_SECRET AWS_TAKID AWS_TSECRET AWS_TTOKEN AWS_DENIED_AKID \
+		AWS_DENIED_SECRET AWS_KEY1 AWS_KEY2
+	python3 -c 'import json, os
+E = os.environ
+c = {"users": {E["AWS_AKID"]: {"secret": E["AWS_SECRET"]},
+               E["AWS_TAKID"]: {"secret": E["AWS_TSECRET"], "token": E["AWS_TTOKEN"]},
+               E["AWS_DENIED_AKID"]: {"secret": E["AWS_DENIED_SECRET"]}},
+     "keys": [{"id": E["AWS_KEY1"], "region": "us-east-1", "account": "123456789012",
+               "aliases": ["alias/ocikp-test"], "material": os.urandom(32).hex(),
+               "deny": [E["AWS_DENIED_AKID"]]},
+              {"id": E["AWS_KEY2"], "region": "us-east-1", "account": "123456789012",
+               "material": os.urandom(32).hex()}]}
+with open(E["AWS_DIR"] + "/config.json", "w") as f:
+    json.dump(c, f)' || aws_fail "config.json"
+	fake_start "$AWS_DIR" "$top_srcdir/tests/awskms/fake_aws.py" ||
+		aws_fail "the fake did not start: $(cat "$AWS_DIR/server.err")"
+	AWS_HTTPS=$(fake_port "$AWS_DIR" https)
+	AWS_HTTP=$(fake_port "$AWS_DIR" http)
+	AWS_URL="https://127.0.0.1:$AWS_HTTPS"
+	export AWS_HTTPS AWS_HTTP AWS_URL
+}
+
+aws_dropin() {
+	local conf=$1 line
+	shift
+	{
+		printf 'backend = awskms\nmodule = ocikp-awskms.so\nschemes = awskms\nopaque_schemes = arn\n'
+		printf 'awskms.kms_endpoint = %s\n' "$AWS_URL"
+		printf 'awskms.ca_file = %s\n' "$AWS_DIR/ca.pem"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$conf/50-awskms.conf"
+	chmod 644 "$conf/50-awskms.conf"
+}
+
+aws_ctl() {
+	case $1 in
+	/_stats) fake_ctl "$AWS_HTTP" GET "$1" ;;
+	*) fake_ctl "$AWS_HTTP" POST "$1" "${2:-{\}}" ;;
+	esac
+}
+aws_stat() {
+	local s
+	s=$(aws_ctl /_stats) && fake_num "$s" "$1"
+}
+
+aws_isolate() {
+	local v
+	for v in $(env | sed -n 's/^\(AWS_[A-Z_]*\)=.*/\1/p'); do
+		case $v in AWS_DIR | AWS_HTTPS | AWS_HTTP | AWS_URL | AWS_AKID | AWS_SECRET | AWS_TAKID | \
+			AWS_TSECRET | AWS_TTOKEN | AWS_DENIED_* | AWS_KEY1 | AWS_KEY2) ;;
+		*) unset "$v" ;;
+		esac
+	done
+	export HOME="$T_TMP/home"
+	mkdir -p "$HOME"
+}
