@@ -106,6 +106,8 @@ for b in $BACKENDS; do
 		bad="$bad ocikp-gcpkms:$d" ;;
 	kbs) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
 		bad="$bad ocikp-kbs:$d" ;;
+	awskms) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
+		bad="$bad ocikp-awskms:$d" ;;
 	pkcs11) [[ "$d" == *libp11-kit0* && "$d" != *libtss2* && "$d" != *libsecret* &&
 		"$d" != *libcurl* ]] || bad="$bad ocikp-pkcs11:$d" ;;
 	esac
