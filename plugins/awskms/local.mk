@@ -9,8 +9,9 @@ dropin_DATA += plugins/awskms/50-awskms.conf
 EXTRA_DIST += plugins/awskms/50-awskms.conf
 OCIKP_TEST_MODULES += plugins/awskms/ocikp-awskms.la
 
-# The backend through the ocikp binary against tests/awskms/fake_aws.py,
+# The backend through the ocikp binary and through ocicrypt (tests/go, e2e.sh)
+# against tests/awskms/fake_aws.py,
 # which verifies every request's SigV4 signature byte for byte.
-awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh
+awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh tests/awskms/e2e.sh
 TESTS += $(awskms_tests)
 EXTRA_DIST += $(awskms_tests) tests/awskms/fake_aws.py tests/awskms/lib.sh
