@@ -15,3 +15,13 @@ OCIKP_TEST_MODULES += plugins/awskms/ocikp-awskms.la
 awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh tests/awskms/e2e.sh
 TESTS += $(awskms_tests)
 EXTRA_DIST += $(awskms_tests) tests/awskms/fake_aws.py tests/awskms/lib.sh
+
+# SigV4 against AWS's published example and the canonicalisation rules; the
+# shared files' INI reading (on the real host services).
+check_PROGRAMS += tests/awskms/test-sigv4
+TESTS += tests/awskms/test-sigv4
+tests_awskms_test_sigv4_SOURCES = tests/awskms/test-sigv4.c plugins/awskms/awskms.h \
+	plugins/awskms/awskms-sigv4.c plugins/awskms/awskms-cred.c plugins/awskms/awskms-opts.c
+tests_awskms_test_sigv4_CFLAGS = $(UNIT_CFLAGS) $(AWSKMS_CFLAGS) -I$(top_srcdir)/lib \
+	-I$(top_srcdir)/plugins/awskms
+tests_awskms_test_sigv4_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(AWSKMS_LIBS)
