@@ -12,7 +12,7 @@ OCIKP_TEST_MODULES += plugins/awskms/ocikp-awskms.la
 # The backend through the ocikp binary and through ocicrypt (tests/go, e2e.sh)
 # against tests/awskms/fake_aws.py,
 # which verifies every request's SigV4 signature byte for byte.
-awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh tests/awskms/e2e.sh
+awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh tests/awskms/e2e.sh tests/awskms/daemon.sh
 TESTS += $(awskms_tests)
 EXTRA_DIST += $(awskms_tests) tests/awskms/fake_aws.py tests/awskms/lib.sh
 

@@ -24,7 +24,8 @@ HTTPS: POST / with X-Amz-Target TrentService.Encrypt / TrentService.Decrypt
 HTTP (control):
   POST /_fault {"code": C, "status": N, "times": K}   the next K KMS calls fail so
   POST /_reset    faults cleared, counters zeroed
-  GET  /_stats    {"encrypt": N, "decrypt": N, "bad_signature": N, "faults": N}
+  GET  /_stats    {"encrypt": N, "decrypt": N, "bad_signature": N, "faults": N,
+                   "tls_handshakes": N (HTTPS connections accepted)}
 Every KMS request is appended to DIR/requests.log as
 "TARGET KEYID AKID SIGNED-HEADERS", every refusal to DIR/refusals.log as
 "STATUS CODE: WHY".
@@ -326,4 +327,9 @@ class Control(BaseHTTPRequestHandler):
         self.answer({})
 
 
+def on_tls(sock):
+    count("tls_handshakes")
+
+
+fakeserver.on_tls = on_tls
 fakeserver.run(DIR, [("https", KMS, "server"), ("http", Control, None)], name="fake_aws")
