@@ -186,7 +186,7 @@ EXTRA_DIST += $(secrets_sh_tests) tests/shim/ossl-first.c
 SMOKE_TESTS = tests/unit/test-b64 tests/unit/test-json tests/unit/test-conf tests/unit/test-loader \
 	tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh tests/cmdline.sh \
 	tests/tpm/fixtures.sh tests/keychain/ecies.sh tests/gcpkms/secrets.sh tests/kbs/offline.sh \
-	tests/http/http.sh tests/daemon/units.sh
+	tests/http/http.sh tests/daemon/units.sh tests/vault/vault.sh
 DISTCHECK_TESTS = $(filter $(SMOKE_TESTS),$(TESTS))
 # (named through a variable: automake would take `distcheck:` for an
 # override of its own rule)

@@ -1,0 +1,84 @@
+# The local fake Vault (tests/vault/fake_vault.py) for the vault tests.
+# Source it after tests/lib/common.sh.
+#
+# vault_setup          make $T_TMP/vault (CA, server certificate, config.json),
+#                      start the fake.  SKIPs the whole test without
+#                      openssl/python3/cryptography; FAILs it when the fake does
+#                      not start.  Sets VAULT_DIR, VAULT_HTTPS, VAULT_HTTP,
+#                      VAULT_URL, and three tokens: TOK_ALL (encrypt and
+#                      decrypt on every key), TOK_ENC (encrypt only),
+#                      TOK_NONE (no policy).  Keys: transit/k1, transit/k2,
+#                      team/transit/nsk (namespace team), transit/derived
+#                      (derived: needs a context).
+# vault_dropin CONFDIR [LINE...]   a 50-vault.conf aimed at the fake
+# vault_ctl PATH [JSON]            the control port (GET for /_stats)
+# vault_stat KIND                  one counter of /_stats
+
+. "$top_srcdir/tests/lib/fake.sh"
+
+vault_fail() { echo "1..1"; echo "not ok 1 - vault test setup: $*"; exit 1; }
+
+vault_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+vault_setup() {
+	local tool
+	for tool in openssl python3; do
+		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
+	done
+	python3 -c 'import cryptography' 2> /dev/null ||
+		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+	VAULT_DIR="$T_TMP/vault"
+	{ mkdir -p "$VAULT_DIR" && chmod 700 "$VAULT_DIR"; } || vault_fail "mkdir $VAULT_DIR"
+	{ fake_ca "$VAULT_DIR" ca "ocikp fake Vault test CA" &&
+	  fake_leaf "$VAULT_DIR" server ca "DNS:localhost,IP:127.0.0.1"; } ||
+		vault_fail "certificates: $(cat "$VAULT_DIR/openssl.err")"
+	TOK_ALL="hvs.$(vault_rand 12)"
+	TOK_ENC="hvs.$(vault_rand 12)"
+	TOK_NONE="hvs.$(vault_rand 12)"
+	export TOK_ALL TOK_ENC TOK_NONE
+	python3 - "$VAULT_DIR/config.json" <<'PY' || vault_fail "config.json"
+import json, os, sys
+E = os.environ
+keys = ["transit/k1", "transit/k2", "team/transit/nsk", "transit/derived"]
+c = {"tokens": {E["TOK_ALL"]: {"encrypt": keys, "decrypt": keys},
+                E["TOK_ENC"]: {"encrypt": keys, "decrypt": []},
+                E["TOK_NONE"]: {}},
+     "keys": {k: {"derived": k.endswith("derived")} for k in keys}}
+c["tokens"][E["TOK_ALL"]]["encrypt"].append("transit/missing")
+json.dump(c, open(sys.argv[1] + ".tmp", "w"))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+PY
+	fake_start "$VAULT_DIR" "$top_srcdir/tests/vault/fake_vault.py" ||
+		vault_fail "the fake did not start: $(cat "$VAULT_DIR/server.err")"
+	VAULT_HTTPS=$(fake_port "$VAULT_DIR" https)
+	VAULT_HTTP=$(fake_port "$VAULT_DIR" http)
+	VAULT_URL="https://127.0.0.1:$VAULT_HTTPS"
+	# nothing from the caller's environment or home
+	unset VAULT_ADDR VAULT_TOKEN VAULT_CACERT VAULT_NAMESPACE
+	export HOME="$T_TMP/home"
+	mkdir -p "$HOME"
+}
+
+vault_dropin() {
+	local conf=$1 line
+	shift
+	{
+		printf 'backend = vault\nmodule = ocikp-vault.so\nschemes = vault\n'
+		printf 'vault.address = %s\n' "$VAULT_URL"
+		printf 'vault.ca_file = %s\n' "$VAULT_DIR/ca.pem"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} > "$conf/50-vault.conf"
+	chmod 644 "$conf/50-vault.conf"
+}
+
+vault_ctl() {
+	local body=${2:-'{}'}
+	case $1 in
+	/_stats) fake_ctl "$VAULT_HTTP" GET "$1" ;;
+	*) fake_ctl "$VAULT_HTTP" POST "$1" "$body" ;;
+	esac
+}
+vault_stat() {
+	local s
+	s=$(vault_ctl /_stats) && fake_num "$s" "$1"
+}
