@@ -148,24 +148,17 @@ static int vault_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char
 	return rc;
 }
 
-/* The kept connections live as long as the module (one exec, or one
- * ocikpd configuration). */
-struct http_pool *vault_pool(struct ocikp_ctx *ctx)
-{
-	return ctx->backend_data;
-}
-
+/* The state lives as long as the module (one exec, or one ocikpd
+ * configuration): kept connections and the login token. */
 static int vault_init(struct ocikp_ctx *ctx)
 {
 	http_env_scrub();	/* before libcurl could start: no TLS key log */
-	ctx->backend_data = http_pool_new();	/* NULL: requests go without */
-	return OCIKP_OK;
+	return vault_state_new(ctx);
 }
 
 static void vault_fini(struct ocikp_ctx *ctx)
 {
-	http_pool_free(ctx->backend_data);
-	ctx->backend_data = NULL;
+	vault_state_free(ctx);
 	http_global_cleanup();
 }
 

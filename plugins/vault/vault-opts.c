@@ -120,7 +120,7 @@ static int token_file(struct ocikp_ctx *ctx, const char *path, struct ocikp_buf 
 	return rc == OCIKP_OK ? token_clean(ctx, path, tok) : rc;
 }
 
-int vault_token(struct ocikp_ctx *ctx, struct ocikp_buf *tok)
+int vault_static_token(struct ocikp_ctx *ctx, struct ocikp_buf *tok)
 {
 	const struct ocikp_host *h = ctx->host;
 	const char *v = secure_getenv("VAULT_TOKEN");
@@ -152,6 +152,5 @@ int vault_token(struct ocikp_ctx *ctx, struct ocikp_buf *tok)
 		}
 		h->buf_free(&path);
 	}
-	ocikp_errorf(ctx, "no Vault token: set VAULT_TOKEN, %s.token_file or ~/.vault-token", ctx->backend);
-	return OCIKP_CONFIG;
+	return OCIKP_NOT_MINE;
 }

@@ -168,30 +168,28 @@ int vault_fail(struct ocikp_ctx *ctx, enum vault_op op, long http_status, const 
 	return rc;
 }
 
-/* POST {address}/v1/MOUNT/VERB/NAME with the token (and namespace)
- * headers.  OK only for a 2xx answer, left in resp. */
-static int transit_call(struct ocikp_ctx *ctx, const struct vault_opts *o, enum vault_op op,
-			const struct vault_key *k, const struct ocikp_buf *body, struct http_resp *resp)
+/* POST {address}/v1/MOUNT/VERB/NAME once with the token (and namespace)
+ * headers. */
+static int transit_once(struct ocikp_ctx *ctx, const struct vault_opts *o, const char *verb,
+			const struct vault_key *k, const struct ocikp_buf *tok,
+			const struct ocikp_buf *body, struct http_resp *resp)
 {
 	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf url = { 0 }, tokh = { 0 }, nsh = { 0 }, tok = { 0 };
-	const char *verb = op == VAULT_WRAP ? "encrypt" : "decrypt";
+	struct ocikp_buf url = { 0 }, tokh = { 0 }, nsh = { 0 };
 	const char *headers[3] = { NULL };
 	struct http_req req = { 0 };
-	int rc = vault_token(ctx, &tok);
+	int rc;
 
-	if (rc == OCIKP_OK) {
-		h->buf_append(&url, o->address, strlen(o->address));
-		h->buf_append(&url, "/v1/", 4);
-		h->buf_append(&url, k->mount, strlen(k->mount));
-		h->buf_append(&url, "/", 1);
-		h->buf_append(&url, verb, strlen(verb));
-		h->buf_append(&url, "/", 1);
-		rc = h->buf_append(&url, k->name, strlen(k->name) + 1);
-	}
+	h->buf_append(&url, o->address, strlen(o->address));
+	h->buf_append(&url, "/v1/", 4);
+	h->buf_append(&url, k->mount, strlen(k->mount));
+	h->buf_append(&url, "/", 1);
+	h->buf_append(&url, verb, strlen(verb));
+	h->buf_append(&url, "/", 1);
+	rc = h->buf_append(&url, k->name, strlen(k->name) + 1);
 	if (rc == OCIKP_OK) {
 		h->buf_append(&tokh, "X-Vault-Token: ", 15);
-		rc = h->buf_append(&tokh, tok.data, tok.len + 1);
+		rc = h->buf_append(&tokh, tok->data, tok->len + 1);
 	}
 	if (rc == OCIKP_OK && o->namespace) {
 		h->buf_append(&nsh, "X-Vault-Namespace: ", 19);
@@ -206,8 +204,36 @@ static int transit_call(struct ocikp_ctx *ctx, const struct vault_opts *o, enum 
 		req.body = body->data;
 		req.body_len = body->len;
 		req.content_type = "application/json";
+		http_resp_free(ctx, resp);
 		rc = http_request(ctx, &o->http, &req, resp);
 		ocikp_debugf(ctx, "POST /v1/%s/%s/%s: HTTP %ld", k->mount, verb, k->name, resp->status);
+	}
+	h->buf_free(&url);
+	h->buf_free(&tokh);
+	h->buf_free(&nsh);
+	return rc;
+}
+
+/* The call with this request's token; a login token refused with 403
+ * (revoked, expired early) costs exactly one new login and one retry, a
+ * static token none.  OK only for a 2xx answer, left in resp. */
+static int transit_call(struct ocikp_ctx *ctx, const struct vault_opts *o, enum vault_op op,
+			const struct vault_key *k, const struct ocikp_buf *body, struct http_resp *resp)
+{
+	const struct ocikp_host *h = ctx->host;
+	const char *verb = op == VAULT_WRAP ? "encrypt" : "decrypt";
+	struct ocikp_buf tok = { 0 }, stale = { 0 };
+	int rc = OCIKP_OK, attempt, is_login = 0;
+
+	for (attempt = 0; rc == OCIKP_OK && attempt < 2; attempt++) {
+		h->buf_free(&tok);
+		rc = vault_token(ctx, o, attempt ? &stale : NULL, &tok, &is_login);
+		if (rc == OCIKP_OK)
+			rc = transit_once(ctx, o, verb, k, &tok, body, resp);
+		if (rc != OCIKP_OK || resp->status != 403 || !is_login || attempt)
+			break;
+		ocikp_debugf(ctx, "Vault refused the login token: logging in again");
+		rc = h->buf_append(&stale, tok.data, tok.len);
 	}
 	/* lib/http's line for a 5xx or 429 after its retries does not say
 	 * why; Vault's own text ("Vault is sealed") does. */
@@ -215,10 +241,8 @@ static int transit_call(struct ocikp_ctx *ctx, const struct vault_opts *o, enum 
 	    (resp->status == 429 || resp->status >= 500 ||
 	     (rc == OCIKP_OK && (resp->status < 200 || resp->status > 299))))
 		rc = vault_fail(ctx, op, resp->status, resp->body.data, resp->body.len);
-	h->buf_free(&url);
-	h->buf_free(&tokh);
-	h->buf_free(&nsh);
 	h->buf_free(&tok);
+	h->buf_free(&stale);
 	return rc;
 }
 

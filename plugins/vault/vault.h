@@ -36,15 +36,37 @@ struct vault_opts {
 int vault_opts_load(struct ocikp_ctx *ctx, struct vault_opts *o);
 
 /*
- * The token, appended to tok: $VAULT_TOKEN, else vault.token_file, else
- * ~/.vault-token (each file read as a secret: read_private_file), the
- * first that is set or exists.  Trailing whitespace is dropped.  None at
- * all, an empty one or one with control characters is OCIKP_CONFIG.
+ * The static token, appended to tok: $VAULT_TOKEN, else vault.token_file,
+ * else ~/.vault-token (each file read as a secret: read_private_file), the
+ * first that is set or exists; OCIKP_NOT_MINE (no error line) for none.
+ * Trailing whitespace is dropped; an empty one or one with control
+ * characters is OCIKP_CONFIG.
  */
-int vault_token(struct ocikp_ctx *ctx, struct ocikp_buf *tok);
+int vault_static_token(struct ocikp_ctx *ctx, struct ocikp_buf *tok);
 
-/* The connections kept while the module stays loaded (ctx->backend_data). */
+/* ---- vault-auth.c ---- */
+
+#define VAULT_LOGIN_MARGIN_S 60	/* a login token is renewed this long before its lease ends */
+
+/* The module's state (ctx->backend_data): kept connections, the login
+ * token in memory.  new at init, free at fini. */
+int vault_state_new(struct ocikp_ctx *ctx);
+void vault_state_free(struct ocikp_ctx *ctx);
 struct http_pool *vault_pool(struct ocikp_ctx *ctx);
+
+/*
+ * The token of this request, appended to tok (NUL-terminated): the static
+ * token if there is one (or vault.auth = token), else an AppRole or
+ * Kubernetes login's, from memory, the state directory or a new login.
+ * *is_login tells which.  stale: a login token Vault refused (403),
+ * dropped from both caches first.  None at all is OCIKP_CONFIG.
+ */
+int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct ocikp_buf *stale,
+		struct ocikp_buf *tok, int *is_login);
+
+/* A login answer's auth.client_token and auth.lease_duration (fuzz target). */
+int vault_parse_login(struct ocikp_ctx *ctx, const void *body, size_t len, struct ocikp_buf *tok,
+		      long long *lease_s);
 
 /* ---- vault-transit.c ---- */
 

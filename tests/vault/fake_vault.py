@@ -9,7 +9,12 @@ Usage: fake_vault.py DIR
 DIR (made by tests/vault/lib.sh) holds server.pem/server.key (names
 localhost and 127.0.0.1) and config.json:
   {"tokens": {TOKEN: {"encrypt": [KEY...], "decrypt": [KEY...]}},
-   "keys": {KEY: {"derived": BOOL}}}
+   "keys": {KEY: {"derived": BOOL}},
+   "approle": {"role_id": R, "secret_id": S, "as": TOKEN},
+   "kubernetes": {"role": R, "jwt": J, "as": TOKEN}}
+A login (POST /v1/auth/approle/login {"role_id","secret_id"}, POST
+/v1/auth/kubernetes/login {"role","jwt"}) answers {"auth": {"client_token",
+"lease_duration", ...}} with a new token holding the policy of "as".
 KEY is "[NAMESPACE/]MOUNT/NAME" (the namespace as X-Vault-Namespace names
 it).  config.json is read again whenever it changes (write it by rename).
 
@@ -19,8 +24,11 @@ allow_insecure_http, and the control paths):
   POST /_min_decrypt {"key": KEY, "version": N}   min_decryption_version
   POST /_seal {"sealed": BOOL}     503 {"errors": ["Vault is sealed"]} while sealed
   POST /_fault {"status": N, "times": K, "body": RAW}   the next K API calls
+  POST /_revoke   every login token issued so far stops working (403)
+  POST /_lease {"lease": S}   lease_duration of login tokens issued from now on
   POST /_reset    faults cleared, unsealed, counters zeroed
-  GET  /_stats    {"encrypt": N, "decrypt": N, "denied": N, "sealed": N, "fault": N}
+  GET  /_stats    {"encrypt": N, "decrypt": N, "denied": N, "sealed": N, "fault": N,
+                   "login_approle": N, "login_kubernetes": N, "login_refused": N}
 
 Every API request is appended to DIR/requests.log as
 "METHOD PATH ns=NAMESPACE", each body to DIR/bodies.log (one JSON a line).
@@ -39,7 +47,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
-STATE = {"sealed": False, "faults": [], "stats": {}, "versions": {}, "min": {}}
+STATE = {"sealed": False, "faults": [], "stats": {}, "versions": {}, "min": {},
+         "logins": {}, "lease": 3600, "n": 0}
 CONF = {"mtime": None, "data": {}}
 DENIED = "1 error occurred:\n\t* permission denied\n\n"
 
@@ -114,6 +123,10 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["sealed"] = bool(a.get("sealed", True))
             elif path == "/_fault":
                 STATE["faults"].append(dict(a, times=a.get("times", 1)))
+            elif path == "/_revoke":
+                STATE["logins"].clear()
+            elif path == "/_lease":
+                STATE["lease"] = a["lease"]
             elif path == "/_reset":
                 STATE.update(sealed=False, faults=[], stats={})
             else:
@@ -135,6 +148,9 @@ class Handler(BaseHTTPRequestHandler):
                     if "body" in f:
                         return self.answer(f["status"], f["body"].encode())
                     return self.errors(f["status"], "fault injected")
+        lm = re.fullmatch(r"/v1/auth/(approle|kubernetes)/login", self.path)
+        if lm:
+            return self.login(lm.group(1), raw)
         m = re.fullmatch(r"/v1/([A-Za-z0-9_.\-/]+)/(encrypt|decrypt)/([A-Za-z0-9_.\-]+)", self.path)
         if not m:
             return self.errors(404, "no handler for route")
@@ -142,7 +158,9 @@ class Handler(BaseHTTPRequestHandler):
         key = "/".join(x for x in (ns.strip("/"), mount, name) if x)
         token = self.headers.get("X-Vault-Token")
         c = conf()
-        pol = c.get("tokens", {}).get(token) if token else None
+        with LOCK:
+            login = STATE["logins"].get(token)
+        pol = c.get("tokens", {}).get(login or token) if token else None
         if pol is None or key not in pol.get(op, []):
             with LOCK:
                 count("denied")
@@ -194,6 +212,40 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {"request_id": "fake", "lease_id": "", "renewable": False,
                           "lease_duration": 0, "wrap_info": None, "warnings": None, "auth": None,
                           "data": {"plaintext": base64.b64encode(pt).decode()}})
+
+
+def _login(self, method, raw):
+    c = conf().get(method) or {}
+    try:
+        req = json.loads(raw)
+    except ValueError:
+        return self.errors(400, "failed to parse JSON input")
+    if method == "approle":
+        ok = req.get("role_id") == c.get("role_id") and req.get("secret_id") == c.get("secret_id")
+        if not ok:
+            with LOCK:
+                count("login_refused")
+            return self.errors(400, "invalid role or secret ID")
+    else:
+        if req.get("role") != c.get("role") or req.get("jwt") != c.get("jwt"):
+            with LOCK:
+                count("login_refused")
+            return self.errors(403, DENIED)
+    with LOCK:
+        count("login_" + method)
+        STATE["n"] += 1
+        tok = "hvs.login%dx%d-%s" % (os.getpid(), STATE["n"], base64.b32encode(os.urandom(10)).decode())
+        STATE["logins"][tok] = c["as"]
+        lease = STATE["lease"]
+    self.answer(200, {"request_id": "fake", "lease_id": "", "renewable": False,
+                      "lease_duration": 0, "data": None, "wrap_info": None, "warnings": None,
+                      "auth": {"client_token": tok, "accessor": "acc", "policies": ["default"],
+                               "token_policies": ["default"], "metadata": {},
+                               "lease_duration": lease, "renewable": True,
+                               "entity_id": "", "token_type": "service", "orphan": True}})
+
+
+Handler.login = _login
 
 
 class Control(Handler):

@@ -9,7 +9,9 @@
 #                      decrypt on every key), TOK_ENC (encrypt only),
 #                      TOK_NONE (no policy).  Keys: transit/k1, transit/k2,
 #                      team/transit/nsk (namespace team), transit/derived
-#                      (derived: needs a context).
+#                      (derived: needs a context).  Logins: AppRole ROLE_ID +
+#                      SECRET_ID, Kubernetes role image-puller + K8S_JWT (both
+#                      get TOK_ALL's policy).
 # vault_dropin CONFDIR [LINE...]   a 50-vault.conf aimed at the fake
 # vault_ctl PATH [JSON]            the control port (GET for /_stats)
 # vault_stat KIND                  one counter of /_stats
@@ -35,7 +37,10 @@ vault_setup() {
 	TOK_ALL="hvs.$(vault_rand 12)"
 	TOK_ENC="hvs.$(vault_rand 12)"
 	TOK_NONE="hvs.$(vault_rand 12)"
-	export TOK_ALL TOK_ENC TOK_NONE
+	ROLE_ID=$(vault_rand 8)-role
+	SECRET_ID=$(vault_rand 12)-secret
+	K8S_JWT="eyJhbGciOiJSUzI1NiJ9.$(vault_rand 24).$(vault_rand 32)"
+	export TOK_ALL TOK_ENC TOK_NONE ROLE_ID SECRET_ID K8S_JWT
 	python3 - "$VAULT_DIR/config.json" <<'PY' || vault_fail "config.json"
 import json, os, sys
 E = os.environ
@@ -43,7 +48,9 @@ keys = ["transit/k1", "transit/k2", "team/transit/nsk", "transit/derived"]
 c = {"tokens": {E["TOK_ALL"]: {"encrypt": keys, "decrypt": keys},
                 E["TOK_ENC"]: {"encrypt": keys, "decrypt": []},
                 E["TOK_NONE"]: {}},
-     "keys": {k: {"derived": k.endswith("derived")} for k in keys}}
+     "keys": {k: {"derived": k.endswith("derived")} for k in keys},
+     "approle": {"role_id": E["ROLE_ID"], "secret_id": E["SECRET_ID"], "as": E["TOK_ALL"]},
+     "kubernetes": {"role": "image-puller", "jwt": E["K8S_JWT"], "as": E["TOK_ALL"]}}
 c["tokens"][E["TOK_ALL"]]["encrypt"].append("transit/missing")
 json.dump(c, open(sys.argv[1] + ".tmp", "w"))
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
@@ -53,6 +60,7 @@ PY
 	VAULT_HTTPS=$(fake_port "$VAULT_DIR" https)
 	VAULT_HTTP=$(fake_port "$VAULT_DIR" http)
 	VAULT_URL="https://127.0.0.1:$VAULT_HTTPS"
+	VAULT_PID=$FAKE_PID
 	# nothing from the caller's environment or home
 	unset VAULT_ADDR VAULT_TOKEN VAULT_CACERT VAULT_NAMESPACE
 	export HOME="$T_TMP/home"
@@ -81,4 +89,30 @@ vault_ctl() {
 vault_stat() {
 	local s
 	s=$(vault_ctl /_stats) && fake_num "$s" "$1"
+}
+
+# vault_isolate: login tokens cached in VAULT_CACHE, a private
+# XDG_RUNTIME_DIR for a user; root's is /run/ocikp/vault, which parallel
+# tests share: there this test's files (their tokens carry the fake's pid)
+# are listed by vault_cache_mine and removed at exit.
+vault_isolate() {
+	if [ "$(id -u)" -ne 0 ]; then
+		export XDG_RUNTIME_DIR="$T_TMP/xdg"
+		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+		VAULT_CACHE="$XDG_RUNTIME_DIR/ocikp/vault"
+	else
+		VAULT_CACHE=/run/ocikp/vault
+	fi
+	t_at_exit vault_cache_drop
+}
+vault_cache_mine() {
+	local f
+	for f in "$VAULT_CACHE"/login-*.json; do
+		[ -f "$f" ] && grep -qF "hvs.login${VAULT_PID}x" "$f" 2> /dev/null && echo "$f"
+	done
+	return 0
+}
+vault_cache_drop() {
+	local f
+	for f in $(vault_cache_mine); do rm -f "$f" "${f%.json}.lock"; done
 }
