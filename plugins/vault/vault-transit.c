@@ -13,18 +13,28 @@
 #define MAX_PLAINTEXT (32 * 1024)	/* optsdata is a few hundred bytes */
 #define ERR_MAX 300			/* bytes of Vault's error text in the line */
 
+static int b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=';
+}
+
+/* Bounded by len alone: s need not be NUL-terminated. */
 int vault_ciphertext_ok(const char *s, size_t len)
 {
-	size_t n;
+	size_t i = 7, n;
 
-	if (len < 10 || len > VAULT_CT_MAX || strncmp(s, "vault:v", 7) != 0)
+	if (len < 10 || len > VAULT_CT_MAX || memcmp(s, "vault:v", 7) != 0 || s[7] == '0')
 		return 0;
-	n = strspn(s + 7, "0123456789");
-	if (n == 0 || n > 10 || s[7] == '0' || s[7 + n] != ':')
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	n = i - 7;
+	if (n == 0 || n > 10 || i + 1 >= len || s[i] != ':')
 		return 0;
-	s += 8 + n;
-	len -= 8 + n;
-	return len > 0 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == len;
+	for (i++; i < len; i++)
+		if (!b64_char(s[i]))
+			return 0;
+	return 1;
 }
 
 /* The answer's "data" object, or OCIKP_UNAVAILABLE naming what is wrong. */

@@ -81,7 +81,8 @@ int vault_encrypt(struct ocikp_ctx *ctx, const struct vault_opts *o, const struc
 int vault_decrypt(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct vault_key *k,
 		  const char *cipher, struct ocikp_buf *plain);
 
-/* A Transit ciphertext as Vault writes it: "vault:v" N ":" base64. */
+/* A Transit ciphertext as Vault writes it: "vault:v" N ":" base64 (len
+ * bytes of s, which need not be NUL-terminated). */
 int vault_ciphertext_ok(const char *s, size_t len);
 
 /* The answer parsers, exposed for the fuzz target. */
