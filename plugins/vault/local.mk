@@ -12,6 +12,6 @@ OCIKP_TEST_MODULES += plugins/vault/ocikp-vault.la
 # The backend through the ocikp binary against a fake Vault
 # (tests/vault/fake_vault.py): Transit, rotation, namespace, token
 # sources, errors and their exit codes, secrets never on stderr.
-vault_tests = tests/vault/vault.sh tests/vault/login.sh tests/vault/e2e.sh
+vault_tests = tests/vault/vault.sh tests/vault/login.sh tests/vault/e2e.sh tests/vault/daemon.sh
 TESTS += $(vault_tests)
 EXTRA_DIST += $(vault_tests) tests/vault/fake_vault.py tests/vault/lib.sh
