@@ -7,6 +7,8 @@
  *               -> POST /v1/auth/APPROLE_MOUNT/login {"role_id","secret_id"}
  *   kubernetes  vault.kubernetes_role + the service account token
  *               -> POST /v1/auth/K8S_MOUNT/login {"role","jwt"}
+ *   cert        vault.client_cert + vault.client_key (TLS client auth)
+ *               -> POST /v1/auth/CERT_MOUNT/login {"name"?: vault.cert_role}
  * A login's token ({"auth": {"client_token", "lease_duration"}}) is kept
  * in memory (the module's state: ocikpd keeps it loaded) and in the state
  * directory, login-<identity>.json (0600, written whole by rename), until
@@ -72,10 +74,12 @@ struct http_pool *vault_pool(struct ocikp_ctx *ctx)
 /* ---- the login ---- */
 
 struct login {
-	const char *method;		/* "approle", "kubernetes" */
+	const char *method;		/* "approle", "kubernetes", "cert" */
 	const char *mount;
 	const char *a, *b;		/* approle: role_id and secret_id files;
-					 * kubernetes: role and token file */
+					 * kubernetes: role and token file;
+					 * cert: certificate and key files */
+	const char *role;		/* cert: vault.cert_role; NULL: any */
 	char id[65];
 };
 
@@ -105,14 +109,14 @@ static int mount_opt(struct ocikp_ctx *ctx, const char *key, const char *dflt, c
 static void identity(const struct vault_opts *o, struct login *l)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *parts[6] = { o->address, o->namespace ? o->namespace : "", l->method, l->mount,
-				 l->a, l->b };
+	const char *parts[7] = { o->address, o->namespace ? o->namespace : "", l->method, l->mount,
+				 l->a, l->b, l->role ? l->role : "" };
 	unsigned char md[32];
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	size_t i;
 
 	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 7; i++)
 		EVP_DigestUpdate(m, parts[i], strlen(parts[i]) + 1);
 	EVP_DigestFinal_ex(m, md, NULL);
 	EVP_MD_CTX_free(m);
@@ -128,13 +132,15 @@ static void identity(const struct vault_opts *o, struct login *l)
 static int login_pick(struct ocikp_ctx *ctx, const struct vault_opts *o, const char *want,
 		      struct login *l)
 {
-	const char *rid, *sid, *role, *jwt;
+	const char *rid, *sid, *role, *jwt, *crt, *key;
 	int rc;
 
 	memset(l, 0, sizeof(*l));
 	if ((rc = opt_path(ctx, "approle_role_id_file", &rid)) != OCIKP_OK ||
 	    (rc = opt_path(ctx, "approle_secret_id_file", &sid)) != OCIKP_OK ||
-	    (rc = opt_path(ctx, "kubernetes_token_file", &jwt)) != OCIKP_OK)
+	    (rc = opt_path(ctx, "kubernetes_token_file", &jwt)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "client_cert", &crt)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "client_key", &key)) != OCIKP_OK)
 		return rc;
 	role = ocikp_conf(ctx, "kubernetes_role");
 	if ((!want || !strcmp(want, "approle")) && rid && sid) {
@@ -147,11 +153,18 @@ static int login_pick(struct ocikp_ctx *ctx, const struct vault_opts *o, const c
 		l->a = role;
 		l->b = jwt ? jwt : K8S_TOKEN_DEFAULT;
 		rc = mount_opt(ctx, "kubernetes_mount", "kubernetes", &l->mount);
+	} else if ((!want || !strcmp(want, "cert")) && crt && key) {
+		l->method = "cert";
+		l->a = crt;
+		l->b = key;
+		l->role = ocikp_conf(ctx, "cert_role");
+		rc = mount_opt(ctx, "cert_mount", "cert", &l->mount);
 	} else if (want) {
 		ocikp_errorf(ctx, "%s.auth = %s, but %s", ctx->backend, want,
 			     !strcmp(want, "approle") ?
 				     "approle_role_id_file and approle_secret_id_file are not both set" :
-				     "kubernetes_role is not set");
+			     !strcmp(want, "kubernetes") ? "kubernetes_role is not set" :
+							   "client_cert and client_key are not both set");
 		return OCIKP_CONFIG;
 	} else {
 		return OCIKP_NOT_MINE;
@@ -183,6 +196,16 @@ static int login_body(struct ocikp_ctx *ctx, const struct login *l, struct ocikp
 	ocikp_jgen *g;
 	int rc;
 
+	if (!strcmp(l->method, "cert")) {
+		g = h->jgen_new();
+		h->jgen_map_open(g);
+		if (l->role) {
+			h->jgen_key(g, "name");
+			h->jgen_string(g, l->role, strlen(l->role));
+		}
+		h->jgen_map_close(g);
+		return h->jgen_finish(g, body);
+	}
 	if (!strcmp(l->method, "approle")) {
 		rc = read_secret(ctx, "AppRole role_id file", l->a, &a);
 		if (rc == OCIKP_OK)
@@ -243,12 +266,20 @@ static int login(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct
 		 struct ocikp_buf *tok, long long *expires_at)
 {
 	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf url = { 0 }, body = { 0 }, nsh = { 0 };
+	struct ocikp_buf url = { 0 }, body = { 0 }, nsh = { 0 }, key = { 0 };
 	const char *headers[2] = { NULL, NULL };
+	struct http_opts ho = o->http;
 	struct http_req req = { 0 };
 	struct http_resp resp = { 0 };
 	long long lease = 0;
 	int rc = login_body(ctx, l, &body);
+
+	/* the certificate only where it proves who we are: the login */
+	if (rc == OCIKP_OK && !strcmp(l->method, "cert")) {
+		rc = h->read_private_file(ctx, "Vault client key", l->b, VAULT_TOKEN_MAX, &key);
+		ho.client_cert = l->a;
+		ho.client_key = &key;
+	}
 
 	if (rc == OCIKP_OK) {
 		h->buf_append(&url, o->address, strlen(o->address));
@@ -268,7 +299,7 @@ static int login(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct
 		req.body = body.data;
 		req.body_len = body.len;
 		req.content_type = "application/json";
-		rc = http_request(ctx, &o->http, &req, &resp);
+		rc = http_request(ctx, &ho, &req, &resp);
 		ocikp_debugf(ctx, "%s login, POST /v1/auth/%s/login: HTTP %ld", l->method, l->mount,
 			     resp.status);
 	}
@@ -285,6 +316,7 @@ static int login(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct
 	h->buf_free(&url);
 	h->buf_free(&body);
 	h->buf_free(&nsh);
+	h->buf_free(&key);
 	http_resp_free(ctx, &resp);
 	return rc;
 }
@@ -474,8 +506,9 @@ int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct 
 	int rc;
 
 	*is_login = 0;
-	if (want && strcmp(want, "token") && strcmp(want, "approle") && strcmp(want, "kubernetes")) {
-		ocikp_errorf(ctx, "option %s.auth must be token, approle or kubernetes", ctx->backend);
+	if (want && strcmp(want, "token") && strcmp(want, "approle") && strcmp(want, "kubernetes") &&
+	    strcmp(want, "cert")) {
+		ocikp_errorf(ctx, "option %s.auth must be token, approle, kubernetes or cert", ctx->backend);
 		return OCIKP_CONFIG;
 	}
 	if (!want || !strcmp(want, "token")) {
@@ -490,7 +523,7 @@ int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct 
 	}
 out:
 	if (rc == OCIKP_NOT_MINE) {
-		ocikp_errorf(ctx, "no Vault token: set VAULT_TOKEN, %s.token_file or ~/.vault-token, or an AppRole or Kubernetes login",
+		ocikp_errorf(ctx, "no Vault token: set VAULT_TOKEN, %s.token_file or ~/.vault-token, or an AppRole, Kubernetes or certificate login",
 			     ctx->backend);
 		rc = OCIKP_CONFIG;
 	}

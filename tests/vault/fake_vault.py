@@ -11,14 +11,19 @@ localhost and 127.0.0.1) and config.json:
   {"tokens": {TOKEN: {"encrypt": [KEY...], "decrypt": [KEY...]}},
    "keys": {KEY: {"derived": BOOL}},
    "approle": {"role_id": R, "secret_id": S, "as": TOKEN},
-   "kubernetes": {"role": R, "jwt": J, "as": TOKEN}}
+   "kubernetes": {"role": R, "jwt": J, "as": TOKEN},
+   "cert": {"cn": CN, "name": NAME, "as": TOKEN}}
 A login (POST /v1/auth/approle/login {"role_id","secret_id"}, POST
 /v1/auth/kubernetes/login {"role","jwt"}) answers {"auth": {"client_token",
-"lease_duration", ...}} with a new token holding the policy of "as".
+"lease_duration", ...}} with a new token holding the policy of "as"; so does
+POST /v1/auth/cert/login {"name"?} on the mtls listener, to a client
+certificate (verified against DIR/ca.pem) whose CN is the "cn" configured
+(and "name", when given, must be the one configured).
 KEY is "[NAMESPACE/]MOUNT/NAME" (the namespace as X-Vault-Namespace names
 it).  config.json is read again whenever it changes (write it by rename).
 
-Listeners (DIR/ports): https (the API) and http (the API again, plain, for
+Listeners (DIR/ports): https (the API), mtls (the API, asking for a
+client certificate) and http (the API again, plain, for
 allow_insecure_http, and the control paths):
   POST /_rotate {"key": KEY}       a new key version; older ones still decrypt
   POST /_min_decrypt {"key": KEY, "version": N}   min_decryption_version
@@ -148,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
                     if "body" in f:
                         return self.answer(f["status"], f["body"].encode())
                     return self.errors(f["status"], "fault injected")
-        lm = re.fullmatch(r"/v1/auth/(approle|kubernetes)/login", self.path)
+        lm = re.fullmatch(r"/v1/auth/(approle|kubernetes|cert)/login", self.path)
         if lm:
             return self.login(lm.group(1), raw)
         m = re.fullmatch(r"/v1/([A-Za-z0-9_.\-/]+)/(encrypt|decrypt)/([A-Za-z0-9_.\-]+)", self.path)
@@ -220,7 +225,14 @@ def _login(self, method, raw):
         req = json.loads(raw)
     except ValueError:
         return self.errors(400, "failed to parse JSON input")
-    if method == "approle":
+    if method == "cert":
+        peer = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        cn = dict(x[0] for x in peer["subject"]).get("commonName") if peer else None
+        if cn is None or cn != c.get("cn") or ("name" in req and req["name"] != c.get("name")):
+            with LOCK:
+                count("login_refused")
+            return self.errors(400, "invalid certificate or no client certificate supplied")
+    elif method == "approle":
         ok = req.get("role_id") == c.get("role_id") and req.get("secret_id") == c.get("secret_id")
         if not ok:
             with LOCK:
@@ -252,4 +264,5 @@ class Control(Handler):
     control = True
 
 
-fakeserver.run(DIR, [("https", Handler, "server"), ("http", Control, None)], name="fake_vault")
+fakeserver.run(DIR, [("https", Handler, "server"), ("mtls", Handler, "server", "ca"),
+                     ("http", Control, None)], name="fake_vault")

@@ -11,7 +11,8 @@
 #                      team/transit/nsk (namespace team), transit/derived
 #                      (derived: needs a context).  Logins: AppRole ROLE_ID +
 #                      SECRET_ID, Kubernetes role image-puller + K8S_JWT (both
-#                      get TOK_ALL's policy).
+#                      get TOK_ALL's policy); TLS certificate auth on the mtls
+#                      port (VAULT_MTLS) for CN ocikp-client, role images.
 # vault_dropin CONFDIR [LINE...]   a 50-vault.conf aimed at the fake
 # vault_ctl PATH [JSON]            the control port (GET for /_stats)
 # vault_stat KIND                  one counter of /_stats
@@ -50,7 +51,8 @@ c = {"tokens": {E["TOK_ALL"]: {"encrypt": keys, "decrypt": keys},
                 E["TOK_NONE"]: {}},
      "keys": {k: {"derived": k.endswith("derived")} for k in keys},
      "approle": {"role_id": E["ROLE_ID"], "secret_id": E["SECRET_ID"], "as": E["TOK_ALL"]},
-     "kubernetes": {"role": "image-puller", "jwt": E["K8S_JWT"], "as": E["TOK_ALL"]}}
+     "kubernetes": {"role": "image-puller", "jwt": E["K8S_JWT"], "as": E["TOK_ALL"]},
+     "cert": {"cn": "ocikp-client", "name": "images", "as": E["TOK_ALL"]}}
 c["tokens"][E["TOK_ALL"]]["encrypt"].append("transit/missing")
 json.dump(c, open(sys.argv[1] + ".tmp", "w"))
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
@@ -59,6 +61,7 @@ PY
 		vault_fail "the fake did not start: $(cat "$VAULT_DIR/server.err")"
 	VAULT_HTTPS=$(fake_port "$VAULT_DIR" https)
 	VAULT_HTTP=$(fake_port "$VAULT_DIR" http)
+	VAULT_MTLS=$(fake_port "$VAULT_DIR" mtls)
 	VAULT_URL="https://127.0.0.1:$VAULT_HTTPS"
 	VAULT_PID=$FAKE_PID
 	# nothing from the caller's environment or home
@@ -115,4 +118,16 @@ vault_cache_mine() {
 vault_cache_drop() {
 	local f
 	for f in $(vault_cache_mine); do rm -f "$f" "${f%.json}.lock"; done
+}
+
+# vault_client_cert NAME CN: DIR/NAME.pem, DIR/NAME.key (0600), a client
+# certificate signed by the fake's CA.
+vault_client_cert() {
+	local d=$VAULT_DIR
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" \
+		-keyout "$d/$1.key" -out "$d/$1.csr" 2> "$d/openssl.err" &&
+	printf 'extendedKeyUsage=clientAuth\n' > "$d/$1.ext" &&
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/$1.ext" -out "$d/$1.pem" 2> "$d/openssl.err" &&
+	chmod 600 "$d/$1.key"
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The vault backend's logins against the fake Vault: AppRole and
-# Kubernetes auth, the order of the methods and vault.auth pinning one,
+# Kubernetes and TLS certificate auth, the order of the methods and vault.auth pinning one,
 # login tokens cached (0600, the state directory) until their lease ends
 # less a margin, 20 execs -> one login, a 403 with a login token -> exactly
 # one new login and retry, with a static token none; the namespace header
@@ -111,8 +111,34 @@ t_expect_fail "vault.auth = approle without its files: exit 6 saying so" 6 \
 	"vault.auth = approle, but approle_role_id_file and approle_secret_id_file are not both set" \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$CQ"
 vault_dropin "$CQ" "vault.auth = ldap"
-t_expect_fail "vault.auth = ldap: exit 6" 6 "auth must be token, approle or kubernetes" \
+t_expect_fail "vault.auth = ldap: exit 6" 6 "auth must be token, approle, kubernetes or cert" \
 	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$CQ"
+
+# TLS certificate auth, on the listener that asks for a client certificate.
+vault_client_cert client ocikp-client && vault_client_cert other someone-else
+t_ok $? "client certificates made"
+CC=$(t_conf_dir); vault_dropin "$CC" "vault.address = https://127.0.0.1:$VAULT_MTLS" \
+	"vault.client_cert = $VAULT_DIR/client.pem" "vault.client_key = $VAULT_DIR/client.key" \
+	"vault.cert_role = images"
+OUT1=$(OCIKP_CONFIG_DIR="$CC" t_unwrap "$ANN" "$KEY")
+OUT2=$(OCIKP_CONFIG_DIR="$CC" t_unwrap "$ANN" "$KEY")
+[ "$OUT1$OUT2" = "$OPTS$OPTS" ] && [ "$(vault_stat login_cert)" -eq 1 ] &&
+	python3 -c 'import json, sys
+b = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{") and json.loads(l) == {"name": "images"}]
+assert b' "$VAULT_DIR/bodies.log"
+t_ok $? "TLS certificate auth: {name} to /v1/auth/cert/login with the client certificate, one login for two execs"
+vault_dropin "$CC" "vault.address = https://127.0.0.1:$VAULT_MTLS" \
+	"vault.client_cert = $VAULT_DIR/other.pem" "vault.client_key = $VAULT_DIR/other.key"
+t_expect_fail "a certificate Vault does not map: exit 6 with Vault's text" 6 \
+	"HTTP 400: invalid certificate or no client certificate supplied" \
+	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$CC"
+chmod 644 "$VAULT_DIR/other.key"
+t_expect_fail "a client key readable by others: refused, exit 6" 6 "Vault client key" \
+	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$CC"
+CD=$(t_conf_dir); vault_dropin "$CD" "vault.auth = cert"
+t_expect_fail "vault.auth = cert without a certificate: exit 6 saying so" 6 \
+	"vault.auth = cert, but client_cert and client_key are not both set" \
+	"$(t_unwrap_request ocikp "$ANN" "$KEY")" --config-dir="$CD"
 
 # A lease inside the margin is not kept: each exec logs in.
 vault_ctl /_revoke > /dev/null
@@ -129,11 +155,13 @@ vault_ctl /_lease '{"lease": 3600}' > /dev/null
 # No secret on stderr, --verbose included.
 : > "$T_TMP/all-stderr"
 vault_cache_drop
-for conf in "$C" "$CK" "$CB"; do
+vault_dropin "$CC" "vault.address = https://127.0.0.1:$VAULT_MTLS" \
+	"vault.client_cert = $VAULT_DIR/client.pem" "vault.client_key = $VAULT_DIR/client.key"
+for conf in "$C" "$CK" "$CB" "$CC"; do
 	t_run "$(t_unwrap_request ocikp "$ANN" "$KEY")" --verbose --config-dir="$conf"
 	printf '%s\n' "$T_ERR" >> "$T_TMP/all-stderr"
 done
-! grep -qF -e "$SECRET_ID" -e "$K8S_JWT" -e "${K8S_JWT:20:20}" -e "hvs.login" -e "$TOK_ALL" \
+! grep -qF -e "$(sed -n 2p "$VAULT_DIR/client.key")" -e "$SECRET_ID" -e "$K8S_JWT" -e "${K8S_JWT:20:20}" -e "hvs.login" -e "$TOK_ALL" \
 	"$T_TMP/all-stderr" && grep -q "approle login, POST /v1/auth/approle/login: HTTP 200" "$T_TMP/all-stderr"
 t_ok $? "--verbose: the logins named, never a secret_id, a JWT or a token"
 
