@@ -437,8 +437,10 @@ static int memo_get(struct ocikp_ctx *ctx, const struct login *l, const struct o
 		s->id[0] = '\0';
 		return OCIKP_NOT_MINE;
 	}
-	return ctx->host->buf_append(tok, s->tok.data, s->tok.len + 1) == OCIKP_OK ? (tok->len--, OCIKP_OK) :
-										  OCIKP_INTERNAL;
+	if (ctx->host->buf_append(tok, s->tok.data, s->tok.len + 1) != OCIKP_OK)
+		return OCIKP_INTERNAL;
+	tok->len--;	/* NUL-terminated, not counted */
+	return OCIKP_OK;
 }
 
 static void memo_put(struct ocikp_ctx *ctx, const struct login *l, const struct ocikp_buf *tok,
