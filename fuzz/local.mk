@@ -28,6 +28,12 @@ if ENABLE_AWSKMS
 FUZZ_TARGETS += awskms_response
 FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c)
 endif
+if ENABLE_VAULT
+FUZZ_TARGETS += vault_response
+# The module's files as plugins/vault/local.mk lists them (the descriptor's
+# file aside), and the HTTP helper.
+FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c)
+endif
 if ENABLE_KBS
 # kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys) and
 # links lib/jwe.c (as jwe, the JWE parser itself, does);
@@ -41,12 +47,12 @@ endif
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
-	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS) $(KBS_CFLAGS) $(PKCS11_CFLAGS) $(AWSKMS_CFLAGS)
+	$(KEYCHAIN_CFLAGS) $(GCPKMS_CFLAGS) $(KBS_CFLAGS) $(PKCS11_CFLAGS) $(AWSKMS_CFLAGS) $(VAULT_CFLAGS)
 FUZZ_HOST_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(host_libocikphost_a_SOURCES)))
 FUZZ_TPM_SRC = $(addprefix $(top_srcdir)/plugins/tpm/,ocikp-tpm.c tpm-blob.c tpm-pcr.c tpm-dup.c tpm-esys.c \
 	tpm-tcti.c)
 FUZZ_KEYCHAIN_SRC = $(addprefix $(top_srcdir)/plugins/keychain/,ocikp-keychain.c keychain-ecies.c keychain-store.c)
-FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS) $(GCPKMS_LIBS) $(KBS_LIBS) $(AWSKMS_LIBS)
+FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS) $(GCPKMS_LIBS) $(KBS_LIBS) $(AWSKMS_LIBS) $(VAULT_LIBS)
 
 fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 	@mkdir -p fuzz/bin
@@ -57,6 +63,8 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
 			$(FUZZ_GCPKMS_SRC)) \
 		$(if $(filter awskms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/awskms \
 			$(FUZZ_AWSKMS_SRC)) \
+		$(if $(filter vault_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/vault \
+			$(FUZZ_VAULT_SRC)) \
 		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) \
 		$(if $(filter jwe,$*),-I$(top_srcdir)/lib) \
 		$(if $(filter jwe kbs_jwe,$*),$(top_srcdir)/lib/jwe.c) \
@@ -94,5 +102,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus

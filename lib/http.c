@@ -589,6 +589,14 @@ static CURLcode handle_setup(CURL *c, const struct http_opts *o, const struct ta
 		SET(CURLOPT_CAINFO, o->ca_file);
 		SET(CURLOPT_CAPATH, (char *)NULL);
 	}
+	if (o->client_cert && o->client_key) {
+		struct curl_blob key = { o->client_key->data, o->client_key->len, CURL_BLOB_COPY };
+
+		SET(CURLOPT_SSLCERT, o->client_cert);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+		SET(CURLOPT_SSLKEY_BLOB, &key);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	if (!e)
 		e = proxy_setup(c, t);
 	if (t->plain && !t->plain_any) {

@@ -70,6 +70,11 @@ struct http_opts {
 	unsigned flags;			/* HTTP_PLAIN_LOCAL, HTTP_PLAIN_ANY */
 	struct http_pool *pool;		/* connections kept across requests; NULL:
 					 * none, each request connects afresh */
+	const char *client_cert;	/* PEM certificate for TLS client authentication
+					 * (with client_key); NULL: none */
+	const struct ocikp_buf *client_key;	/* its PEM private key, read by the caller as
+					 * a secret; libcurl's copy is on the cleansing
+					 * allocator */
 };
 
 /*

@@ -108,6 +108,8 @@ for b in $BACKENDS; do
 		bad="$bad ocikp-kbs:$d" ;;
 	awskms) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
 		bad="$bad ocikp-awskms:$d" ;;
+	vault) [[ "$d" == *libcurl4* && "$d" != *libtss2* && "$d" != *libsecret* ]] ||
+		bad="$bad ocikp-vault:$d" ;;
 	pkcs11) [[ "$d" == *libp11-kit0* && "$d" != *libtss2* && "$d" != *libsecret* &&
 		"$d" != *libcurl* ]] || bad="$bad ocikp-pkcs11:$d" ;;
 	esac

@@ -187,7 +187,7 @@ SMOKE_TESTS = tests/unit/test-b64 tests/unit/test-json tests/unit/test-conf test
 	tests/protocol.sh tests/bad-input.sh tests/loader.sh tests/dropin.sh tests/cmdline.sh \
 	tests/tpm/fixtures.sh tests/keychain/ecies.sh tests/gcpkms/secrets.sh tests/kbs/offline.sh \
 	tests/awskms/selftest.sh \
-	tests/http/http.sh tests/daemon/units.sh
+	tests/http/http.sh tests/daemon/units.sh tests/vault/vault.sh
 DISTCHECK_TESTS = $(filter $(SMOKE_TESTS),$(TESTS))
 # (named through a variable: automake would take `distcheck:` for an
 # override of its own rule)

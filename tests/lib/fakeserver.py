@@ -59,14 +59,19 @@ class Server(ThreadingHTTPServer):
         log_err(self.name, "connection from %s:\n%s" % (client_address, traceback.format_exc()))
 
 
-def serve(directory, handler, cert=None, name="fake"):
-    """A listener on a random loopback port, served from a thread; its port."""
+def serve(directory, handler, cert=None, name="fake", client_ca=None):
+    """A listener on a random loopback port, served from a thread; its port.
+    client_ca: DIR/CLIENT_CA.pem verifies client certificates, which are
+    asked for but optional (the handler reads connection.getpeercert())."""
     srv = Server(("127.0.0.1", 0), handler)
     srv.name = name
     if cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(directory, cert + ".pem"),
                             os.path.join(directory, cert + ".key"))
+        if client_ca:
+            ctx.load_verify_locations(os.path.join(directory, client_ca + ".pem"))
+            ctx.verify_mode = ssl.CERT_OPTIONAL
         srv.context = ctx
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv.server_address[1]
@@ -89,7 +94,8 @@ def wait_for_parent(limit=3600):
 
 
 def run(directory, listeners, name="fake"):
-    """listeners: (NAME, HANDLER, CERT-or-None) each; see the module's doc."""
-    ports = [(n, serve(directory, h, cert, name)) for n, h, cert in listeners]
+    """listeners: (NAME, HANDLER, CERT-or-None[, CLIENT_CA]) each; see the
+    module's doc."""
+    ports = [(l[0], serve(directory, l[1], l[2], name, *l[3:])) for l in listeners]
     write_ports(directory, ports)
     wait_for_parent()

@@ -1,0 +1,533 @@
+/*
+ * Which token a request uses, and the login tokens' cache.
+ *
+ * Methods, in this order unless vault.auth pins one:
+ *   token       VAULT_TOKEN, vault.token_file, ~/.vault-token (static)
+ *   approle     vault.approle_role_id_file + vault.approle_secret_id_file
+ *               -> POST /v1/auth/APPROLE_MOUNT/login {"role_id","secret_id"}
+ *   kubernetes  vault.kubernetes_role + the service account token
+ *               -> POST /v1/auth/K8S_MOUNT/login {"role","jwt"}
+ *   cert        vault.client_cert + vault.client_key (TLS client auth)
+ *               -> POST /v1/auth/CERT_MOUNT/login {"name"?: vault.cert_role}
+ * A login's token ({"auth": {"client_token", "lease_duration"}}) is kept
+ * in memory (the module's state: ocikpd keeps it loaded) and in the state
+ * directory, login-<identity>.json (0600, written whole by rename), until
+ * VAULT_LOGIN_MARGIN_S before its lease ends; a miss takes state_lock and
+ * looks again, so parallel execs log in once.  The identity is a SHA-256
+ * of the address, namespace, method, mount and the files or role named;
+ * no secret enters it.  The backend is not OCIKP_BACKEND_CONCURRENT, so
+ * the host makes one call at a time: no lock on the memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "vault.h"
+
+#define CACHE_MAX (2 * VAULT_TOKEN_MAX + 256)
+#define K8S_TOKEN_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+struct vault_state {
+	struct http_pool *pool;
+	char id[65];			/* the identity of tok; "": none */
+	struct ocikp_buf tok;		/* a login token (host buffer: wiped) */
+	long long expires_at;
+};
+
+int vault_state_new(struct ocikp_ctx *ctx)
+{
+	struct vault_state *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
+	s->pool = http_pool_new();	/* NULL: requests go without */
+	ctx->backend_data = s;
+	return OCIKP_OK;
+}
+
+void vault_state_free(struct ocikp_ctx *ctx)
+{
+	struct vault_state *s = ctx->backend_data;
+
+	if (!s)
+		return;
+	http_pool_free(s->pool);
+	ctx->host->buf_free(&s->tok);
+	free(s);
+	ctx->backend_data = NULL;
+}
+
+struct http_pool *vault_pool(struct ocikp_ctx *ctx)
+{
+	struct vault_state *s = ctx->backend_data;
+
+	return s ? s->pool : NULL;
+}
+
+/* ---- the login ---- */
+
+struct login {
+	const char *method;		/* "approle", "kubernetes", "cert" */
+	const char *mount;
+	const char *a, *b;		/* approle: role_id and secret_id files;
+					 * kubernetes: role and token file;
+					 * cert: certificate and key files */
+	const char *role;		/* cert: vault.cert_role; NULL: any */
+	char id[65];
+};
+
+static int opt_path(struct ocikp_ctx *ctx, const char *key, const char **out)
+{
+	*out = ocikp_conf(ctx, key);
+	if (*out && (*out)[0] != '/') {
+		ocikp_errorf(ctx, "option %s.%s must be an absolute path", ctx->backend, key);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
+static int mount_opt(struct ocikp_ctx *ctx, const char *key, const char *dflt, const char **out)
+{
+	const char *v = ocikp_conf(ctx, key);
+
+	*out = v ? v : dflt;
+	if (strspn(*out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./") !=
+		    strlen(*out) || !**out || strstr(*out, "..")) {
+		ocikp_errorf(ctx, "option %s.%s must be a mount path", ctx->backend, key);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
+static void identity(const struct vault_opts *o, struct login *l)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *parts[7] = { o->address, o->namespace ? o->namespace : "", l->method, l->mount,
+				 l->a, l->b, l->role ? l->role : "" };
+	unsigned char md[32];
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	size_t i;
+
+	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
+	for (i = 0; i < 7; i++)
+		EVP_DigestUpdate(m, parts[i], strlen(parts[i]) + 1);
+	EVP_DigestFinal_ex(m, md, NULL);
+	EVP_MD_CTX_free(m);
+	for (i = 0; i < 32; i++) {
+		l->id[2 * i] = hex[md[i] >> 4];
+		l->id[2 * i + 1] = hex[md[i] & 15];
+	}
+	l->id[64] = '\0';
+}
+
+/* Which login the options name; OCIKP_NOT_MINE for none.  want: the
+ * pinned method, or NULL. */
+static int login_pick(struct ocikp_ctx *ctx, const struct vault_opts *o, const char *want,
+		      struct login *l)
+{
+	const char *rid, *sid, *role, *jwt, *crt, *key;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if ((rc = opt_path(ctx, "approle_role_id_file", &rid)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "approle_secret_id_file", &sid)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "kubernetes_token_file", &jwt)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "client_cert", &crt)) != OCIKP_OK ||
+	    (rc = opt_path(ctx, "client_key", &key)) != OCIKP_OK)
+		return rc;
+	role = ocikp_conf(ctx, "kubernetes_role");
+	if ((!want || !strcmp(want, "approle")) && rid && sid) {
+		l->method = "approle";
+		l->a = rid;
+		l->b = sid;
+		rc = mount_opt(ctx, "approle_mount", "approle", &l->mount);
+	} else if ((!want || !strcmp(want, "kubernetes")) && role && *role) {
+		l->method = "kubernetes";
+		l->a = role;
+		l->b = jwt ? jwt : K8S_TOKEN_DEFAULT;
+		rc = mount_opt(ctx, "kubernetes_mount", "kubernetes", &l->mount);
+	} else if ((!want || !strcmp(want, "cert")) && crt && key) {
+		l->method = "cert";
+		l->a = crt;
+		l->b = key;
+		l->role = ocikp_conf(ctx, "cert_role");
+		rc = mount_opt(ctx, "cert_mount", "cert", &l->mount);
+	} else if (want) {
+		ocikp_errorf(ctx, "%s.auth = %s, but %s", ctx->backend, want,
+			     !strcmp(want, "approle") ?
+				     "approle_role_id_file and approle_secret_id_file are not both set" :
+			     !strcmp(want, "kubernetes") ? "kubernetes_role is not set" :
+							   "client_cert and client_key are not both set");
+		return OCIKP_CONFIG;
+	} else {
+		return OCIKP_NOT_MINE;
+	}
+	if (rc == OCIKP_OK)
+		identity(o, l);
+	return rc;
+}
+
+/* One secret file's contents, trailing white space dropped. */
+static int read_secret(struct ocikp_ctx *ctx, const char *what, const char *path, struct ocikp_buf *out)
+{
+	int rc = ctx->host->read_private_file(ctx, what, path, VAULT_TOKEN_MAX, out);
+
+	while (rc == OCIKP_OK && out->len && strchr(" \t\r\n", out->data[out->len - 1]) &&
+	       out->data[out->len - 1])
+		out->len--;
+	if (rc == OCIKP_OK && !out->len) {
+		ocikp_errorf(ctx, "%s %s is empty", what, path);
+		rc = OCIKP_CONFIG;
+	}
+	return rc;
+}
+
+static int login_body(struct ocikp_ctx *ctx, const struct login *l, struct ocikp_buf *body)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf a = { 0 }, b = { 0 };
+	ocikp_jgen *g;
+	int rc;
+
+	if (!strcmp(l->method, "cert")) {
+		g = h->jgen_new();
+		h->jgen_map_open(g);
+		if (l->role) {
+			h->jgen_key(g, "name");
+			h->jgen_string(g, l->role, strlen(l->role));
+		}
+		h->jgen_map_close(g);
+		return h->jgen_finish(g, body);
+	}
+	if (!strcmp(l->method, "approle")) {
+		rc = read_secret(ctx, "AppRole role_id file", l->a, &a);
+		if (rc == OCIKP_OK)
+			rc = read_secret(ctx, "AppRole secret_id file", l->b, &b);
+	} else {
+		rc = h->buf_append(&a, l->a, strlen(l->a));
+		if (rc == OCIKP_OK)
+			rc = read_secret(ctx, "Kubernetes service account token", l->b, &b);
+	}
+	if (rc == OCIKP_OK) {
+		g = h->jgen_new();
+		h->jgen_map_open(g);
+		h->jgen_key(g, !strcmp(l->method, "approle") ? "role_id" : "role");
+		h->jgen_string(g, (const char *)a.data, a.len);
+		h->jgen_key(g, !strcmp(l->method, "approle") ? "secret_id" : "jwt");
+		h->jgen_string(g, (const char *)b.data, b.len);
+		h->jgen_map_close(g);
+		rc = h->jgen_finish(g, body);
+	}
+	h->buf_free(&a);
+	h->buf_free(&b);
+	return rc;
+}
+
+int vault_parse_login(struct ocikp_ctx *ctx, const void *body, size_t len, struct ocikp_buf *tok,
+		      long long *lease_s)
+{
+	const struct ocikp_host *h = ctx->host;
+	const ocikp_json *auth, *t, *lease;
+	ocikp_json *doc = NULL;
+	const char *n;
+	char *end;
+	int rc = OCIKP_UNAVAILABLE;
+
+	if (h->json_parse(ctx, "Vault login answer", body, len, &doc) != OCIKP_OK)
+		return OCIKP_UNAVAILABLE;
+	auth = h->json_get(doc, "auth");
+	t = h->json_get(auth, "client_token");
+	lease = h->json_get(auth, "lease_duration");
+	n = h->json_type(lease) == OCIKP_JSON_NUMBER ? h->json_number(lease) : NULL;
+	if (!h->json_string(t) || !h->json_string_len(t) || h->json_string_len(t) > VAULT_TOKEN_MAX ||
+	    strspn(h->json_string(t), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+/=") !=
+		    h->json_string_len(t)) {
+		ocikp_errorf(ctx, "Vault login answer: no usable auth.client_token");
+	} else if (!n || (*lease_s = strtoll(n, &end, 10), *end) || *lease_s < 0 || *lease_s > 10 * 365 * 86400LL) {
+		ocikp_errorf(ctx, "Vault login answer: no usable auth.lease_duration");
+	} else {
+		rc = h->buf_append(tok, h->json_string(t), h->json_string_len(t) + 1);
+		if (rc == OCIKP_OK)
+			tok->len--;
+	}
+	h->json_free(doc);
+	return rc;
+}
+
+/* POST /v1/auth/MOUNT/login (with the namespace header): a new token. */
+static int login(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct login *l,
+		 struct ocikp_buf *tok, long long *expires_at)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf url = { 0 }, body = { 0 }, nsh = { 0 }, key = { 0 };
+	const char *headers[2] = { NULL, NULL };
+	struct http_opts ho = o->http;
+	struct http_req req = { 0 };
+	struct http_resp resp = { 0 };
+	long long lease = 0;
+	int rc = login_body(ctx, l, &body);
+
+	/* the certificate only where it proves who we are: the login */
+	if (rc == OCIKP_OK && !strcmp(l->method, "cert")) {
+		rc = h->read_private_file(ctx, "Vault client key", l->b, VAULT_TOKEN_MAX, &key);
+		ho.client_cert = l->a;
+		ho.client_key = &key;
+	}
+
+	if (rc == OCIKP_OK) {
+		h->buf_append(&url, o->address, strlen(o->address));
+		h->buf_append(&url, "/v1/auth/", 9);
+		h->buf_append(&url, l->mount, strlen(l->mount));
+		rc = h->buf_append(&url, "/login", 7);
+	}
+	if (rc == OCIKP_OK && o->namespace) {
+		h->buf_append(&nsh, "X-Vault-Namespace: ", 19);
+		rc = h->buf_append(&nsh, o->namespace, strlen(o->namespace) + 1);
+		headers[0] = (const char *)nsh.data;
+	}
+	if (rc == OCIKP_OK) {
+		req.method = "POST";
+		req.url = (const char *)url.data;
+		req.headers = headers;
+		req.body = body.data;
+		req.body_len = body.len;
+		req.content_type = "application/json";
+		rc = http_request(ctx, &ho, &req, &resp);
+		ocikp_debugf(ctx, "%s login, POST /v1/auth/%s/login: HTTP %ld", l->method, l->mount,
+			     resp.status);
+	}
+	if ((rc == OCIKP_OK || rc == OCIKP_UNAVAILABLE) &&
+	    (resp.status == 429 || resp.status >= 500 ||
+	     (rc == OCIKP_OK && (resp.status < 200 || resp.status > 299)))) {
+		rc = vault_fail(ctx, VAULT_WRAP, resp.status, resp.body.data, resp.body.len);
+		if (rc != OCIKP_UNAVAILABLE)
+			rc = OCIKP_CONFIG;	/* the credentials were refused */
+	}
+	if (rc == OCIKP_OK)
+		rc = vault_parse_login(ctx, resp.body.data, resp.body.len, tok, &lease);
+	*expires_at = (long long)time(NULL) + lease;
+	h->buf_free(&url);
+	h->buf_free(&body);
+	h->buf_free(&nsh);
+	h->buf_free(&key);
+	http_resp_free(ctx, &resp);
+	return rc;
+}
+
+/* ---- the cache ---- */
+
+/* Usable: more than the margin left (a lease of 0 never is: not kept). */
+static int fresh(long long expires_at)
+{
+	return expires_at - (long long)time(NULL) > VAULT_LOGIN_MARGIN_S;
+}
+
+/* DIR/login-<id>.json into file; OCIKP_NOT_MINE without a state directory. */
+static int cache_path(struct ocikp_ctx *ctx, const struct login *l, struct ocikp_buf *file)
+{
+	const struct ocikp_host *h = ctx->host;
+
+	if (!OCIKP_HOST_HAS(h, state_unlock) || h->state_dir(ctx, file) != OCIKP_OK) {
+		ocikp_error_clear(ctx);
+		ocikp_debugf(ctx, "no usable state directory: login tokens kept in memory only");
+		h->buf_free(file);
+		return OCIKP_NOT_MINE;
+	}
+	file->len = strlen((const char *)file->data);
+	h->buf_append(file, "/login-", 7);
+	h->buf_append(file, l->id, 64);
+	return h->buf_append(file, ".json", 6);
+}
+
+static int cache_read(struct ocikp_ctx *ctx, const char *file, struct ocikp_buf *tok,
+		      long long *expires_at)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf raw = { 0 };
+	ocikp_json *doc = NULL;
+	const ocikp_json *t;
+	const char *n;
+	int rc = OCIKP_NOT_MINE;
+
+	if (access(file, F_OK) != 0)
+		return OCIKP_NOT_MINE;
+	if (h->read_private_file(ctx, "Vault login cache", file, CACHE_MAX, &raw) == OCIKP_OK &&
+	    h->json_parse(ctx, "Vault login cache", raw.data, raw.len, &doc) == OCIKP_OK) {
+		t = h->json_get(doc, "token");
+		n = h->json_number(h->json_get(doc, "expires_at"));
+		if (h->json_string(t) && h->json_string_len(t) && n && *n) {
+			*expires_at = strtoll(n, NULL, 10);
+			if (fresh(*expires_at) &&
+			    h->buf_append(tok, h->json_string(t), h->json_string_len(t) + 1) == OCIKP_OK) {
+				tok->len--;
+				rc = OCIKP_OK;
+			}
+		}
+	}
+	if (rc != OCIKP_OK)
+		ocikp_error_clear(ctx);	/* a bad cache file is replaced, never an error */
+	h->json_free(doc);
+	h->buf_free(&raw);
+	return rc;
+}
+
+static void cache_write(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *tok,
+			long long expires_at)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf json = { 0 };
+	char tmp[4096], num[32];
+	unsigned char r[8];
+	ocikp_jgen *g = h->jgen_new();
+	int fd, ok;
+
+	RAND_bytes(r, sizeof(r));
+	snprintf(tmp, sizeof(tmp), "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", file, r[0], r[1], r[2],
+		 r[3], r[4], r[5], r[6], r[7]);
+	snprintf(num, sizeof(num), "%lld", expires_at);
+	h->jgen_map_open(g);
+	h->jgen_key(g, "token");
+	h->jgen_string(g, (const char *)tok->data, tok->len);
+	h->jgen_key(g, "expires_at");
+	h->jgen_number(g, num, strlen(num));
+	h->jgen_map_close(g);
+	if (h->jgen_finish(g, &json) != OCIKP_OK)
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	ok = fd >= 0 && write(fd, json.data, json.len) == (ssize_t)json.len;
+	if (fd >= 0 && close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, file) != 0) {
+		ocikp_debugf(ctx, "login token not cached: %s", strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+	}
+	h->buf_free(&json);
+}
+
+static void cache_drop(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *stale)
+{
+	struct ocikp_buf tok = { 0 };
+	long long exp;
+
+	/* only the token that was refused: another exec may have renewed it */
+	if (cache_read(ctx, file, &tok, &exp) == OCIKP_OK && tok.len == stale->len &&
+	    !memcmp(tok.data, stale->data, tok.len))
+		unlink(file);
+	ctx->host->buf_free(&tok);
+}
+
+static int memo_get(struct ocikp_ctx *ctx, const struct login *l, const struct ocikp_buf *stale,
+		    struct ocikp_buf *tok)
+{
+	struct vault_state *s = ctx->backend_data;
+
+	if (!s || strcmp(s->id, l->id))
+		return OCIKP_NOT_MINE;
+	if (!fresh(s->expires_at) || (stale && stale->len == s->tok.len &&
+				      !memcmp(stale->data, s->tok.data, s->tok.len))) {
+		ctx->host->buf_free(&s->tok);
+		s->id[0] = '\0';
+		return OCIKP_NOT_MINE;
+	}
+	if (ctx->host->buf_append(tok, s->tok.data, s->tok.len + 1) != OCIKP_OK)
+		return OCIKP_INTERNAL;
+	tok->len--;	/* NUL-terminated, not counted */
+	return OCIKP_OK;
+}
+
+static void memo_put(struct ocikp_ctx *ctx, const struct login *l, const struct ocikp_buf *tok,
+		     long long expires_at)
+{
+	struct vault_state *s = ctx->backend_data;
+
+	if (!s)
+		return;
+	ctx->host->buf_free(&s->tok);
+	s->id[0] = '\0';
+	if (ctx->host->buf_append(&s->tok, tok->data, tok->len + 1) != OCIKP_OK)
+		return;
+	s->tok.len--;
+	memcpy(s->id, l->id, sizeof(s->id));
+	s->expires_at = expires_at;
+}
+
+/* A login token for l: memory, else the file, else a login (under the
+ * lock, looking at the file again first).  stale: a token Vault refused. */
+static int login_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct login *l,
+		       const struct ocikp_buf *stale, struct ocikp_buf *tok)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf file = { 0 };
+	char lockname[80];
+	long long exp = 0;
+	int lfd = -1, rc, have_file;
+
+	if (memo_get(ctx, l, stale, tok) == OCIKP_OK)
+		return OCIKP_OK;
+	have_file = cache_path(ctx, l, &file) == OCIKP_OK;
+	if (have_file && stale)
+		cache_drop(ctx, (const char *)file.data, stale);
+	if (have_file && cache_read(ctx, (const char *)file.data, tok, &exp) == OCIKP_OK) {
+		memo_put(ctx, l, tok, exp);
+		h->buf_free(&file);
+		return OCIKP_OK;
+	}
+	snprintf(lockname, sizeof(lockname), "login-%s", l->id);
+	if (have_file && h->state_lock(ctx, lockname, &lfd) != OCIKP_OK) {
+		h->buf_free(&file);
+		return OCIKP_UNAVAILABLE;
+	}
+	if (have_file && cache_read(ctx, (const char *)file.data, tok, &exp) == OCIKP_OK) {
+		rc = OCIKP_OK;	/* another exec logged in meanwhile */
+	} else {
+		rc = login(ctx, o, l, tok, &exp);
+		if (rc == OCIKP_OK && have_file && fresh(exp))
+			cache_write(ctx, (const char *)file.data, tok, exp);
+	}
+	if (rc == OCIKP_OK && fresh(exp))
+		memo_put(ctx, l, tok, exp);
+	if (have_file)
+		h->state_unlock(lfd);
+	h->buf_free(&file);
+	return rc;
+}
+
+int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct ocikp_buf *stale,
+		struct ocikp_buf *tok, int *is_login)
+{
+	const char *want = ocikp_conf(ctx, "auth");
+	struct login l;
+	int rc;
+
+	*is_login = 0;
+	if (want && strcmp(want, "token") && strcmp(want, "approle") && strcmp(want, "kubernetes") &&
+	    strcmp(want, "cert")) {
+		ocikp_errorf(ctx, "option %s.auth must be token, approle, kubernetes or cert", ctx->backend);
+		return OCIKP_CONFIG;
+	}
+	if (!want || !strcmp(want, "token")) {
+		rc = vault_static_token(ctx, tok);
+		if (rc != OCIKP_NOT_MINE || (want && !strcmp(want, "token")))
+			goto out;
+	}
+	rc = login_pick(ctx, o, want, &l);
+	if (rc == OCIKP_OK) {
+		*is_login = 1;
+		rc = login_token(ctx, o, &l, stale, tok);
+	}
+out:
+	if (rc == OCIKP_NOT_MINE) {
+		ocikp_errorf(ctx, "no Vault token: set VAULT_TOKEN, %s.token_file or ~/.vault-token, or an AppRole, Kubernetes or certificate login",
+			     ctx->backend);
+		rc = OCIKP_CONFIG;
+	}
+	return rc;
+}
