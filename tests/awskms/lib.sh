@@ -17,20 +17,14 @@
 
 . "$top_srcdir/tests/lib/fake.sh"
 
-aws_fail() { echo "1..1"; echo "not ok 1 - aws test setup: $*"; exit 1; }
-aws_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+aws_fail() { fake_setup_fail aws "$*"; }
+aws_rand() { fake_rand "$@"; }
 
 aws_setup() {
-	local tool
-	for tool in openssl python3; do
-		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-	done
-	python3 -c 'import cryptography' 2> /dev/null ||
-		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+	fake_require
 	AWS_DIR="$T_TMP/aws"
 	{ mkdir -p "$AWS_DIR" && chmod 700 "$AWS_DIR"; } || aws_fail "mkdir $AWS_DIR"
-	{ fake_ca "$AWS_DIR" ca "ocikp fake AWS test CA" &&
-	  fake_leaf "$AWS_DIR" server ca "DNS:localhost,IP:127.0.0.1"; } ||
+	fake_server_certs "$AWS_DIR" "ocikp fake AWS test CA" ||
 		aws_fail "certificates: $(cat "$AWS_DIR/openssl.err")"
 	AWS_AKID=AKIA$(aws_rand 8 | tr a-f A-F)
 	AWS_SECRET=$(aws_rand 20)/x+Y

@@ -25,7 +25,7 @@
 
 . "$top_srcdir/tests/lib/fake.sh"
 
-gcp_fail() { echo "1..1"; echo "not ok 1 - gcp test setup: $*"; exit 1; }
+gcp_fail() { fake_setup_fail gcp "$*"; }
 
 # gcp_json FILE PYTHON-EXPR [FILE EXPR...]: write each FILE (mode 0600) as the
 # JSON of its expression, in one python3 run (they are slow to start); the
@@ -43,23 +43,17 @@ for path, expr in zip(a[::2], a[1::2]):
     os.rename(path + ".tmp", path)' "$@")
 }
 
-gcp_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+gcp_rand() { fake_rand "$@"; }
 
 gcp_certs() {
 	local d=$GCP_DIR
-	fake_ca "$d" ca "ocikp fake GCP test CA" &&
-	fake_leaf "$d" server ca "DNS:localhost,IP:127.0.0.1" &&
+	fake_server_certs "$d" "ocikp fake GCP test CA" &&
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d/sa.key" 2> "$d/openssl.err" &&
 	openssl pkey -in "$d/sa.key" -pubout -out "$d/sa.pub" 2> "$d/openssl.err"
 }
 
 gcp_setup() {
-	local tool
-	for tool in openssl python3; do
-		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-	done
-	python3 -c 'import cryptography' 2> /dev/null ||
-		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+	fake_require
 
 	GCP_DIR="$T_TMP/gcp"
 	{ mkdir -p "$GCP_DIR" && chmod 700 "$GCP_DIR"; } || gcp_fail "mkdir $GCP_DIR"

@@ -19,14 +19,7 @@
 
 . "$top_srcdir/tests/lib/fake.sh"
 
-kbs_require() {
-	local tool
-	for tool in openssl python3; do
-		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-	done
-	python3 -c 'import cryptography' 2> /dev/null ||
-		{ echo "1..0 # SKIP python3 cryptography not found"; exit 0; }
-}
+kbs_require() { fake_require; }
 
 kbs_setup() {
 	local d="$T_TMP/kbs"
@@ -35,8 +28,7 @@ kbs_setup() {
 	mkdir -p "$d" || return 1
 	: > "$d/server.err"
 	# the CA and a server certificate for localhost and 127.0.0.1
-	if ! { fake_ca "$d" ca "ocikp test KBS CA" &&
-	       fake_leaf "$d" server ca "DNS:localhost,IP:127.0.0.1" &&
+	if ! { fake_server_certs "$d" "ocikp test KBS CA" &&
 	       openssl genpkey -algorithm ed25519 -out "$d/admin.pem" &&
 	       chmod 600 "$d/admin.pem" &&
 	       openssl pkey -in "$d/admin.pem" -pubout -out "$d/admin-pub.pem"; } 2>> "$d/server.err"; then

@@ -17,6 +17,12 @@
 #                                  time); prints the body and a newline, or
 #                                  fails on a non-2xx answer (stderr says it)
 #   fake_num JSON FIELD            a number from flat JSON (/_stats), 0 if absent
+#   fake_require                   openssl, python3 and its cryptography, or the
+#                                  test is skipped (a plan of 1..0) here
+#   fake_setup_fail WHAT MSG       a failed set-up as one TAP failure; exits
+#   fake_rand [N]                  N random bytes (default 16) in hex
+#   fake_server_certs DIR CN       fake_ca DIR ca CN, then fake_leaf DIR server
+#                                  for localhost and 127.0.0.1
 # openssl's complaints go to DIR/openssl.err.
 
 fake_ca() {
@@ -70,3 +76,20 @@ fake_ctl() {
 }
 
 fake_num() { local v; v=$(printf '%s' "$1" | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p"); echo "${v:-0}"; }
+
+fake_require() {
+	local tool
+	for tool in openssl python3; do
+		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
+	done
+	python3 -c 'import cryptography' 2> /dev/null ||
+		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+}
+
+fake_setup_fail() { echo "1..1"; echo "not ok 1 - $1 test setup: $2"; exit 1; }
+
+fake_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+fake_server_certs() {
+	fake_ca "$1" ca "$2" && fake_leaf "$1" server ca "DNS:localhost,IP:127.0.0.1"
+}

@@ -19,21 +19,15 @@
 
 . "$top_srcdir/tests/lib/fake.sh"
 
-vault_fail() { echo "1..1"; echo "not ok 1 - vault test setup: $*"; exit 1; }
+vault_fail() { fake_setup_fail vault "$*"; }
 
-vault_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+vault_rand() { fake_rand "$@"; }
 
 vault_setup() {
-	local tool
-	for tool in openssl python3; do
-		command -v $tool > /dev/null || { echo "1..0 # SKIP $tool not found"; exit 0; }
-	done
-	python3 -c 'import cryptography' 2> /dev/null ||
-		{ echo "1..0 # SKIP python3 cryptography not installed"; exit 0; }
+	fake_require
 	VAULT_DIR="$T_TMP/vault"
 	{ mkdir -p "$VAULT_DIR" && chmod 700 "$VAULT_DIR"; } || vault_fail "mkdir $VAULT_DIR"
-	{ fake_ca "$VAULT_DIR" ca "ocikp fake Vault test CA" &&
-	  fake_leaf "$VAULT_DIR" server ca "DNS:localhost,IP:127.0.0.1"; } ||
+	fake_server_certs "$VAULT_DIR" "ocikp fake Vault test CA" ||
 		vault_fail "certificates: $(cat "$VAULT_DIR/openssl.err")"
 	TOK_ALL="hvs.$(vault_rand 12)"
 	TOK_ENC="hvs.$(vault_rand 12)"
