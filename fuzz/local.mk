@@ -54,7 +54,7 @@ FUZZ_TPM_SRC = $(addprefix $(top_srcdir)/plugins/tpm/,ocikp-tpm.c tpm-blob.c tpm
 FUZZ_KEYCHAIN_SRC = $(addprefix $(top_srcdir)/plugins/keychain/,ocikp-keychain.c keychain-ecies.c keychain-store.c)
 FUZZ_LIBS = $(LTDL_LIBS) $(YAJL_LIBS) $(CRYPTO_LIBS) $(TPM_LIBS) $(KEYCHAIN_LIBS) $(GCPKMS_LIBS) $(KBS_LIBS) $(AWSKMS_LIBS) $(VAULT_LIBS)
 
-fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(FUZZ_HOST_SRC)
+fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/fixed-rsa.h $(FUZZ_HOST_SRC)
 	@mkdir -p fuzz/bin
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_HOST_SRC) \
 		$(if $(filter tpm_%,$*),$(FUZZ_TPM_SRC)) \
@@ -101,6 +101,6 @@ clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
-EXTRA_DIST += fuzz/fuzz.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
+EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
