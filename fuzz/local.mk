@@ -1,15 +1,16 @@
 # libFuzzer targets (clang): every parser of untrusted bytes.
-#   make -j2 fuzz-smoke             each target for FUZZ_SECONDS (default 10),
-#                                   two at a time with -j2
-#   make fuzz FUZZ_SECONDS=600      longer
-#   make fuzz-corpus FUZZ_SECONDS=300
-#                                   longer, and merge what it found into the
+#   make -j2 fuzz-smoke             (CI) each target replays its committed
+#                                   corpus, then fuzzes FUZZ_SECONDS (10)
+#   make fuzz-long                  each target for FUZZ_LONG_SECONDS (600),
+#                                   one line of figures each (executions,
+#                                   CPU seconds, coverage, corpus, findings),
+#                                   and what it found merged into the
 #                                   committed corpus (-merge=1 keeps only
 #                                   inputs that add coverage): commit it, so
-#                                   the short smoke run starts from there
+#                                   the smoke run starts from there.
+#                                   FUZZ_TARGETS="a b" picks targets.
 # Seeds in fuzz/corpus/<target>/ (real requests, drop-ins and the fixtures);
-# fuzz and fuzz-smoke work on a copy, so the committed corpus changes only
-# through fuzz-corpus.
+# findings in fuzz/findings/<target>/.  fuzz/run.sh runs one target.
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64 jwe
@@ -75,32 +76,20 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
 
-fuzz fuzz-smoke: $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+FUZZ_LONG_SECONDS ?= 600
+fuzz-smoke: $(addprefix fuzz-smoke-,$(FUZZ_TARGETS))
+fuzz-long: $(addprefix fuzz-long-,$(FUZZ_TARGETS))
 
-# One target on a copy of its corpus (no file of that name: always runs).
-fuzz-run-%: fuzz/bin/%
-	@work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$*/* $$work/ 2>/dev/null || true; \
-	fuzz/bin/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=1024 \
-		$$work > fuzz/$*.log 2>&1 || { tail -40 fuzz/$*.log; rm -rf $$work; exit 1; }; \
-	printf 'fuzz %-20s %10s executions in %ss, corpus %s\n' $* \
-		"$$(sed -n 's/^stat::number_of_executed_units: *//p' fuzz/$*.log)" $(FUZZ_SECONDS) \
-		"$$(ls $$work | wc -l)"; \
-	rm -rf $$work
-
-fuzz-corpus: $(addprefix fuzz-merge-,$(FUZZ_TARGETS))
-
-fuzz-merge-%: fuzz/bin/%
-	@work=$$(mktemp -d); cp $(top_srcdir)/fuzz/corpus/$*/* $$work/ 2>/dev/null || true; \
-	fuzz/bin/$* -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 $$work > fuzz/$*.log 2>&1 && \
-	fuzz/bin/$* -merge=1 $(top_srcdir)/fuzz/corpus/$* $$work >> fuzz/$*.log 2>&1 || \
-		{ tail -40 fuzz/$*.log; rm -rf $$work; exit 1; }; \
-	printf 'fuzz %-20s corpus now %s files\n' $* "$$(ls $(top_srcdir)/fuzz/corpus/$* | wc -l)"; \
-	rm -rf $$work
+# One target (no file of these names: they always run).
+fuzz-smoke-%: fuzz/bin/%
+	@bash $(top_srcdir)/fuzz/run.sh smoke $< $(top_srcdir)/fuzz/corpus/$* $(FUZZ_SECONDS)
+fuzz-long-%: fuzz/bin/%
+	@bash $(top_srcdir)/fuzz/run.sh long $< $(top_srcdir)/fuzz/corpus/$* $(FUZZ_LONG_SECONDS)
 
 clean-local: clean-fuzz
 clean-fuzz:
-	-rm -rf fuzz/bin fuzz/*.log
-.PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
-EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
+	-rm -rf fuzz/bin fuzz/*.log fuzz/findings
+.PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
+EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
