@@ -8,7 +8,9 @@
  *
  *   backend = NAME          start (or reopen) the section of backend NAME
  *   module  = FILE.so       a bare file name in the plugin directory
- *   schemes = a b c         URL schemes routed to it (scheme://...)
+ *   schemes = a b c         URL schemes routed to it (scheme://...);
+ *                           "p*" routes every longer scheme starting p
+ *                           (CoCo's kbs+<plugin>://) no drop-in lists
  *   opaque_schemes = a b    schemes routed to it without "//" too
  *                           (scheme:..., as RFC 7512's pkcs11:)
  *   enabled = yes|no
@@ -303,9 +305,19 @@ static void free_strv(char **v)
 	free(v);
 }
 
+/* "p*": a valid scheme prefix and a final star, the only pattern there is;
+ * it matches schemes longer than p that start with p. */
+static bool scheme_pattern(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len >= 2 && s[len - 1] == '*' && scheme_valid(s, len - 1);
+}
+
 /* "a b,c" -> {"a","b","c",NULL}; NULL with *bad set to the offender's
- * position (1-based; 0: the list is empty), or NULL without memory. */
-static char **split_schemes(char *value, size_t *bad)
+ * position (1-based; 0: the list is empty), or NULL without memory.
+ * patterns: "p*" is allowed too (schemes, not opaque_schemes). */
+static char **split_schemes(char *value, bool patterns, size_t *bad)
 {
 	char **v = NULL, *tok, *save = NULL;
 	size_t n = 0;
@@ -313,7 +325,7 @@ static char **split_schemes(char *value, size_t *bad)
 	*bad = SIZE_MAX;
 	for (tok = strtok_r(value, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
 		char **grown;
-		if (!scheme_valid(tok, strlen(tok))) {
+		if (!scheme_valid(tok, strlen(tok)) && !(patterns && scheme_pattern(tok))) {
 			*bad = n + 1;
 			free_strv(v);
 			return NULL;
@@ -487,12 +499,13 @@ static int parse_line(struct ocikp_ctx *ctx, struct conf *conf, const char *path
 		char ***list = !strcmp(key, "schemes") ? &(*section)->schemes
 						       : &(*section)->opaque_schemes;
 		size_t bad;
-		char **v = split_schemes(value, &bad);
+		bool patterns = list == &(*section)->schemes;
+		char **v = split_schemes(value, patterns, &bad);
 		if (!v && bad == 0) {
 			err_set(ctx, "%s:%u: empty %s", path, line, key);
 		} else if (!v && bad != SIZE_MAX) {
-			err_set(ctx, "%s:%u: scheme %zu in the list is invalid (a-z first, then a-z, 0-9, +, . or -; 32 at most)",
-				path, line, bad);
+			err_set(ctx, "%s:%u: scheme %zu in the list is invalid (a-z first, then a-z, 0-9, +, . or -; 32 at most%s)",
+				path, line, bad, patterns ? "; or such a prefix and a final *" : "");
 		} else if (!v) {
 			rc = OCIKP_INTERNAL;
 		} else {
@@ -684,14 +697,41 @@ void conf_free(struct conf *conf)
 	memset(conf, 0, sizeof(*conf));
 }
 
+/* The length of the longest "p*" of b's schemes that matches scheme, or 0. */
+static size_t pattern_match(const struct conf_backend *b, const char *scheme)
+{
+	size_t best = 0, len = strlen(scheme);
+	char **s;
+
+	for (s = b->schemes; s && *s; s++) {
+		size_t plen = strlen(*s) - 1;
+		if ((*s)[plen] == '*' && len > plen && !strncmp(*s, scheme, plen) && plen > best)
+			best = plen;
+	}
+	return best;
+}
+
+/* The backend a drop-in routes scheme to: one that lists it, else the one
+ * with the longest matching pattern (two backends with the same pattern
+ * are refused when the configuration is read). */
 static const struct conf_backend *backend_listing(const struct conf *conf, const char *scheme)
 {
-	size_t i;
+	const struct conf_backend *best = NULL;
+	size_t i, best_len = 0;
 
+	if (strchr(scheme, '*'))	/* a pattern names no key URL's scheme */
+		return NULL;
 	for (i = 0; i < conf->n_backends; i++)
 		if (conf->backends[i].enabled && routes(&conf->backends[i], scheme))
 			return &conf->backends[i];
-	return NULL;
+	for (i = 0; i < conf->n_backends; i++) {
+		size_t len = conf->backends[i].enabled ? pattern_match(&conf->backends[i], scheme) : 0;
+		if (len > best_len) {
+			best = &conf->backends[i];
+			best_len = len;
+		}
+	}
+	return best;
 }
 
 /* An enabled backend lists scheme in opaque_schemes. */
@@ -730,14 +770,7 @@ int conf_key_scheme(const struct conf *conf, const char *url, char *scheme, size
 
 const struct conf_backend *conf_backend_for_scheme(const struct conf *conf, const char *scheme)
 {
-	const struct conf_backend *cb = backend_listing(conf, scheme);
-
-	/* CoCo's resource URIs kbs+<plugin>:// (guest-components resource_uri)
-	 * name a KBS plugin, not a backend: they go where kbs:// goes unless a
-	 * drop-in lists the scheme itself. */
-	if (!cb && strncmp(scheme, "kbs+", 4) == 0 && scheme[4])
-		cb = backend_listing(conf, "kbs");
-	return cb;
+	return backend_listing(conf, scheme);
 }
 
 const struct conf_backend *conf_backend_named(const struct conf *conf, const char *name)
@@ -775,7 +808,7 @@ int conf_add_builtin(struct conf *conf)
 	b = backend_get(conf, "sample");
 	if (!b || !(b->module = strdup("ocikp-sample.so")) ||
 	    !(b->origin = strdup("built-in default")) ||
-	    !(b->schemes = split_schemes(schemes, &bad)))
+	    !(b->schemes = split_schemes(schemes, false, &bad)))
 		return OCIKP_INTERNAL;
 	return OCIKP_OK;
 }

@@ -254,7 +254,8 @@ static void kbs_fini(struct ocikp_ctx *ctx)
 	http_global_cleanup();
 }
 
-static const char *const kbs_schemes[] = { "kbs", NULL };
+/* kbs+*: CoCo's kbs+<plugin>:// resource URIs (guest-components resource_uri). */
+static const char *const kbs_schemes[] = { "kbs", "kbs+*", NULL };
 
 OCIKP_EXPORT const struct ocikp_backend ocikp_backend_v1 = {
 	.abi = OCIKP_BACKEND_ABI,

@@ -11,7 +11,7 @@ K="$T_TMP/kek"
 head -c 32 /dev/urandom > "$K"; chmod 600 "$K"
 printf '{"default/image-kek/1":"%s"}' "$(base64 -w0 < "$K")" > "$T_TMP/offline.json"
 chmod 600 "$T_TMP/offline.json"
-printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\nkbs.offline_files = %s\n' \
+printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\nkbs.offline_files = %s\n' \
 	"$T_TMP/offline.json" > "$C/50-kbs.conf"
 P="keypath=$K::keyid=kbs:///default/image-kek/1"
 

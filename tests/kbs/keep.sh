@@ -20,7 +20,7 @@ kbs_require
 t_setup
 d_built_or_skip 9
 kbs_setup || { t_ok 1 "the local KBS starts: $(cat "$KBS_DIR/server.err")"; t_done; exit 1; }
-printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\nkbs.url = https://127.0.0.1:%s\nkbs.ca_file = %s\nkbs.sources = kbs\n' \
+printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\nkbs.url = https://127.0.0.1:%s\nkbs.ca_file = %s\nkbs.sources = kbs\n' \
 	"$KBS_HTTPS" "$KBS_DIR/ca.pem" > "$C/50-kbs.conf"
 OPTS='{"symkey":"c2VjcmV0","cipheroptions":{"nonce":"bm9uY2U="}}'
 

@@ -68,7 +68,7 @@ kbs_dropin() {
 	local dir=$1 line
 	shift
 	{
-		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n'
+		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\n'
 		printf 'kbs.url = https://127.0.0.1:%s\n' "$KBS_HTTPS"
 		printf 'kbs.ca_file = %s/ca.pem\n' "$KBS_DIR"
 		printf 'kbs.admin_key = %s/admin.pem\n' "$KBS_DIR"

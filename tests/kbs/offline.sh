@@ -9,7 +9,7 @@ t_setup
 unset OFFLINE_FS_KBC_EXTRA_FILE_PATH
 kbs_dropin() {	# kbs_dropin [LINE...]
 	{
-		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n'
+		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$C/50-kbs.conf"
 }

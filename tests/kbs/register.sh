@@ -189,7 +189,7 @@ printf 'not a key\n' > "$T_TMP/junk.pem"; chmod 600 "$T_TMP/junk.pem"
 dropin_r "kbs.admin_key = $T_TMP/junk.pem"
 t_expect_fail "an admin key that is no PEM key: exit 6" 6 "not an unencrypted PEM private key" \
 	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/8")"
-printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\nkbs.admin_key = %s\n' \
+printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\nkbs.admin_key = %s\n' \
 	"$KBS_DIR/admin.pem" > "$C/50-kbs.conf"
 t_expect_fail "admin_key without url: exit 6" 6 "admin_key is set but kbs.url is not" \
 	"$(t_wrap_request ocikp "$OPTS" "keypath=$K::keyid=kbs:///default/reg/8")"

@@ -11,7 +11,7 @@ t_setup
 OFF="$T_TMP/offline.json"
 kbs_dropin() {	# kbs_dropin [LINE...]: the kbs drop-in, offline keys in $OFF
 	{
-		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n'
+		printf 'backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\n'
 		printf 'kbs.offline_files = %s\n' "$OFF"
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > "$C/50-kbs.conf"

@@ -45,23 +45,46 @@ static int load_one(const char *text)
 	return rc;
 }
 
-/* CoCo's kbs+<plugin>:// schemes go where kbs goes, unless listed. */
-static void test_kbs_plugins(void)
+/* "p*" patterns (CoCo's kbs+<plugin>://): a listed scheme wins, then the
+ * longest pattern; a pattern only in schemes, never two owners of one. */
+static void test_scheme_patterns(void)
 {
 	struct conf c;
 	const struct conf_backend *b;
 	char path[512];
+	static const char *const bad[] = { "*", "kbs*x", "kbs+**", "Kbs*", "+*" };
+	size_t i;
 
-	put("etc", "70-kbs.conf", "backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs\n");
-	put("etc", "71-pk.conf", "backend = pk\nmodule = ocikp-pk.so\nschemes = kbs+pkcs11\n");
+	put("etc", "70-kbs.conf", "backend = kbs\nmodule = ocikp-kbs.so\nschemes = kbs kbs+*\n");
+	put("etc", "71-pk.conf", "backend = pk\nmodule = ocikp-pk.so\nschemes = kbs+pkcs11 kbs+pk*\n");
 	ok(load(&c) == OCIKP_OK, "kbs drop-ins load: %s", h.err.msg);
 	b = conf_backend_for_scheme(&c, "kbs+default");
-	ok(b && !strcmp(b->name, "kbs"), "kbs+default routed to the backend of kbs");
+	ok(b && !strcmp(b->name, "kbs"), "kbs+default routed by kbs+*");
 	b = conf_backend_for_scheme(&c, "kbs+pkcs11");
 	ok(b && !strcmp(b->name, "pk"), "a drop-in listing kbs+pkcs11 itself wins");
-	ok(!conf_backend_for_scheme(&c, "kbs+") && !conf_backend_for_scheme(&c, "kbsx"),
-	   "kbs+ without a plugin, and kbsx, routed nowhere");
+	b = conf_backend_for_scheme(&c, "kbs+pkx");
+	ok(b && !strcmp(b->name, "pk"), "the longest pattern (kbs+pk*) wins over kbs+*");
+	ok(!conf_backend_for_scheme(&c, "kbs+") && !conf_backend_for_scheme(&c, "kbsx") &&
+	   !conf_backend_for_scheme(&c, "kbs+*"),
+	   "kbs+ (nothing after the prefix), kbsx and kbs+* itself routed nowhere");
 	conf_free(&c);
+
+	put("etc", "71-pk.conf", "backend = pk\nmodule = ocikp-pk.so\nschemes = kbs+*\n");
+	ok(load(&c) == OCIKP_CONFIG && strstr(h.err.msg, "'kbs+*' already routed"),
+	   "two backends with one pattern refused: %s", h.err.msg);
+	conf_free(&c);
+	put("etc", "71-pk.conf", "backend = pk\nmodule = ocikp-pk.so\nopaque_schemes = kbs+*\n");
+	ok(load(&c) == OCIKP_CONFIG && strstr(h.err.msg, "invalid"),
+	   "a pattern in opaque_schemes refused: %s", h.err.msg);
+	conf_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "backend = pk\nmodule = ocikp-pk.so\nschemes = %s\n", bad[i]);
+		put("etc", "71-pk.conf", text);
+		ok(load(&c) == OCIKP_CONFIG && strstr(h.err.msg, "invalid"),
+		   "pattern '%s' refused: %s", bad[i], h.err.msg);
+		conf_free(&c);
+	}
 	snprintf(path, sizeof(path), "%s/etc/70-kbs.conf", top);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/etc/71-pk.conf", top);
@@ -260,7 +283,7 @@ int main(void)
 	   "/run hides /usr/lib of the same name: %s", conf_backend_named(&c, "tpm")->origin);
 	ok(conf_option(&c, "tpm", "nope") == NULL && conf_option(&c, "tp", "m.tcti") == NULL,
 	   "option lookup is exact");
-	test_kbs_plugins();
+	test_scheme_patterns();
 	ok(conf_add_builtin(&c) == OCIKP_OK && conf_backend_named(&c, "sample") &&
 	   strstr(conf_backend_named(&c, "sample")->origin, "/lib/50-sample.conf:1"),
 	   "no built-in when sample is configured");
