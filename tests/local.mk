@@ -56,7 +56,7 @@ tests_unit_test_loader_LDADD = $(UNIT_LDADD)
 tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_secbuf_LDADD = $(UNIT_LDADD)
 tests_unit_test_secbuf_CFLAGS = $(UNIT_CFLAGS)
-EXTRA_DIST += tests/unit/tap.h tests/lib/common.sh tests/lib/requests.sh tests/lib/fake.sh \
+EXTRA_DIST += tests/unit/tap.h tests/unit/hex.h tests/lib/common.sh tests/lib/requests.sh tests/lib/fake.sh \
 	tests/lib/fakeserver.py tests/lib/port-pair.sh tests/go/build.sh \
 	tests/go/src/ocikp-e2e/main.go
 

@@ -152,8 +152,12 @@ def flip(member, at=0):
 
 
 def setm(member, value):
+    """Set a member after sealing; None removes it."""
     def f(parts):
-        parts[member] = value
+        if value is None:
+            del parts[member]
+        else:
+            parts[member] = value
     return f
 
 

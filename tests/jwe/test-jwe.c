@@ -20,30 +20,13 @@
 #include "ocikp.h"
 #include "../../lib/jwe.c"
 #include "../unit/tap.h"
+#include "../unit/hex.h"
 
 static struct host h;
 static struct backend_ctx root;
 static struct ocikp_ctx *ctx = &root.pub;
 static char tmpdir[] = "/tmp/ocikp-test-jwe.XXXXXX";
 static unsigned char opts[193];	/* OCIcrypt's optsdata is about this size */
-
-static int from_hex(const char *hex, struct ocikp_buf *out)
-{
-	size_t i, n = hex ? strlen(hex) : 1;
-	unsigned int v;
-	unsigned char c;
-
-	if (n % 2)
-		return -1;
-	for (i = 0; i < n; i += 2) {
-		if (sscanf(hex + i, "%2x", &v) != 1)
-			return -1;
-		c = (unsigned char)v;
-		if (buf_append(out, &c, 1) != OCIKP_OK)
-			return -1;
-	}
-	return 0;
-}
 
 /* RFC 7518 appendix C: ECDH-ES (direct) with A128GCM, apu "Alice", apv
  * "Bob"; Z as the appendix lists it, the key it derives. */

@@ -17,29 +17,12 @@
 #include "ocikp.h"
 #include "../../plugins/kbs/kbs-jwe.c"
 #include "../unit/tap.h"
+#include "../unit/hex.h"
 
 static struct host h;
 static struct backend_ctx root;
 static struct ocikp_ctx *ctx = &root.pub;
 static char tmpdir[] = "/tmp/ocikp-test-jwe.XXXXXX";
-
-static int from_hex(const char *hex, struct ocikp_buf *out)
-{
-	size_t i, n = strlen(hex);
-	unsigned int v;
-	unsigned char c;
-
-	if (n % 2)
-		return -1;
-	for (i = 0; i < n; i += 2) {
-		if (sscanf(hex + i, "%2x", &v) != 1)
-			return -1;
-		c = (unsigned char)v;
-		if (buf_append(out, &c, 1) != OCIKP_OK)
-			return -1;
-	}
-	return 0;
-}
 
 static int keys_are(const ocikp_json *o, const char *const *names, size_t n)
 {
