@@ -43,9 +43,10 @@ FUZZ_TARGETS += kbs_jwe kbs_param kbs_packet
 # drive (FUZZ_KBS_INC_<target>) and link the rest of the module, lib/http.c,
 # lib/jws.c and lib/jwe.c; http_cookie includes lib/http.c.
 FUZZ_KBS_SRC = $(filter %.c,$(kbs_sources)) lib/http.c lib/jws.c lib/jwe.c
-FUZZ_KBS_MODULE = kbs_rcar kbs_register
+FUZZ_KBS_MODULE = kbs_rcar kbs_register kbs_opts
 FUZZ_KBS_INC_kbs_rcar = plugins/kbs/kbs-rcar.c
 FUZZ_KBS_INC_kbs_register = plugins/kbs/kbs-register.c plugins/kbs/kbs-keys.c
+FUZZ_KBS_INC_kbs_opts = plugins/kbs/kbs-rcar.c $(FUZZ_KBS_INC_kbs_register) plugins/kbs/ocikp-kbs.c
 FUZZ_TARGETS += $(FUZZ_KBS_MODULE)
 FUZZ_TARGETS += http_cookie
 endif
@@ -115,5 +116,5 @@ clean-fuzz:
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
-	kbs_rcar http_cookie kbs_register)) \
+	kbs_rcar http_cookie kbs_register kbs_opts)) \
 	fuzz/corpus
