@@ -29,7 +29,7 @@ static const unsigned char fixed_kek[KBS_KEK_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 /* The input as a KEK file of mode 0600 in a private directory. */
 static void kek_file(struct ocikp_ctx *ctx, const uint8_t *data, size_t size)
 {
-	static char dir[] = "/tmp/ocikp-fuzz-kek-XXXXXX";
+	static char dir[] = "/dev/shm/ocikp-fuzz-kek-XXXXXX";	/* tmpfs: one file a run */
 	static char path[sizeof(dir) + 16];
 	unsigned char kek[KBS_KEK_LEN];
 	FILE *f;
