@@ -40,6 +40,16 @@ if ENABLE_KBS
 # links lib/jwe.c (as jwe, the JWE parser itself, does);
 # kbs_param and kbs_packet link the file of their name (kbs-param.c, kbs-packet.c).
 FUZZ_TARGETS += kbs_jwe kbs_param kbs_packet
+# kbs_rcar and the like include the module file whose static functions they
+# drive (FUZZ_KBS_INC_<target>) and link the rest of the module, lib/http.c,
+# lib/jws.c and lib/jwe.c; http_cookie includes lib/http.c.
+FUZZ_KBS_SRC = $(filter %.c,$(kbs_sources)) lib/http.c lib/jws.c lib/jwe.c
+FUZZ_KBS_MODULE = kbs_rcar kbs_register kbs_opts
+FUZZ_KBS_INC_kbs_rcar = plugins/kbs/kbs-rcar.c
+FUZZ_KBS_INC_kbs_register = plugins/kbs/kbs-register.c plugins/kbs/kbs-keys.c
+FUZZ_KBS_INC_kbs_opts = plugins/kbs/kbs-rcar.c $(FUZZ_KBS_INC_kbs_register) plugins/kbs/ocikp-kbs.c
+FUZZ_TARGETS += $(FUZZ_KBS_MODULE)
+FUZZ_TARGETS += http_cookie
 endif
 if ENABLE_PKCS11
 # pkcs11_uri links plugins/pkcs11/pkcs11-uri.c, the RFC 7512 parser.
@@ -72,6 +82,9 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter pkcs11_uri,$*),-I$(top_srcdir)/plugins/pkcs11 \
 			$(top_srcdir)/plugins/pkcs11/pkcs11-uri.c) \
 		$(if $(filter kbs_param kbs_packet,$*),$(top_srcdir)/plugins/kbs/$(subst _,-,$*).c) \
+		$(if $(filter $(FUZZ_KBS_MODULE),$*),$(addprefix $(top_srcdir)/,$(filter-out \
+			$(FUZZ_KBS_INC_$*),$(FUZZ_KBS_SRC)))) \
+		$(if $(filter http_cookie,$*),-I$(top_srcdir)/lib) \
 		$(FUZZ_LIBS)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
@@ -91,5 +104,6 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log fuzz/findings
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
+	kbs_rcar http_cookie kbs_register kbs_opts)) \
 	fuzz/corpus

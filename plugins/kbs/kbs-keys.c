@@ -119,22 +119,13 @@ static int offline_files(struct ocikp_ctx *ctx, struct file_list *l)
 	return rc;
 }
 
-/* Read and parse one offline_fs file; OCIKP_NOT_MINE if it does not exist. */
-static int offline_load(struct ocikp_ctx *ctx, const char *file, ocikp_json **doc)
+/* One offline_fs file's text, parsed: a JSON object. */
+static int offline_parse(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *text,
+			 ocikp_json **doc)
 {
 	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf text = { 0 };
-	struct stat st;
-	int rc;
+	int rc = h->json_parse(ctx, file, text->data, text->len, doc);
 
-	*doc = NULL;
-	if (lstat(file, &st) != 0 && errno == ENOENT) {
-		ocikp_debugf(ctx, "offline key file %s: missing, skipped", file);
-		return OCIKP_NOT_MINE;
-	}
-	rc = h->read_private_file(ctx, "offline key file", file, OFFLINE_MAX, &text);
-	if (rc == OCIKP_OK)
-		rc = h->json_parse(ctx, file, text.data, text.len, doc);
 	if (rc == OCIKP_OK && h->json_type(*doc) != OCIKP_JSON_OBJECT) {
 		ocikp_errorf(ctx, "offline key file %s: not a JSON object", file);
 		rc = OCIKP_CONFIG;
@@ -146,7 +137,31 @@ static int offline_load(struct ocikp_ctx *ctx, const char *file, ocikp_json **do
 		h->json_free(*doc);
 		*doc = NULL;
 	}
-	h->buf_free(&text);
+	return rc;
+}
+
+/* Read one offline_fs file; OCIKP_NOT_MINE if it does not exist. */
+static int offline_read(struct ocikp_ctx *ctx, const char *file, struct ocikp_buf *text)
+{
+	struct stat st;
+
+	if (lstat(file, &st) != 0 && errno == ENOENT) {
+		ocikp_debugf(ctx, "offline key file %s: missing, skipped", file);
+		return OCIKP_NOT_MINE;
+	}
+	return ctx->host->read_private_file(ctx, "offline key file", file, OFFLINE_MAX, text);
+}
+
+/* Read and parse one offline_fs file; OCIKP_NOT_MINE if it does not exist. */
+static int offline_load(struct ocikp_ctx *ctx, const char *file, ocikp_json **doc)
+{
+	struct ocikp_buf text = { 0 };
+	int rc = offline_read(ctx, file, &text);
+
+	*doc = NULL;
+	if (rc == OCIKP_OK)
+		rc = offline_parse(ctx, file, &text, doc);
+	ctx->host->buf_free(&text);
 	return rc;
 }
 
@@ -187,13 +202,29 @@ static int offline_value(struct ocikp_ctx *ctx, const char *file, const char *pa
 	return rc;
 }
 
+/* path in one offline_fs file's text: OCIKP_OK with kek, OCIKP_NOT_MINE
+ * when the file does not hold it, OCIKP_CONFIG when it is malformed. */
+static int offline_find(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *text,
+			const char *path, unsigned char kek[KBS_KEK_LEN])
+{
+	const ocikp_json *v;
+	ocikp_json *doc = NULL;
+	int rc = offline_parse(ctx, file, text, &doc);
+
+	if (rc == OCIKP_OK && !(v = member(ctx->host, doc, path)))
+		rc = OCIKP_NOT_MINE;
+	else if (rc == OCIKP_OK)
+		rc = offline_value(ctx, file, path, v, kek);
+	ctx->host->json_free(doc);
+	return rc;
+}
+
 int kbs_offline_kek(struct ocikp_ctx *ctx, const char *path, unsigned char kek[KBS_KEK_LEN])
 {
 	const struct ocikp_host *h = ctx->host;
 	struct file_list l;
+	struct ocikp_buf text = { 0 };
 	unsigned char found[KBS_KEK_LEN];
-	const ocikp_json *v;
-	ocikp_json *doc;
 	size_t i;
 	int rc, got = 0;
 
@@ -203,21 +234,18 @@ int kbs_offline_kek(struct ocikp_ctx *ctx, const char *path, unsigned char kek[K
 	}
 	rc = offline_files(ctx, &l);
 	for (i = 0; rc == OCIKP_OK && i < l.n; i++) {
-		rc = offline_load(ctx, l.path[i], &doc);
-		if (rc == OCIKP_NOT_MINE) {
-			rc = OCIKP_OK;
-			continue;
-		}
+		rc = offline_read(ctx, l.path[i], &text);
 		/* Every file is read, so a later one overrides an earlier one
 		 * and a malformed one is reported wherever it stands. */
-		v = rc == OCIKP_OK ? member(h, doc, path) : NULL;
-		if (v) {
-			rc = offline_value(ctx, l.path[i], path, v, found);
-			if (rc == OCIKP_OK)
-				ocikp_debugf(ctx, "offline key file %s has %s", l.path[i], path);
-			got = rc == OCIKP_OK;
+		if (rc == OCIKP_OK)
+			rc = offline_find(ctx, l.path[i], &text, path, found);
+		if (rc == OCIKP_OK) {
+			ocikp_debugf(ctx, "offline key file %s has %s", l.path[i], path);
+			got = 1;
 		}
-		h->json_free(doc);
+		if (rc == OCIKP_NOT_MINE)	/* missing, or without path */
+			rc = OCIKP_OK;
+		h->buf_free(&text);
 	}
 	free(l.copy);
 	if (rc == OCIKP_OK && !got)
@@ -265,6 +293,8 @@ static int keygen_json_text(struct ocikp_ctx *ctx, const ocikp_json *doc, const 
 	int done = 0;
 	const char *k;
 
+	if (!g)
+		return OCIKP_INTERNAL;
 	h->jgen_map_open(g);
 	for (i = 0; i < n; i++) {
 		k = h->json_object_key_at(doc, i);
