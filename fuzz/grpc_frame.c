@@ -2,28 +2,33 @@
  * nghttp2 server session with the daemon's own callbacks, so the gRPC
  * framing (body_add, dispatch), the header checks (on_header,
  * headers_done, grpc_timeout_ms), stream bookkeeping (streams, orphans,
- * the body budget) and the answers (answer_error, answer_ok, read_answer)
- * all run on what the fuzzer sends.  conn.c is included for its statics;
- * the connection is made by conn_new and its output gathered by gather,
- * as ocikpd does, but nothing is sent: no socket.
+ * the body budget), deadlines (sweep) and the answers (answer_error,
+ * answer_ok, read_answer) all run on what the fuzzer sends.  conn.c is
+ * included for its statics; the connection is made by conn_new and its
+ * output gathered by gather, as ocikpd does, but nothing is sent: no
+ * socket, no thread.
  *
  * The input is what a client sends after its preface and first SETTINGS
  * (those are fixed, so the fuzzer spends itself on HEADERS and DATA),
- * fed one frame at a time as a client that waits between frames would:
- * after each, the answers back from "workers" are taken and the frames
- * ocikpd would write are gathered and dropped.  At the end the stopping
- * path runs (both GOAWAYs, incomplete streams answered).
+ * fed one frame at a time as conn_loop would read it; after each, the
+ * frames ocikpd would write are gathered and dropped.  Time is the
+ * client's to move too, with frames a client may send at any point: a
+ * PING is "the workers answer now" (the answers are taken, as conn_loop
+ * does on its eventfd), a PING ACK is "every deadline is due" (sweep).
+ * At the end: the workers answer, the deadlines pass, ocikpd stops (both
+ * GOAWAYs, incomplete streams answered) and the connection goes; on a
+ * protocol error it goes at once, answers back but not taken.
  *
  * The work queue is replaced where a job would run a backend: the
  * backends are not what this target is about (the request target and the
  * backends' own targets cover the JSON), and a worker thread would make
- * runs irreproducible.  A job is answered at once, from inside the
- * callback that submitted it: an odd-length request with a fixed answer
- * (answer_ok's path), an even one with a fixed error.
+ * runs irreproducible.  A job's fate is fixed by its request's length
+ * mod 4: 0 a fixed error, 1 and 2 a fixed answer (answer_ok's path), 3 a
+ * backend so slow that it answers only once the connection is gone.
  *
- * Invariants checked: every job is back (no orphan slot held), and once
- * the connection is gone no request byte is still counted against the
- * daemon's budget (a leak there would refuse all callers in time). */
+ * Checked: once the connection is gone and its jobs are back, no request
+ * byte is still counted against the daemon's budget (a leak there would
+ * refuse every caller in time), and LeakSanitizer sees nothing left. */
 #define work_submit fuzz_work_submit
 #include "../daemon/conn.c"
 #undef work_submit
@@ -33,20 +38,38 @@ static const uint8_t client_start[] =
 	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 	"\x00\x00\x00\x04\x00\x00\x00\x00\x00";		/* SETTINGS, empty */
 
+/* Jobs submitted and not answered yet ("running" in a worker). */
+static struct job *running;
+
 void fuzz_work_submit(struct daemon *d, struct job *j)
 {
-	static const char answer[] = "{\"keywrapresults\":{\"annotation\":\"e30=\"}}";
-
 	(void)d;
-	if (j->json.len & 1) {
-		j->code = GRPC_OK;
-		if (buf_append(&j->answer, answer, sizeof(answer) - 1) != OCIKP_OK)
-			abort();
-	} else {
-		j->code = GRPC_UNAVAILABLE;
-		snprintf(j->message, sizeof(j->message), "fuzz: no backend here");
+	j->next = running;
+	running = j;
+}
+
+/* The workers answer: those jobs of the given kind (slow or not). */
+static void workers_answer(bool slow)
+{
+	static const char answer[] = "{\"keywrapresults\":{\"annotation\":\"e30=\"}}";
+	struct job **p = &running, *j;
+
+	while ((j = *p)) {
+		if ((j->json.len % 4 == 3) != slow) {
+			p = &j->next;
+			continue;
+		}
+		*p = j->next;
+		if (j->json.len % 4 == 1 || j->json.len % 4 == 2) {
+			j->code = GRPC_OK;
+			if (buf_append(&j->answer, answer, sizeof(answer) - 1) != OCIKP_OK)
+				abort();
+		} else {
+			j->code = GRPC_UNAVAILABLE;
+			snprintf(j->message, sizeof(j->message), "fuzz: no backend here");
+		}
+		j->done(j);
 	}
-	j->done(j);
 }
 
 /* What ocikpd would write: made, then dropped as flush drops it once sent. */
@@ -61,12 +84,31 @@ static void drain(struct conn *c)
 	} while (nghttp2_session_want_write(c->session));
 }
 
-/* The answers back, as conn_loop takes them; all are back by now. */
+static void expire(struct deadline *d)
+{
+	if (d->at.tv_sec || d->at.tv_nsec)	/* one ocikpd set */
+		deadline_set(d, 0);
+}
+
+/* Every deadline is due now, and conn_loop's sweep runs. */
+static void time_passes(struct conn *c)
+{
+	struct stream *s;
+
+	for (s = c->streams; s; s = s->next) {
+		expire(&s->deadline);
+		expire(&s->kill_at);
+		expire(&s->write_by);
+	}
+	sweep(c);
+	drain(c);
+}
+
+/* The answers back, as conn_loop takes them when its eventfd wakes it. */
 static void answers(struct conn *c)
 {
+	workers_answer(false);
 	take_answers(c);
-	if (c->n_orphans != 0)
-		abort();
 	drain(c);
 }
 
@@ -91,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct peer peer = { .has_cred = true, .uid = 1000, .gid = 1000 };
 	struct conn *c;
+	bool ping, ack;
 	size_t n;
 
 	fuzz_ctx();
@@ -111,23 +154,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	drain(c);
 	while (size && nghttp2_session_want_read(c->session)) {
 		n = frame_len(data, size);
-		if (nghttp2_session_mem_recv(c->session, data, n) < 0)
-			break;	/* a protocol error: ocikpd closes */
+		ping = n >= 9 && data[3] == NGHTTP2_PING;
+		ack = ping && (data[4] & NGHTTP2_FLAG_ACK);
+		if (nghttp2_session_mem_recv(c->session, data, n) < 0) {
+			/* a protocol error: ocikpd closes at once, answers
+			 * that came back meanwhile still in c->done */
+			workers_answer(false);
+			goto gone;
+		}
 		data += n;
 		size -= n;
-		answers(c);
+		drain(c);
+		if (ack)
+			time_passes(c);
+		else if (ping)
+			answers(c);
 	}
+	answers(c);
+	time_passes(c);
 	/* stopping (conn_loop): the notice, the GOAWAY, incomplete streams */
 	nghttp2_submit_shutdown_notice(c->session);
 	nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
 			      nghttp2_session_get_last_proc_stream_id(c->session),
 			      NGHTTP2_NO_ERROR, NULL, 0);
 	end_incomplete(c);
-	answers(c);
-
+	drain(c);
+gone:
 	conn_drop_session(c);
+	workers_answer(true);	/* the slow ones, to a closed connection */
 	conn_unref(c);
-	if (atomic_load(&d.body_bytes) != 0)
+	if (running || atomic_load(&d.body_bytes) != 0)
 		abort();
 	return 0;
 }
