@@ -141,7 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* ocikpd logs each request; the log is not under test (its
 		 * escaping runs all the same).  libFuzzer and the sanitizers
 		 * keep their own stream and fd. */
-		stderr = fopen("/dev/null", "w");
+		FILE *null = fopen("/dev/null", "w");
+
+		if (null)
+			stderr = null;
 		quiet = true;
 	}
 	atomic_store(&d.timeout_ms, 60000);
