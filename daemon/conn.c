@@ -618,6 +618,26 @@ static void end_incomplete(struct conn *c)
 		}
 }
 
+/* Stopping, as HTTP/2 asks (RFC 9113 6.8): a GOAWAY that refuses
+ * nothing, then after a round trip's worth the one naming the last stream
+ * taken; a stream the client sent meanwhile is still served, one sent
+ * after is its to retry elsewhere. */
+static void stop_step(struct conn *c)
+{
+	if (atomic_load(&c->d->stopping) && !c->notice_sent) {
+		nghttp2_submit_shutdown_notice(c->session);
+		deadline_set(&c->final_at, GOAWAY_GRACE_MS);
+		c->notice_sent = true;
+	}
+	if (c->notice_sent && !c->goaway_sent && deadline_left_ms(&c->final_at) == 0) {
+		nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(c->session),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+		c->goaway_sent = true;
+		end_incomplete(c);
+	}
+}
+
 static void conn_loop(struct conn *c)
 {
 	uint8_t buf[16384];
@@ -626,22 +646,7 @@ static void conn_loop(struct conn *c)
 	long wait;
 
 	for (;;) {
-		/* Stopping, as HTTP/2 asks (RFC 9113 6.8): a GOAWAY that refuses
-		 * nothing, then after a round trip's worth the one naming the
-		 * last stream taken; a stream the client sent meanwhile is
-		 * still served, one sent after is its to retry elsewhere. */
-		if (atomic_load(&c->d->stopping) && !c->notice_sent) {
-			nghttp2_submit_shutdown_notice(c->session);
-			deadline_set(&c->final_at, GOAWAY_GRACE_MS);
-			c->notice_sent = true;
-		}
-		if (c->notice_sent && !c->goaway_sent && deadline_left_ms(&c->final_at) == 0) {
-			nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
-					      nghttp2_session_get_last_proc_stream_id(c->session),
-					      NGHTTP2_NO_ERROR, NULL, 0);
-			c->goaway_sent = true;
-			end_incomplete(c);
-		}
+		stop_step(c);
 		wait = sweep(c);
 		if (c->notice_sent && !c->goaway_sent && wait > GOAWAY_GRACE_MS)
 			wait = GOAWAY_GRACE_MS;
