@@ -2,29 +2,32 @@
  * nghttp2 server session with the daemon's own callbacks, so the gRPC
  * framing (body_add, dispatch), the header checks (on_header,
  * headers_done, grpc_timeout_ms), stream bookkeeping (streams, orphans,
- * the body budget), deadlines (sweep) and the answers (answer_error,
- * answer_ok, read_answer) all run on what the fuzzer sends.  conn.c is
- * included for its statics; the connection is made by conn_new and its
- * output gathered by gather, as ocikpd does, but nothing is sent: no
- * socket, no thread.
+ * the body budget), deadlines (sweep), stopping (stop_step) and the
+ * answers (answer_error, answer_ok, read_answer) all run on what the
+ * fuzzer sends.  conn.c is included for its statics; the connection is
+ * made by conn_new, its output gathered by gather and its end is
+ * conn_drop_session, as in ocikpd, but nothing is sent: no socket, no
+ * thread.
  *
  * The input is what a client sends after its preface and first SETTINGS
  * (those are fixed, so the fuzzer spends itself on HEADERS and DATA),
  * fed one frame at a time as conn_loop would read it; after each, the
- * frames ocikpd would write are gathered and dropped.  Time is the
- * client's to move too, with frames a client may send at any point: a
- * PING is "the workers answer now" (the answers are taken, as conn_loop
- * does on its eventfd), a PING ACK is "every deadline is due" (sweep).
- * At the end: the workers answer, the deadlines pass, ocikpd stops (both
- * GOAWAYs, incomplete streams answered) and the connection goes; on a
- * protocol error it goes at once, answers back but not taken.
+ * frames ocikpd would write are gathered and dropped, and the loop's
+ * reasons to close are checked.  The end of the input is the client
+ * closing.  Time and the daemon's signals are the client's to move too,
+ * by the first byte of a PING's payload (a frame a client may send at any
+ * point): 'd' every deadline is due (sweep, the second GOAWAY), 's'
+ * ocikpd is stopping (SIGTERM), anything else the workers answer (the
+ * answers are taken, as conn_loop does when its eventfd wakes it).
  *
  * The work queue is replaced where a job would run a backend: the
  * backends are not what this target is about (the request target and the
  * backends' own targets cover the JSON), and a worker thread would make
  * runs irreproducible.  A job's fate is fixed by its request's length
  * mod 4: 0 a fixed error, 1 and 2 a fixed answer (answer_ok's path), 3 a
- * backend so slow that it answers only once the connection is gone.
+ * backend so slow that it answers only once the connection is gone.  At
+ * the close, the others come back but are not taken (conn_drop_session
+ * releases them).
  *
  * Checked: once the connection is gone and its jobs are back, no request
  * byte is still counted against the daemon's budget (a leak there would
@@ -90,7 +93,7 @@ static void expire(struct deadline *d)
 		deadline_set(d, 0);
 }
 
-/* Every deadline is due now, and conn_loop's sweep runs. */
+/* Every deadline is due now, and what conn_loop runs each turn runs. */
 static void time_passes(struct conn *c)
 {
 	struct stream *s;
@@ -100,6 +103,9 @@ static void time_passes(struct conn *c)
 		expire(&s->kill_at);
 		expire(&s->write_by);
 	}
+	expire(&c->final_at);
+	expire(&c->idle);
+	stop_step(c);
 	sweep(c);
 	drain(c);
 }
@@ -110,6 +116,18 @@ static void answers(struct conn *c)
 	workers_answer(false);
 	take_answers(c);
 	drain(c);
+}
+
+/* conn_loop's reasons to close, after a flush. */
+static bool conn_done(struct conn *c)
+{
+	if (c->write_stalled)
+		return true;
+	if (!nghttp2_session_want_read(c->session) && !nghttp2_session_want_write(c->session))
+		return true;
+	if ((c->drop || c->goaway_sent) && !c->n_streams && !want_write(c))
+		return true;
+	return !c->n_streams && deadline_left_ms(&c->idle) == 0;
 }
 
 /* One frame's bytes (9-byte header and its length), or the rest. */
@@ -133,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct peer peer = { .has_cred = true, .uid = 1000, .gid = 1000 };
 	struct conn *c;
-	bool ping, ack;
+	int ping;	/* a PING's first payload byte, or -1 */
 	size_t n;
 
 	fuzz_ctx();
@@ -148,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		quiet = true;
 	}
 	atomic_store(&d.timeout_ms, 60000);
+	atomic_store(&d.stopping, false);
 	c = conn_new(&d, -1, &peer);
 	if (!c)
 		abort();
@@ -155,34 +174,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    nghttp2_session_mem_recv(c->session, client_start, sizeof(client_start) - 1) < 0)
 		abort();
 	drain(c);
-	while (size && nghttp2_session_want_read(c->session)) {
+	while (size && !conn_done(c)) {
 		n = frame_len(data, size);
-		ping = n >= 9 && data[3] == NGHTTP2_PING;
-		ack = ping && (data[4] & NGHTTP2_FLAG_ACK);
-		if (nghttp2_session_mem_recv(c->session, data, n) < 0) {
-			/* a protocol error: ocikpd closes at once, answers
-			 * that came back meanwhile still in c->done */
-			workers_answer(false);
-			goto gone;
-		}
+		ping = n >= 10 && data[3] == NGHTTP2_PING ? data[9] : -1;
+		if (nghttp2_session_mem_recv(c->session, data, n) < 0)
+			break;	/* nghttp2 gave up on the session */
 		data += n;
 		size -= n;
 		drain(c);
-		if (ack)
+		if (ping == 'd') {
 			time_passes(c);
-		else if (ping)
+		} else if (ping == 's') {
+			atomic_store(&d.stopping, true);
+			stop_step(c);
+			drain(c);
+		} else if (ping >= 0) {
 			answers(c);
+		}
 	}
-	answers(c);
-	time_passes(c);
-	/* stopping (conn_loop): the notice, the GOAWAY, incomplete streams */
-	nghttp2_submit_shutdown_notice(c->session);
-	nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
-			      nghttp2_session_get_last_proc_stream_id(c->session),
-			      NGHTTP2_NO_ERROR, NULL, 0);
-	end_incomplete(c);
-	drain(c);
-gone:
+	workers_answer(false);	/* back, but the connection is closing */
 	conn_drop_session(c);
 	workers_answer(true);	/* the slow ones, to a closed connection */
 	conn_unref(c);
