@@ -17,8 +17,10 @@
  * closing.  Time and the daemon's signals are the client's to move too,
  * by the first byte of a PING's payload (a frame a client may send at any
  * point): 'd' every deadline is due (sweep, the second GOAWAY), 's'
- * ocikpd is stopping (SIGTERM), anything else the workers answer (the
- * answers are taken, as conn_loop does when its eventfd wakes it).
+ * ocikpd is stopping (SIGTERM), 'b' other connections now hold all of the
+ * daemon's request-byte budget but 1 KiB, anything else the workers
+ * answer (the answers are taken, as conn_loop does when its eventfd wakes
+ * it).
  *
  * The work queue is replaced where a job would run a backend: the
  * backends are not what this target is about (the request target and the
@@ -152,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct peer peer = { .has_cred = true, .uid = 1000, .gid = 1000 };
 	struct conn *c;
 	int ping;	/* a PING's first payload byte, or -1 */
+	long held = 0;	/* of the body budget, by "other connections" */
 	size_t n;
 
 	fuzz_ctx();
@@ -188,6 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			atomic_store(&d.stopping, true);
 			stop_step(c);
 			drain(c);
+		} else if (ping == 'b') {
+			if (!held) {
+				held = BODY_BUDGET - 1024;
+				atomic_fetch_add(&d.body_bytes, held);
+			}
 		} else if (ping >= 0) {
 			answers(c);
 		}
@@ -196,7 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conn_drop_session(c);
 	workers_answer(true);	/* the slow ones, to a closed connection */
 	conn_unref(c);
-	if (running || atomic_load(&d.body_bytes) != 0)
+	if (running || atomic_fetch_sub(&d.body_bytes, held) != held)
 		abort();
 	return 0;
 }
