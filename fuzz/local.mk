@@ -113,5 +113,5 @@ clean-fuzz:
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
-	grpc_unpack grpc_frame)) \
+	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
 	fuzz/corpus
