@@ -418,20 +418,28 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error,
 	return 0;
 }
 
+/* The frames nghttp2 has ready, onto c->out (up to OUT_CHUNK unsent). */
+static int gather(struct conn *c)
+{
+	const uint8_t *data;
+	ssize_t n = 0;
+
+	while (c->out.len - c->out_off < OUT_CHUNK &&
+	       (n = nghttp2_session_mem_send(c->session, &data)) > 0)
+		if (buf_append(&c->out, data, (size_t)n) != OCIKP_OK)
+			return -1;
+	return n < 0 ? -1 : 0;
+}
+
 /* Everything nghttp2 has to say, gathered and written in as few sends as
  * the socket takes (an answer is several frames).  The buffer holds
  * answers, so it is wiped as it empties.  -1: the connection is done. */
 static int flush(struct conn *c)
 {
-	const uint8_t *data;
-	ssize_t n = 0, sent;
+	ssize_t sent;
 
 	for (;;) {
-		while (c->out.len - c->out_off < OUT_CHUNK &&
-		       (n = nghttp2_session_mem_send(c->session, &data)) > 0)
-			if (buf_append(&c->out, data, (size_t)n) != OCIKP_OK)
-				return -1;
-		if (n < 0)
+		if (gather(c) != 0)
 			return -1;
 		if (c->out_off == c->out.len)
 			return 0;
@@ -610,6 +618,26 @@ static void end_incomplete(struct conn *c)
 		}
 }
 
+/* Stopping, as HTTP/2 asks (RFC 9113 6.8): a GOAWAY that refuses
+ * nothing, then after a round trip's worth the one naming the last stream
+ * taken; a stream the client sent meanwhile is still served, one sent
+ * after is its to retry elsewhere. */
+static void stop_step(struct conn *c)
+{
+	if (atomic_load(&c->d->stopping) && !c->notice_sent) {
+		nghttp2_submit_shutdown_notice(c->session);
+		deadline_set(&c->final_at, GOAWAY_GRACE_MS);
+		c->notice_sent = true;
+	}
+	if (c->notice_sent && !c->goaway_sent && deadline_left_ms(&c->final_at) == 0) {
+		nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(c->session),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+		c->goaway_sent = true;
+		end_incomplete(c);
+	}
+}
+
 static void conn_loop(struct conn *c)
 {
 	uint8_t buf[16384];
@@ -618,22 +646,7 @@ static void conn_loop(struct conn *c)
 	long wait;
 
 	for (;;) {
-		/* Stopping, as HTTP/2 asks (RFC 9113 6.8): a GOAWAY that refuses
-		 * nothing, then after a round trip's worth the one naming the
-		 * last stream taken; a stream the client sent meanwhile is
-		 * still served, one sent after is its to retry elsewhere. */
-		if (atomic_load(&c->d->stopping) && !c->notice_sent) {
-			nghttp2_submit_shutdown_notice(c->session);
-			deadline_set(&c->final_at, GOAWAY_GRACE_MS);
-			c->notice_sent = true;
-		}
-		if (c->notice_sent && !c->goaway_sent && deadline_left_ms(&c->final_at) == 0) {
-			nghttp2_submit_goaway(c->session, NGHTTP2_FLAG_NONE,
-					      nghttp2_session_get_last_proc_stream_id(c->session),
-					      NGHTTP2_NO_ERROR, NULL, 0);
-			c->goaway_sent = true;
-			end_incomplete(c);
-		}
+		stop_step(c);
 		wait = sweep(c);
 		if (c->notice_sent && !c->goaway_sent && wait > GOAWAY_GRACE_MS)
 			wait = GOAWAY_GRACE_MS;
@@ -692,9 +705,10 @@ static void linger_close(struct conn *c)
 	close(c->fd);
 }
 
-static void conn_end(struct conn *c)
+/* The session and its streams, and the answers back from workers; the
+ * socket and the daemon's list are conn_end's. */
+static void conn_drop_session(struct conn *c)
 {
-	struct daemon *d = c->d;
 	struct job *j, *list;
 	struct stream *s;
 
@@ -717,6 +731,13 @@ static void conn_end(struct conn *c)
 		stream_free(c, s);
 	}
 	buf_free(&c->out);
+}
+
+static void conn_end(struct conn *c)
+{
+	struct daemon *d = c->d;
+
+	conn_drop_session(c);
 	linger_close(c);
 	pthread_mutex_lock(&d->conns_lock);
 	if (c->prev)
@@ -773,9 +794,47 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-int conn_start(struct daemon *d, int fd, bool is_unix)
+/* A connection on fd with its session, not started: NULL when out of
+ * memory (fd and peer are still the caller's). */
+static struct conn *conn_new(struct daemon *d, int fd, const struct peer *peer)
 {
 	nghttp2_session_callbacks *cb;
+	struct conn *c;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->d = d;
+	c->fd = fd;
+	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->lock, NULL);
+	c->peer = *peer;
+	deadline_set(&c->idle, atomic_load(&d->timeout_ms));
+	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->efd < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
+		if (c->efd >= 0)
+			close(c->efd);
+		free(c);
+		return NULL;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	rc = nghttp2_session_server_new3(&c->session, cb, c, NULL, &h2_mem);
+	nghttp2_session_callbacks_del(cb);
+	if (rc != 0) {
+		close(c->efd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int conn_start(struct daemon *d, int fd, bool is_unix)
+{
 	struct conn *c;
 	pthread_attr_t attr;
 	pthread_t t;
@@ -799,44 +858,15 @@ int conn_start(struct daemon *d, int fd, bool is_unix)
 	}
 	pthread_mutex_unlock(&d->conns_lock);
 
-	c = calloc(1, sizeof(*c));
+	c = conn_new(d, fd, &peer);
 	if (!c) {
 		peer_drop(&peer);
 		close(fd);
 		return OCIKP_INTERNAL;
 	}
-	c->d = d;
-	c->fd = fd;
-	atomic_init(&c->refs, 1);
-	pthread_mutex_init(&c->lock, NULL);
-	c->peer = peer;
 	if (!is_unix) {	/* an answer is several small writes: no Nagle delay between them */
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	deadline_set(&c->idle, atomic_load(&d->timeout_ms));
-	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (c->efd < 0 || nghttp2_session_callbacks_new(&cb) != 0) {
-		close(fd);
-		if (c->efd >= 0)
-			close(c->efd);
-		peer_drop(&c->peer);
-		free(c);
-		return OCIKP_INTERNAL;
-	}
-	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	rc = nghttp2_session_server_new3(&c->session, cb, c, NULL, &h2_mem);
-	nghttp2_session_callbacks_del(cb);
-	if (rc != 0) {
-		close(fd);
-		close(c->efd);
-		peer_drop(&c->peer);
-		free(c);
-		return OCIKP_INTERNAL;
 	}
 
 	pthread_mutex_lock(&d->conns_lock);

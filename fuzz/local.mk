@@ -55,6 +55,13 @@ if ENABLE_PKCS11
 # pkcs11_uri links plugins/pkcs11/pkcs11-uri.c, the RFC 7512 parser.
 FUZZ_TARGETS += pkcs11_uri
 endif
+if ENABLE_DAEMON
+# ocikpd: grpc_unpack links daemon/grpc.c and the generated messages;
+# grpc_frame includes daemon/conn.c and links the rest ocikpd's sessions use.
+FUZZ_TARGETS += grpc_unpack grpc_frame
+fuzz/bin/grpc_unpack fuzz/bin/grpc_frame: daemon/keyprovider.pb-c.c
+endif
+FUZZ_DAEMON_SRC = $(top_srcdir)/daemon/grpc.c daemon/keyprovider.pb-c.c
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-D_GNU_SOURCE -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
 	-I$(top_srcdir)/include -I$(top_srcdir)/host $(YAJL_CFLAGS) $(CRYPTO_CFLAGS) $(TPM_CFLAGS) \
@@ -85,6 +92,9 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter $(FUZZ_KBS_MODULE),$*),$(addprefix $(top_srcdir)/,$(filter-out \
 			$(FUZZ_KBS_INC_$*),$(FUZZ_KBS_SRC)))) \
 		$(if $(filter http_cookie,$*),-I$(top_srcdir)/lib) \
+		$(if $(filter grpc_frame,$*),$(addprefix $(top_srcdir)/daemon/,peer.c work.c)) \
+		$(if $(filter grpc_%,$*),-I$(top_srcdir)/daemon -Idaemon $(DAEMON_CFLAGS) \
+			$(FUZZ_DAEMON_SRC) $(DAEMON_LIBS)) \
 		$(FUZZ_LIBS)
 
 fuzz-build: $(addprefix fuzz/bin/,$(FUZZ_TARGETS))
@@ -105,5 +115,6 @@ clean-fuzz:
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
-	kbs_rcar http_cookie kbs_register kbs_opts)) \
+	kbs_rcar http_cookie kbs_register kbs_opts \
+	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
 	fuzz/corpus
