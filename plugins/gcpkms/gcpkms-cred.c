@@ -35,7 +35,6 @@
 #define GCP_IAM_SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define METADATA_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
 #define JWT_LIFETIME_S 3600
-#define EXPIRES_IN_MAX 86400		/* seconds an OAuth answer may promise */
 #define EXPIRE_TIME_MAX (12 * 3600)	/* IAM's longest lifetime; later is clamped */
 #define DESC_MAX 160			/* bytes of a server's error description quoted */
 
@@ -773,7 +772,7 @@ static bool expires_in(struct ocikp_ctx *ctx, const ocikp_json *n, long long *ou
 						      strlen(s + k + 1))))
 		return false;
 	*out = strtoll(s, NULL, 10);
-	return *out > 0 && *out <= EXPIRES_IN_MAX;
+	return *out > 0 && *out <= GCP_TOKEN_LIFETIME_MAX;
 }
 
 static int bad_answer(struct ocikp_ctx *ctx, ocikp_json *doc, const char *what, const char *why)
