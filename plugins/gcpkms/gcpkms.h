@@ -103,6 +103,20 @@ int cred_fetch_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct 
 int cred_parse_token(struct ocikp_ctx *ctx, const char *what, const void *body, size_t len,
 		     long long now, struct ocikp_buf *tok, long long *expires_at);
 
+/* The parsers under cred_load and cred_fetch_token, exposed for the fuzz
+ * target.  cred_parse_file: a credentials file's bytes (path names it in
+ * error lines), loaded as cred_load would.  cred_subject_parse: an
+ * external_account's subject token from the bytes its source gave (the
+ * file's or the URL's), as text or format.subject_token_field_name's
+ * field, appended to out.  cred_error_gist: a token endpoint's error
+ * answer as "error: description" or "STATUS: message", printable and cut
+ * short, else "HTTP status", in out. */
+int cred_parse_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const char *path,
+		    const void *raw, size_t len, struct gcp_cred **out);
+int cred_subject_parse(struct ocikp_ctx *ctx, const struct gcp_cred *c, const void *raw,
+		       size_t len, struct ocikp_buf *out);
+void cred_error_gist(struct ocikp_ctx *ctx, const struct http_resp *r, char *out, size_t size);
+
 /* ---- gcpkms-jwt.c ---- */
 
 /* Sign claims (a JSON object) as an RS256 JWT with a PEM private key
