@@ -23,6 +23,7 @@ if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
 FUZZ_TARGETS += gcpkms_cache
 FUZZ_TARGETS += gcpkms_cred
+FUZZ_TARGETS += gcpkms_url
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
 FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
 endif
@@ -105,5 +106,5 @@ clean-fuzz:
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
-	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c \
+	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c fuzz/gcpkms_url.c \
 	fuzz/corpus
