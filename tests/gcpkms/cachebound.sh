@@ -36,7 +36,7 @@ for exp in -9223372036854775808 9223372036854775807 -1 99999999999; do
 	gcp_ctl /_reset > /dev/null
 	# (the fake's pid in the token: gcp_cache_drop finds the file)
 	(umask 077; printf '{"v":1,"access_token":"ya29.fake%s-planted","expires_at":%s}\n' \
-		"$GCP_PID" "$exp" > "$GCP_CACHE/.plant" && mv -f "$GCP_CACHE/.plant" "$GCP_CACHE/$F")
+		"$GCP_PID" "$exp" > "$GCP_CACHE/.plant-$GCP_PID" && mv -f "$GCP_CACHE/.plant-$GCP_PID" "$GCP_CACHE/$F")
 	t_run "$(t_wrap_request ocikp "$OPTS" "$KEY")"
 	[ "$T_RC" -eq 0 ] && [ "$(gcp_stat token_jwt)" -eq 1 ] &&
 		[ "$(gcp_stat unauthorized)" -eq 0 ] && sane
