@@ -22,6 +22,9 @@ FUZZ_TARGETS += keychain_annotation
 endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
+FUZZ_TARGETS += gcpkms_cache
+FUZZ_TARGETS += gcpkms_cred
+FUZZ_TARGETS += gcpkms_url
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
 FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
 endif
@@ -117,4 +120,5 @@ EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsu
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
 	kbs_rcar http_cookie kbs_register kbs_opts \
 	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
+	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c fuzz/gcpkms_url.c \
 	fuzz/corpus

@@ -163,9 +163,9 @@ static bool same_token(const struct ocikp_buf *a, const char *t, size_t n)
 	return a && a->len == n && CRYPTO_memcmp(a->data, t, n) == 0;
 }
 
-/* Check a parsed cache file; append its token to tok when usable, else
- * return why not.  *refused: it holds `stale`. */
-static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
+/* Check a parsed cache file at time now; append its token to tok when
+ * usable, else return why not.  *refused: it holds `stale`. */
+static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc, long long now,
 			       const struct ocikp_buf *stale, struct ocikp_buf *tok,
 			       bool *refused, long long *left, long long *expires_at_out)
 {
@@ -191,7 +191,12 @@ static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
 	expires_at = strtoll(num, &end, 10);
 	if (errno || end == num || *end)
 		return "expires_at not an integer";
-	*left = expires_at - now_s();
+	/* Bounded before any arithmetic: strtoll takes LLONG_MIN, and no token
+	 * is fetched for longer than GCP_TOKEN_LIFETIME_MAX, so a later expiry
+	 * is a file gone wrong. */
+	if (expires_at < 0 || expires_at > now + GCP_TOKEN_LIFETIME_MAX)
+		return "expires_at out of range";
+	*left = expires_at - now;
 	if (*left <= GCP_TOKEN_MARGIN_S)
 		return *left <= 0 ? "expired" : "expires within the margin";
 	if (same_token(stale, t, n)) {
@@ -202,6 +207,24 @@ static const char *cache_parse(struct ocikp_ctx *ctx, const ocikp_json *doc,
 		return "out of memory";
 	*expires_at_out = expires_at;
 	return NULL;
+}
+
+const char *cache_check(struct ocikp_ctx *ctx, const void *raw, size_t len, long long now,
+			const struct ocikp_buf *stale, struct ocikp_buf *tok, bool *refused,
+			long long *left, long long *expires_at)
+{
+	const struct ocikp_host *h = ctx->host;
+	ocikp_json *doc = NULL;
+	const char *why;
+
+	*refused = false;
+	if (h->json_parse(ctx, "token cache", raw, len, &doc) != OCIKP_OK) {
+		ocikp_error_clear(ctx);
+		return "not valid JSON";
+	}
+	why = cache_parse(ctx, doc, now, stale, tok, refused, left, expires_at);
+	h->json_free(doc);
+	return why;
 }
 
 /*
@@ -216,7 +239,6 @@ static bool cache_read(struct ocikp_ctx *ctx, const struct cache *k,
 {
 	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf raw = { 0 };
-	ocikp_json *doc = NULL;
 	const char *why = NULL;
 	long long left = 0;
 	struct stat st;
@@ -243,14 +265,9 @@ static bool cache_read(struct ocikp_ctx *ctx, const struct cache *k,
 	else if (st.st_size > CACHE_MAX || !read_small(fd, h, &raw))
 		why = "too large or unreadable";
 	close(fd);
-	if (!why && h->json_parse(ctx, "token cache", raw.data, raw.len, &doc) != OCIKP_OK) {
-		ocikp_error_clear(ctx);
-		why = "not valid JSON";
-	}
 	if (!why)
-		why = cache_parse(ctx, doc, stale, tok, refused, &left, expires_at);
-	if (doc)
-		h->json_free(doc);
+		why = cache_check(ctx, raw.data, raw.len, now_s(), stale, tok, refused, &left,
+				  expires_at);
 	h->buf_free(&raw);
 	if (why) {
 		ocikp_debugf(ctx, "token cache: %s: %s, ignored", k->file, why);

@@ -35,7 +35,6 @@
 #define GCP_IAM_SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define METADATA_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
 #define JWT_LIFETIME_S 3600
-#define EXPIRES_IN_MAX 86400		/* seconds an OAuth answer may promise */
 #define EXPIRE_TIME_MAX (12 * 3600)	/* IAM's longest lifetime; later is clamped */
 #define DESC_MAX 160			/* bytes of a server's error description quoted */
 
@@ -436,31 +435,25 @@ static int load_type(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct 
 	return OCIKP_CONFIG;
 }
 
-static int load_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const char *path,
-		     const char *why, struct gcp_cred **out)
+int cred_parse_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const char *path,
+		    const void *raw, size_t len, struct gcp_cred **out)
 {
 	const struct ocikp_host *x = ctx->host;
-	struct ocikp_buf raw = { 0 };
 	struct gcp_cred *c;
 	char what[PATH_MAX + 32];
 	char host[128];
 	int rc;
 
-	ocikp_debugf(ctx, "credentials: %s names %s", why, path);
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->file = strdup(path))) {
 		free(c);
 		return oom(ctx);
 	}
 	c->host = ctx->host;
-	rc = x->read_private_file(ctx, "credentials file", path, GCP_CRED_MAX, &raw);
-	if (rc == OCIKP_OK) {
-		snprintf(what, sizeof(what), "credentials file %s", path);
-		rc = x->json_parse(ctx, what, raw.data, raw.len, &c->doc);
-		if (rc != OCIKP_OK && rc != OCIKP_INTERNAL)
-			rc = OCIKP_CONFIG;
-	}
-	x->buf_free(&raw);
+	snprintf(what, sizeof(what), "credentials file %s", path);
+	rc = x->json_parse(ctx, what, raw, len, &c->doc);
+	if (rc != OCIKP_OK && rc != OCIKP_INTERNAL)
+		rc = OCIKP_CONFIG;
 	if (rc == OCIKP_OK && x->json_type(c->doc) != OCIKP_JSON_OBJECT) {
 		ocikp_errorf(ctx, "credentials file %s: not a JSON object", path);
 		rc = OCIKP_CONFIG;
@@ -477,6 +470,20 @@ static int load_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const c
 		     url_host(c->endpoint, host, sizeof(host)));
 	*out = c;
 	return OCIKP_OK;
+}
+
+static int load_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const char *path,
+		     const char *why, struct gcp_cred **out)
+{
+	struct ocikp_buf raw = { 0 };
+	int rc;
+
+	ocikp_debugf(ctx, "credentials: %s names %s", why, path);
+	rc = ctx->host->read_private_file(ctx, "credentials file", path, GCP_CRED_MAX, &raw);
+	if (rc == OCIKP_OK)
+		rc = cred_parse_file(ctx, o, path, raw.data, raw.len, out);
+	ctx->host->buf_free(&raw);
+	return rc;
 }
 
 /* gcloud's file: $CLOUDSDK_CONFIG, else ~/.config/gcloud (as gcloud itself). */
@@ -773,7 +780,7 @@ static bool expires_in(struct ocikp_ctx *ctx, const ocikp_json *n, long long *ou
 						      strlen(s + k + 1))))
 		return false;
 	*out = strtoll(s, NULL, 10);
-	return *out > 0 && *out <= EXPIRES_IN_MAX;
+	return *out > 0 && *out <= GCP_TOKEN_LIFETIME_MAX;
 }
 
 static int bad_answer(struct ocikp_ctx *ctx, ocikp_json *doc, const char *what, const char *why)
@@ -856,9 +863,7 @@ int cred_parse_token(struct ocikp_ctx *ctx, const char *what, const void *body, 
 
 /* ---- requests ---------------------------------------------------------------- */
 
-/* An error answer's gist: OAuth's "error: error_description" or
- * google.rpc.Status's "STATUS: message", printable and cut short. */
-static void error_gist(struct ocikp_ctx *ctx, const struct http_resp *r, char *out, size_t size)
+void cred_error_gist(struct ocikp_ctx *ctx, const struct http_resp *r, char *out, size_t size)
 {
 	const struct ocikp_host *x = ctx->host;
 	const ocikp_json *e;
@@ -899,7 +904,7 @@ static int refused(struct ocikp_ctx *ctx, const struct http_req *req,
 	char gist[DESC_MAX + 100];
 
 	if (r->status == 400 || r->status == 401 || r->status == 403) {
-		error_gist(ctx, r, gist, sizeof(gist));
+		cred_error_gist(ctx, r, gist, sizeof(gist));
 		ocikp_errorf(ctx, "%s refused the credentials: %s", who, gist);
 		return OCIKP_CONFIG;
 	}
@@ -1142,24 +1147,21 @@ static int subject_from_url(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 	return rc;
 }
 
-/* The subject token, as text or the named field of a JSON object. */
-static int subject_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
-			 const struct gcp_cred *c, struct ocikp_buf *out)
+int cred_subject_parse(struct ocikp_ctx *ctx, const struct gcp_cred *c, const void *raw,
+		       size_t len, struct ocikp_buf *out)
 {
 	const struct ocikp_host *x = ctx->host;
-	struct ocikp_buf raw = { 0 };
+	const unsigned char *p = raw;
 	ocikp_json *doc = NULL;
 	const char *where = c->subject_file ? c->subject_file : "credential_source.url";
 	const char *s;
 	char what[PATH_MAX + 32];
 	size_t n;
-	int rc;
+	int rc = OCIKP_OK;
 
-	rc = c->subject_file ? read_subject_file(ctx, c->subject_file, &raw) :
-			       subject_from_url(ctx, o, c, &raw);
-	if (rc == OCIKP_OK && c->subject_field) {
+	if (c->subject_field) {
 		snprintf(what, sizeof(what), "subject token from %s", where);
-		rc = x->json_parse(ctx, what, raw.data, raw.len, &doc);
+		rc = x->json_parse(ctx, what, raw, len, &doc);
 		if (rc != OCIKP_OK && rc != OCIKP_INTERNAL)
 			rc = OCIKP_CONFIG;
 		s = x->json_string(x->json_get(doc, c->subject_field));
@@ -1171,20 +1173,35 @@ static int subject_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
 		}
 		if (rc == OCIKP_OK)
 			rc = put(ctx, out, s, n);
-	} else if (rc == OCIKP_OK) {
+	} else {
 		/* Text: a trailing newline (echo > file) is not part of the token. */
-		n = raw.len;
-		while (n && strchr(" \t\r\n", raw.data[n - 1]))
+		n = len;
+		while (n && strchr(" \t\r\n", p[n - 1]))
 			n--;
 		if (!n) {
 			ocikp_errorf(ctx, "subject token from %s: empty", where);
 			rc = OCIKP_CONFIG;
 		} else {
-			rc = put(ctx, out, raw.data, n);
+			rc = put(ctx, out, p, n);
 		}
 	}
 	x->json_free(doc);
-	x->buf_free(&raw);
+	return rc;
+}
+
+/* The subject token from its source, as text or the named field of a JSON
+ * object. */
+static int subject_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,
+			 const struct gcp_cred *c, struct ocikp_buf *out)
+{
+	struct ocikp_buf raw = { 0 };
+	int rc;
+
+	rc = c->subject_file ? read_subject_file(ctx, c->subject_file, &raw) :
+			       subject_from_url(ctx, o, c, &raw);
+	if (rc == OCIKP_OK)
+		rc = cred_subject_parse(ctx, c, raw.data, raw.len, out);
+	ctx->host->buf_free(&raw);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #ifndef OCIKP_GCPKMS_H
 #define OCIKP_GCPKMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <ocikp/backend.h>
@@ -28,6 +29,9 @@
 #define GCP_CRED_MAX (64 * 1024)	/* bytes of a credentials file, at most */
 #define GCP_TOKEN_MAX 16384	/* bytes of an access token fetched or cached, at most */
 #define GCP_TOKEN_MARGIN_S 300		/* a token is renewed this long before expiry */
+#define GCP_TOKEN_LIFETIME_MAX 86400	/* seconds a token may last, at most (an answer
+					 * promising more is refused, a cache file
+					 * claiming more ignored) */
 
 /* The options of one request, from the drop-ins (gcpkms.*), compatibility
  * flags and the environment.  Strings point into the host's configuration
@@ -99,6 +103,20 @@ int cred_fetch_token(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct 
 int cred_parse_token(struct ocikp_ctx *ctx, const char *what, const void *body, size_t len,
 		     long long now, struct ocikp_buf *tok, long long *expires_at);
 
+/* The parsers under cred_load and cred_fetch_token, exposed for the fuzz
+ * target.  cred_parse_file: a credentials file's bytes (path names it in
+ * error lines), loaded as cred_load would.  cred_subject_parse: an
+ * external_account's subject token from the bytes its source gave (the
+ * file's or the URL's), as text or format.subject_token_field_name's
+ * field, appended to out.  cred_error_gist: a token endpoint's error
+ * answer as "error: description" or "STATUS: message", printable and cut
+ * short, else "HTTP status", in out. */
+int cred_parse_file(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, const char *path,
+		    const void *raw, size_t len, struct gcp_cred **out);
+int cred_subject_parse(struct ocikp_ctx *ctx, const struct gcp_cred *c, const void *raw,
+		       size_t len, struct ocikp_buf *out);
+void cred_error_gist(struct ocikp_ctx *ctx, const struct http_resp *r, char *out, size_t size);
+
 /* ---- gcpkms-jwt.c ---- */
 
 /* Sign claims (a JSON object) as an RS256 JWT with a PEM private key
@@ -130,6 +148,14 @@ struct http_pool *gcpkms_pool(struct ocikp_ctx *ctx);
  */
 int token_get(struct ocikp_ctx *ctx, const struct gcpkms_opts *o, struct gcp_cred *c,
 	      const struct ocikp_buf *stale, struct ocikp_buf *tok);
+
+/* A cache file's bytes checked at time now (Unix seconds): its token
+ * appended to tok and NULL, else why not (a debug line's words); *left is
+ * the seconds it has left, *refused that it holds `stale`.  The read path
+ * short of the filesystem; exposed for the fuzz target. */
+const char *cache_check(struct ocikp_ctx *ctx, const void *raw, size_t len, long long now,
+			const struct ocikp_buf *stale, struct ocikp_buf *tok, bool *refused,
+			long long *left, long long *expires_at);
 
 /* ---- gcpkms-kms.c ---- */
 

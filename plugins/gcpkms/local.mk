@@ -56,7 +56,8 @@ tests_gcpkms_test_cache_LDADD = lib/libocikphttp.la $(UNIT_LDADD) $(GCPKMS_LIBS)
 
 # The backend through the ocikp binary and through ocicrypt (tests/go),
 # against the fake services.
-gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh tests/gcpkms/secrets.sh
+gcpkms_tests = tests/gcpkms/gcpkms.sh tests/gcpkms/e2e.sh tests/gcpkms/secrets.sh \
+	tests/gcpkms/cachebound.sh
 TESTS += $(gcpkms_tests)
 EXTRA_DIST += $(gcpkms_tests)
 

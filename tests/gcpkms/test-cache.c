@@ -311,6 +311,14 @@ static void test_untrusted(void)
 		  "expires_at not an integer" },
 		{ "{\"v\":1,\"access_token\":\"ya29.S3CRET-o\",\"expires_at\":99999999999999999999999}",
 		  "expires_at out of range" },
+		{ "{\"v\":1,\"access_token\":\"ya29.S3CRET-m\",\"expires_at\":-9223372036854775808}",
+		  "expires_at the least 64-bit integer" },
+		{ "{\"v\":1,\"access_token\":\"ya29.S3CRET-n\",\"expires_at\":-1}",
+		  "a negative expires_at" },
+		{ "{\"v\":1,\"access_token\":\"ya29.S3CRET-x\",\"expires_at\":9223372036854775807}",
+		  "expires_at the greatest 64-bit integer" },
+		{ "{\"v\":1,\"access_token\":\"ya29.S3CRET-d\",\"expires_at\":99999999999}",
+		  "expires_at centuries ahead" },
 		{ "{\"v\":1,\"expires_at\":99999999999}", "no token" },
 	};
 	char target[128], big[40000], text[512];
