@@ -13,6 +13,7 @@
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64 jwe
+FUZZ_TARGETS += inspect
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
 endif
@@ -104,3 +105,4 @@ clean-fuzz:
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
+EXTRA_DIST += fuzz/inspect.c
