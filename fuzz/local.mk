@@ -13,7 +13,7 @@
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64 jwe
-FUZZ_TARGETS += inspect
+FUZZ_TARGETS += inspect envelope
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
 endif
@@ -101,8 +101,20 @@ fuzz-merge-%: fuzz/bin/%
 clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
+# envelope loads the sample backend and the tests' mock as real modules
+# (loader_open) from fuzz/bin/plugins/, built with its sanitizers and coverage.
+FUZZ_MODULE_CFLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fPIC -shared -fvisibility=hidden -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
+	-I$(top_srcdir)/include $(CRYPTO_CFLAGS)
+fuzz/bin/envelope: fuzz/bin/plugins/ocikp-sample.so fuzz/bin/plugins/ocikp-mock.so
+fuzz/bin/plugins/ocikp-sample.so: $(top_srcdir)/plugins/sample/ocikp-sample.c
+fuzz/bin/plugins/ocikp-mock.so: $(top_srcdir)/tests/mock/ocikp-mock.c
+fuzz/bin/plugins/%.so:
+	@mkdir -p fuzz/bin/plugins
+	$(AM_V_CC)$(CLANG) $(FUZZ_MODULE_CFLAGS) -o $@ $< $(CRYPTO_LIBS)
+
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
-EXTRA_DIST += fuzz/inspect.c
+EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c
