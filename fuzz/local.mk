@@ -13,12 +13,14 @@
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64 jwe
-FUZZ_TARGETS += inspect envelope
+FUZZ_TARGETS += inspect envelope sample_unwrap
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
+FUZZ_TARGETS += tpm_annotation
 endif
 if ENABLE_KEYCHAIN
 FUZZ_TARGETS += keychain_annotation
+FUZZ_TARGETS += keychain_pub
 endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
@@ -117,4 +119,4 @@ fuzz/bin/plugins/%.so:
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
-EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c
+EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c fuzz/sample_unwrap.c fuzz/tpm_annotation.c fuzz/keychain_pub.c
