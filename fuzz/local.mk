@@ -17,6 +17,12 @@ FUZZ_TARGETS += inspect envelope sample_unwrap
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
 FUZZ_TARGETS += tpm_annotation
+if ENABLE_DAEMON
+if HAVE_CURL
+# options includes plugins/tpm/tpm-tcti.c and links daemon/serve-opts.c and lib/http.c.
+FUZZ_TARGETS += options
+endif
+endif
 endif
 if ENABLE_KEYCHAIN
 FUZZ_TARGETS += keychain_annotation
@@ -71,6 +77,8 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) \
 		$(if $(filter jwe,$*),-I$(top_srcdir)/lib) \
 		$(if $(filter jwe kbs_jwe,$*),$(top_srcdir)/lib/jwe.c) \
+		$(if $(filter options,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/daemon \
+			$(top_srcdir)/lib/http.c $(top_srcdir)/daemon/serve-opts.c $(CURL_LIBS)) \
 		$(if $(filter pkcs11_uri,$*),-I$(top_srcdir)/plugins/pkcs11 \
 			$(top_srcdir)/plugins/pkcs11/pkcs11-uri.c) \
 		$(if $(filter kbs_param kbs_packet,$*),$(top_srcdir)/plugins/kbs/$(subst _,-,$*).c) \
@@ -119,4 +127,4 @@ fuzz/bin/plugins/%.so:
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
 	fuzz/corpus
-EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c fuzz/sample_unwrap.c fuzz/tpm_annotation.c fuzz/keychain_pub.c
+EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c fuzz/sample_unwrap.c fuzz/tpm_annotation.c fuzz/keychain_pub.c fuzz/options.c
