@@ -12,7 +12,8 @@ CLEANFILES += daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h
 bin_PROGRAMS += ocikpd
 nodist_ocikpd_SOURCES = daemon/keyprovider.pb-c.c daemon/keyprovider.pb-c.h
 ocikpd_SOURCES = daemon/ocikpd.h daemon/main.c daemon/listen.c daemon/conn.c \
-	daemon/grpc.c daemon/work.c daemon/peer.c
+	daemon/grpc.c daemon/work.c daemon/peer.c \
+	daemon/serve-opts.c
 ocikpd_CPPFLAGS = $(AM_CPPFLAGS) -I$(builddir)/daemon
 ocikpd_CFLAGS = $(AM_CFLAGS) $(DAEMON_CFLAGS)
 ocikpd_LDADD = $(HOST_LIBS) $(DAEMON_LIBS)

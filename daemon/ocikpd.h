@@ -87,6 +87,9 @@ struct gen {
 	long stop_timeout_ms;	/* serve.stop_timeout */
 	bool allow_remote;
 };
+/* serve-opts.c: g's serve.* policy from g->base.conf; an error in ctx
+ * names the drop-in line. */
+int serve_options(struct gen *g, struct ocikp_ctx *ctx);
 
 struct share;
 struct peer {

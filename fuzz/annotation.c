@@ -1,5 +1,8 @@
 /* Target: what unwrap reads from a registry before any backend runs: the
- * annotation JSON, the envelope, the key URL, its scheme and query. */
+ * annotation JSON, the key URL of it and of each "recipients" entry, its
+ * scheme and query, and the JSON writer re-emitting it.  The envelope's
+ * routing itself (route.c: unwrap_envelope, canonical, first_copy,
+ * wrap_envelope) is the envelope target's. */
 #include <string.h>
 #include "fuzz.h"
 

@@ -14,11 +14,20 @@
 FUZZ_SECONDS ?= 10
 CLANG ?= clang
 FUZZ_TARGETS = request annotation dropin b64 jwe
+FUZZ_TARGETS += inspect envelope sample_unwrap
 if ENABLE_TPM
 FUZZ_TARGETS += tpm_blob tpm_pcrs tpm_url
+FUZZ_TARGETS += tpm_annotation
+if ENABLE_DAEMON
+if HAVE_CURL
+# options includes plugins/tpm/tpm-tcti.c and links daemon/serve-opts.c and lib/http.c.
+FUZZ_TARGETS += options
+endif
+endif
 endif
 if ENABLE_KEYCHAIN
 FUZZ_TARGETS += keychain_annotation
+FUZZ_TARGETS += keychain_pub
 endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
@@ -89,6 +98,8 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter kbs_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/kbs) \
 		$(if $(filter jwe,$*),-I$(top_srcdir)/lib) \
 		$(if $(filter jwe kbs_jwe,$*),$(top_srcdir)/lib/jwe.c) \
+		$(if $(filter options,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/daemon \
+			$(top_srcdir)/lib/http.c $(top_srcdir)/daemon/serve-opts.c $(CURL_LIBS)) \
 		$(if $(filter pkcs11_uri,$*),-I$(top_srcdir)/plugins/pkcs11 \
 			$(top_srcdir)/plugins/pkcs11/pkcs11-uri.c) \
 		$(if $(filter kbs_param kbs_packet,$*),$(top_srcdir)/plugins/kbs/$(subst _,-,$*).c) \
@@ -115,6 +126,18 @@ fuzz-long-%: fuzz/bin/%
 clean-local: clean-fuzz
 clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log fuzz/findings
+# envelope loads the sample backend and the tests' mock as real modules
+# (loader_open) from fuzz/bin/plugins/, built with its sanitizers and coverage.
+FUZZ_MODULE_CFLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fPIC -shared -fvisibility=hidden -DPACKAGE_VERSION=\"$(PACKAGE_VERSION)\" \
+	-I$(top_srcdir)/include $(CRYPTO_CFLAGS)
+fuzz/bin/envelope: fuzz/bin/plugins/ocikp-sample.so fuzz/bin/plugins/ocikp-mock.so
+fuzz/bin/plugins/ocikp-sample.so: $(top_srcdir)/plugins/sample/ocikp-sample.c
+fuzz/bin/plugins/ocikp-mock.so: $(top_srcdir)/tests/mock/ocikp-mock.c
+fuzz/bin/plugins/%.so:
+	@mkdir -p fuzz/bin/plugins
+	$(AM_V_CC)$(CLANG) $(FUZZ_MODULE_CFLAGS) -o $@ $< $(CRYPTO_LIBS)
+
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
@@ -122,3 +145,4 @@ EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsu
 	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
 	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c fuzz/gcpkms_url.c \
 	fuzz/corpus
+EXTRA_DIST += fuzz/inspect.c fuzz/envelope.c fuzz/sample_unwrap.c fuzz/tpm_annotation.c fuzz/keychain_pub.c fuzz/options.c

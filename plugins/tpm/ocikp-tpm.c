@@ -110,19 +110,19 @@ static int tpm_wrap(struct ocikp_ctx *ctx, const char *param, const struct ocikp
 	return rc;
 }
 
-static int tpm_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char *const *dc_params,
-		      struct ocikp_buf *optsdata)
+/* The annotation's fields, decoded and checked, before the TPM is asked
+ * anything: the import blob from session_key, the sealed layer key from
+ * wrapped_key.  On failure nothing is left to free. */
+int tpm_annotation_parse(struct ocikp_ctx *ctx, const ocikp_json *ann, struct import_blob *blob,
+			 struct ocikp_buf *sealed)
 {
 	const struct ocikp_host *h = ctx->host;
 	const ocikp_json *sk = h->json_get(ann, "session_key"), *wk = h->json_get(ann, "wrapped_key");
 	const char *type = h->json_string(h->json_get(ann, "wrap_type"));
-	struct ocikp_buf session_key = { 0 }, sealed = { 0 };
-	struct import_blob blob;
-	unsigned char key[TPM_KEY_LEN];
+	struct ocikp_buf session_key = { 0 };
 	int rc;
 
-	(void)dc_params;	/* tpm://ek?mode=decrypt carries nothing we need */
-	memset(&blob, 0, sizeof(blob));
+	memset(blob, 0, sizeof(*blob));
 	if (!h->json_string(sk) || !h->json_string(wk)) {
 		ocikp_errorf(ctx, "annotation: session_key and wrapped_key must be strings");
 		return OCIKP_BAD_INPUT;
@@ -135,11 +135,29 @@ static int tpm_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char *
 			   h->json_string_len(sk), 0, &session_key);
 	if (rc == OCIKP_OK)
 		rc = h->b64_decode(ctx, "annotation: wrapped_key", h->json_string(wk),
-				   h->json_string_len(wk), 0, &sealed);
+				   h->json_string_len(wk), 0, sealed);
 	if (rc == OCIKP_OK)
-		rc = blob_decode(ctx, session_key.data, session_key.len, &blob);
-	if (rc == OCIKP_OK)
-		rc = tpm_unseal(ctx, &blob, key);
+		rc = blob_decode(ctx, session_key.data, session_key.len, blob);
+	h->buf_free(&session_key);
+	if (rc != OCIKP_OK)
+		h->buf_free(sealed);
+	return rc;
+}
+
+static int tpm_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char *const *dc_params,
+		      struct ocikp_buf *optsdata)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf sealed = { 0 };
+	struct import_blob blob;
+	unsigned char key[TPM_KEY_LEN];
+	int rc;
+
+	(void)dc_params;	/* tpm://ek?mode=decrypt carries nothing we need */
+	rc = tpm_annotation_parse(ctx, ann, &blob, &sealed);
+	if (rc != OCIKP_OK)
+		return rc;
+	rc = tpm_unseal(ctx, &blob, key);
 	if (rc == OCIKP_OK) {
 		rc = h->aes256gcm_open(ctx, key, sealed.data, sealed.len, optsdata);
 		if (rc == OCIKP_WRONG_KEY)
@@ -147,7 +165,6 @@ static int tpm_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const char *
 	}
 	OPENSSL_cleanse(key, sizeof(key));
 	blob_free(ctx, &blob);
-	h->buf_free(&session_key);
 	h->buf_free(&sealed);
 	return rc;
 }

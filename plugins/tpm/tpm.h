@@ -24,6 +24,11 @@ struct import_blob {
 	unsigned char pcr_values[TPM_MAX_PCRS][32];
 };
 
+/* ocikp-tpm.c: an annotation's session_key and wrapped_key, decoded, before
+ * any TPM command (exposed for the fuzz target) */
+int tpm_annotation_parse(struct ocikp_ctx *ctx, const ocikp_json *ann, struct import_blob *blob,
+			 struct ocikp_buf *sealed);
+
 /* tpm-blob.c */
 int blob_encode(struct ocikp_ctx *ctx, const struct import_blob *b, struct ocikp_buf *out);
 int blob_decode(struct ocikp_ctx *ctx, const unsigned char *data, size_t len,
