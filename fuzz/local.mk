@@ -106,7 +106,7 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter $(FUZZ_KBS_MODULE),$*),$(addprefix $(top_srcdir)/,$(filter-out \
 			$(FUZZ_KBS_INC_$*),$(FUZZ_KBS_SRC)))) \
 		$(if $(filter http_cookie,$*),-I$(top_srcdir)/lib) \
-		$(if $(filter grpc_frame,$*),$(addprefix $(top_srcdir)/daemon/,peer.c work.c)) \
+		$(if $(filter grpc_frame,$*),$(addprefix $(top_srcdir)/daemon/,peer.c work.c serve-opts.c)) \
 		$(if $(filter grpc_%,$*),-I$(top_srcdir)/daemon -Idaemon $(DAEMON_CFLAGS) \
 			$(FUZZ_DAEMON_SRC) $(DAEMON_LIBS)) \
 		$(FUZZ_LIBS)
