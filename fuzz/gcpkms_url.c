@@ -18,47 +18,12 @@
 
 #define MAX_DC 8
 
-/* Write the drop-in text where conf_load reads it, mode 0644 in a private
- * 0755 directory, as the dropin target does; on tmpfs where there is one
- * (/dev/shm), as rewriting a file on a busy disk made most of the time of
- * an execution. */
-static char dir[] = "/dev/shm/ocikp-fuzz-gcpkms-url-XXXXXX";
-static char path[sizeof(dir) + 16];
-
-/* Leave nothing behind at exit (tmpfs is memory). */
-static void remove_dropin(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
+/* The drop-in text as the host's configuration (fuzz_dropin, fuzz.h). */
 static void put_dropin(const uint8_t *text, size_t n)
 {
-	FILE *f;
-
-	if (!path[0]) {
-		if (!mkdtemp(dir)) {
-			snprintf(dir, sizeof(dir), "/tmp/ocikp-fuzz-gcpkms-url-XXXXXX");
-			if (!mkdtemp(dir))
-				abort();
-		}
-		chmod(dir, 0755);
-		snprintf(path, sizeof(path), "%s/50-gcpkms.conf", dir);
-		atexit(remove_dropin);
-	}
-	f = fopen(path, "w");
-	if (!f)
-		abort();
-	fwrite(text, 1, n, f);
-	fclose(f);
-	chmod(path, 0644);
-	{
-		const char *dirs[] = { dir, NULL };
-
+	conf_free(&fuzz_host.conf);
+	if (fuzz_dropin(text, n, &fuzz_host.conf) != OCIKP_OK)
 		conf_free(&fuzz_host.conf);
-		if (conf_load(fuzz_ctx(), dirs, &fuzz_host.conf) != OCIKP_OK)
-			conf_free(&fuzz_host.conf);
-	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

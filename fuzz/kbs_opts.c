@@ -21,36 +21,11 @@
 #undef write_all
 #include "../plugins/kbs/ocikp-kbs.c"
 
-static char tmp_dir[] = "/dev/shm/ocikp-fuzz-kbsopts-XXXXXX";	/* tmpfs: a file a run */
-static char tmp_path[sizeof(tmp_dir) + 16];
-
-/* The file and its directory gone when the run ends. */
-static void tmp_remove(void)
-{
-	unlink(tmp_path);
-	rmdir(tmp_dir);
-}
-
-/* The input as the one drop-in of a private directory, loaded into the
- * host's configuration. */
+/* The input as the one drop-in, loaded into the host's configuration. */
 static int dropin_load(const uint8_t *data, size_t size)
 {
-	const char *dirs[] = { tmp_dir, NULL };
-	FILE *f;
-
-	if (!tmp_path[0]) {
-		if (!mkdtemp(tmp_dir) || atexit(tmp_remove) != 0)
-			abort();
-		chmod(tmp_dir, 0755);
-		snprintf(tmp_path, sizeof(tmp_path), "%s/50-kbs.conf", tmp_dir);
-	}
-	if (!(f = fopen(tmp_path, "w")))
-		abort();
-	fwrite(data, 1, size, f);
-	fclose(f);
-	chmod(tmp_path, 0644);
 	conf_free(&fuzz_host.conf);
-	return conf_load(fuzz_ctx(), dirs, &fuzz_host.conf);
+	return fuzz_dropin(data, size, &fuzz_host.conf);
 }
 
 static void rcar_options(struct ocikp_ctx *ctx)

@@ -26,32 +26,13 @@
 
 static const unsigned char fixed_kek[KBS_KEK_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
-static char tmp_dir[] = "/dev/shm/ocikp-fuzz-kek-XXXXXX";	/* tmpfs: one file a run */
-static char tmp_path[sizeof(tmp_dir) + 16];
-
-/* The file and its directory gone when the run ends. */
-static void tmp_remove(void)
-{
-	unlink(tmp_path);
-	rmdir(tmp_dir);
-}
-
 /* The input as a KEK file of mode 0600 in a private directory. */
 static void kek_file(struct ocikp_ctx *ctx, const uint8_t *data, size_t size)
 {
 	unsigned char kek[KBS_KEK_LEN];
-	FILE *f;
 
-	if (!tmp_path[0]) {
-		if (!mkdtemp(tmp_dir) || atexit(tmp_remove) != 0)
-			abort();
-		snprintf(tmp_path, sizeof(tmp_path), "%s/kek", tmp_dir);
-	}
-	if (!(f = fopen(tmp_path, "w")) || fchmod(fileno(f), 0600) != 0)
-		abort();
-	fwrite(data, 1, size, f);
-	fclose(f);
-	if (kbs_kek_file(ctx, tmp_path, kek) == OCIKP_OK && size != KBS_KEK_LEN)
+	if (kbs_kek_file(ctx, fuzz_file("file", data, size, 0600), kek) == OCIKP_OK &&
+	    size != KBS_KEK_LEN)
 		abort();
 	OPENSSL_cleanse(kek, sizeof(kek));
 }

@@ -12,32 +12,11 @@
  *                       settings and the device or socket path; included
  *                       for them (static).  They stop before the TCTI is
  *                       loaded: no TPM or simulator is contacted.
- * The file lives on /dev/shm when there is one (no disk write per run). */
+ * The file is fuzz_dropin's (fuzz.h). */
 #include "fuzz.h"
 #include "http.h"
 #include "ocikpd.h"
 #include "../plugins/tpm/tpm-tcti.c"
-
-static char dir[64], path[96];
-
-static void remove_dir(void)
-{
-	unlink(path);
-	rmdir(dir);
-}
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "/dev/shm/ocikp-fuzz-options-XXXXXX");
-	if (!mkdtemp(dir)) {
-		snprintf(dir, sizeof(dir), "/tmp/ocikp-fuzz-options-XXXXXX");
-		if (!mkdtemp(dir))
-			abort();
-	}
-	chmod(dir, 0755);
-	snprintf(path, sizeof(path), "%s/50-f.conf", dir);
-	atexit(remove_dir);
-}
 
 static void serve(struct ocikp_ctx *ctx)
 {
@@ -82,20 +61,9 @@ static void tcti(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *dirs[] = { dir, NULL };
-	struct ocikp_ctx *ctx;
-	FILE *f;
+	struct ocikp_ctx *ctx = fuzz_ctx();
 
-	if (!path[0])
-		setup();
-	f = fopen(path, "w");
-	if (!f)
-		abort();
-	fwrite(data, 1, size, f);
-	fclose(f);
-	chmod(path, 0644);
-	ctx = fuzz_ctx();
-	if (conf_load(ctx, dirs, &fuzz_host.conf) == OCIKP_OK) {
+	if (fuzz_dropin(data, size, &fuzz_host.conf) == OCIKP_OK) {
 		serve(ctx);
 		http();
 		tcti();
