@@ -32,7 +32,7 @@ if ENABLE_VAULT
 FUZZ_TARGETS += vault_response
 # The module's files as plugins/vault/local.mk lists them (the descriptor's
 # file aside), and the HTTP helper.
-FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c)
+FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c lib/credcache.c)
 endif
 if ENABLE_KBS
 # kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys) and

@@ -18,6 +18,14 @@ TESTS += tests/http/http.sh
 endif
 EXTRA_DIST += tests/http/http.sh tests/http/server.py
 
+# The temporary-credential cache (memory + a 0600 file per identity in the
+# state directory) the network backends share: libcrypto only; awskms and
+# vault add lib/libocikpcred.la to their LIBADD.
+noinst_LTLIBRARIES += lib/libocikpcred.la
+lib_libocikpcred_la_SOURCES = lib/credcache.c lib/credcache.h
+lib_libocikpcred_la_CFLAGS = $(MODULE_CFLAGS) $(CRYPTO_CFLAGS)
+lib_libocikpcred_la_LIBADD = $(CRYPTO_LIBS)
+
 # The JWS signer (RS256, EdDSA) for JWTs: libcrypto only, so always built;
 # a module adds lib/libocikpjws.la to its LIBADD.
 noinst_LTLIBRARIES += lib/libocikpjws.la
