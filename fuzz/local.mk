@@ -26,7 +26,8 @@ FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib
 endif
 if ENABLE_AWSKMS
 FUZZ_TARGETS += awskms_response
-FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c)
+FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c lib/credcache.c \
+	lib/tokenfile.c)
 endif
 if ENABLE_VAULT
 FUZZ_TARGETS += vault_response

@@ -215,7 +215,8 @@ static void mem_put(struct ocikp_ctx *ctx, struct credcache *mem, const char *id
 
 int credcache_get(struct ocikp_ctx *ctx, struct credcache *mem, const char *prefix,
 		  const char *id, int margin_s, const struct ocikp_buf *stale,
-		  credcache_fetch_fn fetch, void *arg, struct ocikp_buf *out, int *fetched)
+		  credcache_fetch_fn fetch, void *arg, struct ocikp_buf *out,
+		  long long *expires_at, int *fetched)
 {
 	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf file = { 0 };
@@ -226,14 +227,19 @@ int credcache_get(struct ocikp_ctx *ctx, struct credcache *mem, const char *pref
 
 	if (fetched)
 		*fetched = 0;
-	if (mem_get(ctx, mem, id, margin_s, stale, out) == OCIKP_OK)
+	if (!expires_at)
+		expires_at = &exp;
+	if (mem_get(ctx, mem, id, margin_s, stale, out) == OCIKP_OK) {
+		*expires_at = mem->expires_at;
 		return OCIKP_OK;
+	}
 	have_file = cache_path(ctx, prefix, id, &file) == OCIKP_OK;
 	if (have_file && stale)
 		file_drop(ctx, (const char *)file.data, stale);
 	if (have_file && file_read(ctx, (const char *)file.data, margin_s, out, &exp) == OCIKP_OK) {
 		mem_put(ctx, mem, id, out, exp);
 		h->buf_free(&file);
+		*expires_at = exp;
 		return OCIKP_OK;
 	}
 	snprintf(lockname, sizeof(lockname), "%s-%s", prefix, id);
@@ -269,5 +275,6 @@ int credcache_get(struct ocikp_ctx *ctx, struct credcache *mem, const char *pref
 	if (have_file)
 		h->state_unlock(lfd);
 	h->buf_free(&file);
+	*expires_at = exp;
 	return rc;
 }

@@ -42,11 +42,13 @@ void credcache_identity(const char *const *parts, size_t n, char id[65]);
  * at the file).  stale: a value the service refused (expired), dropped from
  * both copies first (the file only if it still holds that value: another
  * exec may have renewed it).  mem may be NULL (no memory copy).
- * *fetched (may be NULL) tells whether fetch ran.
+ * *expires_at (may be NULL) is the value's end; *fetched (may be NULL)
+ * tells whether fetch ran.
  */
 int credcache_get(struct ocikp_ctx *ctx, struct credcache *mem, const char *prefix,
 		  const char *id, int margin_s, const struct ocikp_buf *stale,
-		  credcache_fetch_fn fetch, void *arg, struct ocikp_buf *out, int *fetched);
+		  credcache_fetch_fn fetch, void *arg, struct ocikp_buf *out,
+		  long long *expires_at, int *fetched);
 
 /* Empty the memory copy (cleansed). */
 void credcache_clear(struct ocikp_ctx *ctx, struct credcache *mem);

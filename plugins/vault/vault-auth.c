@@ -323,7 +323,7 @@ static int login_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const 
 	struct login_arg a = { o, l };
 
 	return credcache_get(ctx, s ? &s->cache : NULL, "login", l->id, VAULT_LOGIN_MARGIN_S, stale,
-			     login_fetch, &a, tok, NULL);
+			     login_fetch, &a, tok, NULL, NULL);
 }
 
 int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct ocikp_buf *stale,
