@@ -22,10 +22,10 @@ endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
-FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
+FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c lib/tokenfile.c)
 endif
 if ENABLE_AWSKMS
-FUZZ_TARGETS += awskms_response
+FUZZ_TARGETS += awskms_response sts_response
 FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c lib/credcache.c \
 	lib/tokenfile.c)
 endif
@@ -62,7 +62,7 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter keychain_%,$*),$(FUZZ_KEYCHAIN_SRC)) \
 		$(if $(filter gcpkms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms \
 			$(FUZZ_GCPKMS_SRC)) \
-		$(if $(filter awskms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/awskms \
+		$(if $(filter awskms_% sts_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/awskms \
 			$(FUZZ_AWSKMS_SRC)) \
 		$(if $(filter vault_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/vault \
 			$(FUZZ_VAULT_SRC)) \
@@ -103,5 +103,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response sts_response vault_response)) \
 	fuzz/corpus
