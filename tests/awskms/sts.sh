@@ -251,6 +251,12 @@ A=$(AWS_ACCESS_KEY_ID=$AWS_AKID AWS_SECRET_ACCESS_KEY=$AWS_SECRET AWS_WEB_IDENTI
 	AWS_ROLE_ARN=$AWS_ROLE_WEB t_wrap "$OPTS" "$KEY") &&
 	[ "$(sts_n AssumeRoleWithWebIdentity)" -eq 1 ] && [ "$(sts_n AssumeRole)" -eq 1 ]
 t_ok $? "awskms.profile pins the shared files: neither the environment's keys nor its web identity"
+(umask 077; printf '[irsa]\nrole_arn = %s\nweb_identity_token_file = %s\nrole_session_name = ocikp\n' \
+	"$AWS_ROLE_WEB" "$T_TMP/sa/token" > "$T_TMP/irsa.ini")
+aws_dropin "$C" "awskms.sts_endpoint = $AWS_URL" "awskms.profile = irsa" "awskms.credentials_file = $T_TMP/irsa.ini"
+A=$(AWS_ACCESS_KEY_ID=$AWS_AKID AWS_SECRET_ACCESS_KEY=$AWS_SECRET t_wrap "$OPTS" "$KEY") &&
+	[ "$(sts_last)" = "AssumeRoleWithWebIdentity $AWS_ROLE_WEB ocikp web:0 - -" ]
+t_ok $? "the README's IRSA drop-in: a pinned credentials file whose profile names the role and token file"
 aws_dropin "$C" "awskms.sts_endpoint = $AWS_URL"
 
 # --- secrets never on stderr -------------------------------------------------------------
