@@ -40,6 +40,7 @@ HTTPS: POST / with X-Amz-Target TrentService.Encrypt / TrentService.Decrypt
 HTTP (control):
   POST /_fault {"code": C, "status": N, "times": K}   the next K KMS calls fail so
   POST /_sts_fault {"code": C, "status": N, "times": K}  the next K STS calls fail so
+                  ({"raw_b64": B64, "status": N}: answer those bytes as they are)
   POST /_expire   every session issued so far is expired (KMS and STS answer
                   ExpiredTokenException to it)
   POST /_reset    faults cleared, counters zeroed
@@ -375,7 +376,7 @@ class KMS(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def answer_xml(self, status, text):
-        body = text.encode()
+        body = text if isinstance(text, bytes) else text.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/xml")
         self.send_header("Content-Length", str(len(body)))
@@ -398,6 +399,8 @@ class KMS(BaseHTTPRequestHandler):
                         STATE["sts_faults"].pop(0)
             if fault:
                 count("sts_faults")
+                if "raw_b64" in fault:
+                    return self.answer_xml(fault.get("status", 200), base64.b64decode(fault["raw_b64"]))
                 raise Refusal(fault.get("status", 400), fault["code"], fault.get("message", "injected"))
             self.answer_xml(200, sts(form, caller))
         except Refusal as r:

@@ -131,6 +131,11 @@ t_expect_fail "STS throttling every time: exit 5, naming it" 5 "STS AssumeRoleWi
 [ "$(sts_n sts_faults)" -eq 3 ]
 t_ok $? "... after exactly 3 attempts"
 aws_ctl /_reset > /dev/null
+RAW=$(printf '<?xml version="1.0" encoding="EUC-JP"?><ErrorResponse><Error><Code>AccessDenied</Code><Message>\377\376\000R</Message></Error></ErrorResponse>' | base64 -w0)
+aws_ctl /_sts_fault "{\"raw_b64\": \"$RAW\", \"status\": 403, \"times\": 10}" > /dev/null
+t_expect_fail "an STS answer libxml2 cannot decode: exit 6, one line (libxml2 says nothing)" 6 "STS AssumeRoleWithWebIdentity: HTTP 403" \
+	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
+aws_ctl /_reset > /dev/null
 aws_ctl /_sts_fault '{"code": "InternalFailure", "status": 500, "times": 100}' > /dev/null
 t_expect_fail "STS HTTP 500 every time: exit 5" 5 "STS AssumeRoleWithWebIdentity" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
