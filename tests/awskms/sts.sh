@@ -50,6 +50,25 @@ F=$(aws_cache_mine)
 	case $F in */sts-[0-9a-f]*.json) true ;; *) false ;; esac
 t_ok $? "one cache file, mode 0600, named by a hash, no token or role in it"
 
+# Parallel execs with nothing cached: one takes the lock and calls STS, the
+# others find its file when they get the lock.
+aws_cache_drop
+aws_ctl /_reset > /dev/null
+t_unwrap_request ocikp "$ANN" "$KEY" > "$T_TMP/par.json"
+PIDS=()
+for i in $(seq 8); do
+	"$OCIKP" < "$T_TMP/par.json" > "$T_TMP/par.$i.out" 2> "$T_TMP/par.$i.err" &
+	PIDS+=($!)
+done
+wait "${PIDS[@]}"	# not a bare wait: the fake is a child too
+OK=0
+for i in $(seq 8); do
+	[ "$(t_json_field keyunwrapresults.optsdata < "$T_TMP/par.$i.out" | base64 -d)" = "$OPTS" ] && OK=$((OK + 1))
+done
+[ "$OK" -eq 8 ] && [ "$(sts_n AssumeRoleWithWebIdentity)" -eq 1 ] && [ "$(sts_n decrypt)" -eq 8 ]
+t_ok $? "8 parallel execs, nothing cached: all unwrap, exactly one STS call"
+F=$(aws_cache_mine)
+
 # Odd cache files are not used, and replaced.
 N=$(sts_n AssumeRoleWithWebIdentity)
 cache_case() {	# cache_case DESC: after the file was spoiled
