@@ -344,11 +344,16 @@ static int cred_from_value(struct ocikp_ctx *ctx, const struct ocikp_buf *v, str
 	const struct ocikp_host *h = ctx->host;
 	const char *a = (const char *)v->data, *b = strchr(a, '\n'), *t = b ? strchr(b + 1, '\n') : NULL;
 
-	if (!t || b == a || t == b + 1 || !t[1] || strchr(t + 1, '\n'))
+	if (!t || strchr(t + 1, '\n'))
 		return OCIKP_NOT_MINE;
 	h->buf_append(&c->akid, a, (size_t)(b - a));
 	h->buf_append(&c->secret, b + 1, (size_t)(t - b - 1));
-	return h->buf_append(&c->token, t + 1, strlen(t + 1));
+	h->buf_append(&c->token, t + 1, strlen(t + 1));
+	if (!token_ok(&c->akid) || !token_ok(&c->secret) || !token_ok(&c->token)) {
+		cred_free(ctx, c);
+		return OCIKP_NOT_MINE;
+	}
+	return OCIKP_OK;
 }
 
 struct link {
@@ -390,17 +395,25 @@ static int link_get(struct link *l, size_t i, const struct aws_cred *stale, stru
 	struct ocikp_ctx *ctx = l->ctx;
 	struct ocikp_buf v = { 0 }, sv = { 0 };
 	struct credcache *mem = awskms_credcache(ctx);
-	int rc = OCIKP_OK, fetched = 0;
+	int rc = OCIKP_OK, fetched = 0, tries;
 
-	l->i = i;
 	if (stale)
 		rc = cred_value(ctx, stale, &sv);
-	if (rc == OCIKP_OK)
-		rc = credcache_get(ctx, mem, "sts", l->ids[i], AWS_STS_MARGIN_S, stale ? &sv : NULL,
+	for (tries = 0; rc == OCIKP_OK; tries++) {
+		l->i = i;
+		rc = credcache_get(ctx, mem, "sts", l->ids[i], AWS_STS_MARGIN_S, sv.len ? &sv : NULL,
 				   link_fetch, l, &v, &c->expires_at, &fetched);
-	if (rc == OCIKP_OK && cred_from_value(ctx, &v, c) != OCIKP_OK) {
-		ocikp_errorf(ctx, "STS credentials cache: malformed value");
-		rc = OCIKP_INTERNAL;
+		if (rc != OCIKP_OK || cred_from_value(ctx, &v, c) == OCIKP_OK)
+			break;
+		if (tries) {
+			ocikp_errorf(ctx, "STS credentials: malformed");
+			rc = OCIKP_INTERNAL;
+			break;
+		}
+		/* not of the form we write: dropped like a refused value, fetched anew */
+		ctx->host->buf_free(&sv);
+		sv = v;
+		memset(&v, 0, sizeof(v));
 	}
 	if (rc == OCIKP_OK) {
 		snprintf(c->source, sizeof(c->source), "%.40s via STS%s", l->roles[i].what,

@@ -94,6 +94,8 @@ else
 fi
 python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); d["expires_at"] = 1000; json.dump(d, open(sys.argv[1], "w"))' "$F"
 cache_case "an expired cache entry"
+python3 -c 'import json,sys; json.dump({"value": "ASIA only one field", "expires_at": 4102444800}, open(sys.argv[1], "w"))' "$F"
+cache_case "a cache entry not of our form"
 
 A=$(AWS_ROLE_ARN=$AWS_ROLE_WEB2 t_wrap "$OPTS" "$KEY") &&
 	[ "$(sts_n AssumeRoleWithWebIdentity)" -eq $((N + 1)) ] &&
