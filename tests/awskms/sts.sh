@@ -54,8 +54,9 @@ t_ok $? "one cache file, mode 0600, named by a hash, no token or role in it"
 # others find its file when they get the lock.
 aws_cache_drop
 aws_ctl /_reset > /dev/null
-# a generous budget: eight at once on a loaded machine, or under valgrind
+# generous budgets: eight at once on a loaded machine, or under valgrind
 printf 'timeout = 600\n' > "$C/10-timeout.conf"
+aws_dropin "$C" "awskms.sts_endpoint = $AWS_URL" "awskms.connect_timeout = 300" "awskms.http_timeout = 600"
 t_unwrap_request ocikp "$ANN" "$KEY" > "$T_TMP/par.json"
 PIDS=()
 for i in $(seq 8); do
@@ -71,6 +72,7 @@ done
 t_ok $? "8 parallel execs, nothing cached: all unwrap, exactly one STS call"
 [ "$OK" -eq 8 ] || t_diag "$OK unwrapped; STS calls: $(sts_n AssumeRoleWithWebIdentity)" "$(cat "$T_TMP"/par.*.err)"
 rm -f "$C/10-timeout.conf"
+aws_dropin "$C" "awskms.sts_endpoint = $AWS_URL"
 F=$(aws_cache_mine)
 
 # Odd cache files are not used, and replaced.
