@@ -13,6 +13,12 @@ struct http_pool *awskms_pool(struct ocikp_ctx *ctx)
 	return NULL;
 }
 
+struct credcache *awskms_credcache(struct ocikp_ctx *ctx)
+{
+	(void)ctx;
+	return NULL;
+}
+
 static struct ocikp_ctx *awskms_ctx(void)
 {
 	static struct backend_ctx b;

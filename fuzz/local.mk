@@ -35,17 +35,18 @@ FUZZ_TARGETS += gcpkms_cache
 FUZZ_TARGETS += gcpkms_cred
 FUZZ_TARGETS += gcpkms_url
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
-FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
+FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c lib/tokenfile.c)
 endif
 if ENABLE_AWSKMS
-FUZZ_TARGETS += awskms_response
-FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c)
+FUZZ_TARGETS += awskms_response sts_response
+FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c lib/credcache.c \
+	lib/tokenfile.c)
 endif
 if ENABLE_VAULT
 FUZZ_TARGETS += vault_response
 # The module's files as plugins/vault/local.mk lists them (the descriptor's
 # file aside), and the HTTP helper.
-FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c)
+FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c lib/credcache.c)
 endif
 if ENABLE_KBS
 # kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys) and
@@ -91,7 +92,7 @@ fuzz/bin/%: $(top_srcdir)/fuzz/%.c $(top_srcdir)/fuzz/fuzz.h $(top_srcdir)/fuzz/
 		$(if $(filter keychain_%,$*),$(FUZZ_KEYCHAIN_SRC)) \
 		$(if $(filter gcpkms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/gcpkms \
 			$(FUZZ_GCPKMS_SRC)) \
-		$(if $(filter awskms_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/awskms \
+		$(if $(filter awskms_% sts_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/awskms \
 			$(FUZZ_AWSKMS_SRC)) \
 		$(if $(filter vault_%,$*),-I$(top_srcdir)/lib -I$(top_srcdir)/plugins/vault \
 			$(FUZZ_VAULT_SRC)) \
@@ -140,7 +141,7 @@ fuzz/bin/plugins/%.so:
 
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response sts_response vault_response \
 	kbs_rcar http_cookie kbs_register kbs_opts \
 	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
 	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c fuzz/gcpkms_url.c \

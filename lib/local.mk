@@ -18,6 +18,15 @@ TESTS += tests/http/http.sh
 endif
 EXTRA_DIST += tests/http/http.sh tests/http/server.py
 
+# Credential helpers the network backends share: the temporary-credential
+# cache (memory + a 0600 file per identity in the state directory) and the
+# reading of rotated token files (Kubernetes projected tokens): libcrypto
+# only; awskms, vault and gcpkms add lib/libocikpcred.la to their LIBADD.
+noinst_LTLIBRARIES += lib/libocikpcred.la
+lib_libocikpcred_la_SOURCES = lib/credcache.c lib/credcache.h lib/tokenfile.c lib/tokenfile.h
+lib_libocikpcred_la_CFLAGS = $(MODULE_CFLAGS) $(CRYPTO_CFLAGS)
+lib_libocikpcred_la_LIBADD = $(CRYPTO_LIBS)
+
 # The JWS signer (RS256, EdDSA) for JWTs: libcrypto only, so always built;
 # a module adds lib/libocikpjws.la to its LIBADD.
 noinst_LTLIBRARIES += lib/libocikpjws.la

@@ -1,17 +1,26 @@
 /*
- * Credentials, in the order of the AWS SDK for Go v2's default chain, as
- * far as this build goes:
+ * Credentials, in the order of the AWS SDK for Go v2's default chain:
  *   1. the environment: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
- *      [+ AWS_SESSION_TOKEN] (skipped when a drop-in pins a profile or file);
- *   2. the shared credentials file (awskms.credentials_file,
- *      AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials), section [PROFILE];
- *   3. the shared config file (AWS_CONFIG_FILE, ~/.aws/config), section
- *      [profile PROFILE] ([default] for the default profile).
- * PROFILE: awskms.profile, else AWS_PROFILE, else "default".  Both files
- * are read with the host's read_private_file (mode 0600 or 0400).
- * A profile with role_arn (STS) is refused as not supported yet;
- * credential_process is refused outright: ocikp runs no command a
- * credentials file names.
+ *      [+ AWS_SESSION_TOKEN];
+ *   2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+ *      [+ AWS_ROLE_SESSION_NAME] -> STS AssumeRoleWithWebIdentity (EKS IRSA);
+ *   3. the shared files: profile PROFILE in the credentials file
+ *      (awskms.credentials_file, AWS_SHARED_CREDENTIALS_FILE,
+ *      ~/.aws/credentials, section [PROFILE]) and the config file
+ *      (AWS_CONFIG_FILE, ~/.aws/config, [profile PROFILE], [default]):
+ *      keys, or role_arn with source_profile (-> STS AssumeRole signed by
+ *      the source profile's credentials, itself keys or a role; at most
+ *      AWS_ROLE_CHAIN_MAX + 1 roles, a cycle refused; role_session_name,
+ *      external_id, duration_seconds honoured) or with
+ *      web_identity_token_file (-> AssumeRoleWithWebIdentity);
+ *   4. container credentials, 5. IMDSv2 (awskms-meta.c).
+ * A drop-in naming awskms.profile or awskms.credentials_file pins the
+ * shared files alone: 1, 2, 4 and 5 are skipped.  PROFILE: awskms.profile,
+ * else AWS_PROFILE, else "default".  Both files are read with the host's
+ * read_private_file (mode 0600 or 0400).  credential_process is refused
+ * outright: ocikp runs no command a credentials file names; so are SSO
+ * profiles and credential_source.  STS credentials are cached
+ * (awskms-sts.c).
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -19,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include "awskms.h"
 
 static const char *env(const char *name)
@@ -173,39 +183,20 @@ static int read_shared(struct ocikp_ctx *ctx, const char *what, const char *conf
 static int from_section(struct ocikp_ctx *ctx, const char *text, const char *section,
 			const char *file, struct aws_cred *c)
 {
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf v = { 0 };
-
-	if (ini_get(ctx, text, section, "credential_process", &v)) {
-		h->buf_free(&v);
-		ocikp_errorf(ctx, "%s [%.60s]: credential_process is not supported (ocikp runs no command a credentials file names)",
-			     file, section);
-		return OCIKP_CONFIG;
-	}
-	if (!ini_get(ctx, text, section, "aws_access_key_id", &c->akid)) {
-		if (ini_get(ctx, text, section, "role_arn", &v) ||
-		    ini_get(ctx, text, section, "web_identity_token_file", &v) ||
-		    ini_get(ctx, text, section, "sso_session", &v) ||
-		    ini_get(ctx, text, section, "sso_start_url", &v)) {
-			h->buf_free(&v);
-			ocikp_errorf(ctx, "%s [%.60s]: role and SSO profiles are not supported yet; give keys",
-				     file, section);
-			return OCIKP_CONFIG;
-		}
+	if (!text || !ini_get(ctx, text, section, "aws_access_key_id", &c->akid))
 		return OCIKP_NOT_MINE;
-	}
 	ini_get(ctx, text, section, "aws_secret_access_key", &c->secret);
 	ini_get(ctx, text, section, "aws_session_token", &c->token);
 	snprintf(c->source, sizeof(c->source), "%s [%.40s]", file, section);
 	return cred_check(ctx, c);
 }
 
-static void config_section(const struct awskms_opts *o, char *s, size_t n)
+static void config_section(const char *profile, char *s, size_t n)
 {
-	if (!strcmp(o->profile, "default"))
+	if (!strcmp(profile, "default"))
 		snprintf(s, n, "default");
 	else
-		snprintf(s, n, "profile %s", o->profile);
+		snprintf(s, n, "profile %s", profile);
 }
 
 int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
@@ -218,7 +209,7 @@ int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
 	region[0] = '\0';
 	if (rc == OCIKP_NOT_MINE)
 		return OCIKP_OK;
-	config_section(o, section, sizeof(section));
+	config_section(o->profile, section, sizeof(section));
 	if (rc == OCIKP_OK && ini_get(ctx, (const char *)text.data, section, "region", &v)) {
 		if (!awskms_region_ok((const char *)v.data)) {
 			ocikp_errorf(ctx, "AWS config file [%s]: region is malformed", section);
@@ -232,32 +223,243 @@ int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
 	return rc;
 }
 
-int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c)
+/* ---- the shared files' profiles ---- */
+
+struct shared {
+	struct ocikp_buf cred, conf;	/* the files' text; len 0: absent */
+	struct sts_role roles[AWS_ROLE_CHAIN_MAX + 1];	/* applied from [0] */
+	size_t nroles;
+	char seen[AWS_ROLE_CHAIN_MAX + 2][49];	/* the profiles on the way */
+};
+
+static const char *text_of(const struct ocikp_buf *b)
 {
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf text = { 0 };
+	return b->len ? (const char *)b->data : NULL;
+}
+
+/* key of profile name: the credentials file's [name], else the config
+ * file's [profile name] ([default]); into out, 1 found. */
+static int prof_get(struct ocikp_ctx *ctx, const struct shared *s, const char *name,
+		    const char *key, struct ocikp_buf *out)
+{
 	char section[64];
+
+	config_section(name, section, sizeof(section));
+	return (text_of(&s->cred) && ini_get(ctx, text_of(&s->cred), name, key, out)) ||
+	       (text_of(&s->conf) && ini_get(ctx, text_of(&s->conf), section, key, out));
+}
+
+/* key into dst (n bytes) if set; a value too long for it is OCIKP_CONFIG. */
+static int prof_str(struct ocikp_ctx *ctx, const struct shared *s, const char *name,
+		    const char *key, char *dst, size_t n)
+{
+	struct ocikp_buf v = { 0 };
+	int rc = OCIKP_OK;
+
+	if (prof_get(ctx, s, name, key, &v)) {
+		if (v.len >= n || !v.len) {
+			ocikp_errorf(ctx, "AWS profile %.48s: %s is empty or too long", name, key);
+			rc = OCIKP_CONFIG;
+		} else {
+			memcpy(dst, v.data, v.len + 1);
+		}
+	}
+	ctx->host->buf_free(&v);
+	return rc;
+}
+
+static int role_of(struct ocikp_ctx *ctx, const struct shared *s, const char *name,
+		   struct sts_role *r)
+{
+	char dur[16] = "", *end;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->what, sizeof(r->what), "profile %.48s", name);
+	snprintf(r->session, sizeof(r->session), "%s", AWS_SESSION_DEFAULT);
+	rc = prof_str(ctx, s, name, "role_arn", r->role_arn, sizeof(r->role_arn));
+	if (rc == OCIKP_OK)
+		rc = prof_str(ctx, s, name, "role_session_name", r->session, sizeof(r->session));
+	if (rc == OCIKP_OK)
+		rc = prof_str(ctx, s, name, "external_id", r->external_id, sizeof(r->external_id));
+	if (rc == OCIKP_OK)
+		rc = prof_str(ctx, s, name, "duration_seconds", dur, sizeof(dur));
+	if (rc == OCIKP_OK && dur[0]) {
+		r->duration = strtol(dur, &end, 10);
+		if (*end || r->duration < 900 || r->duration > 43200) {
+			ocikp_errorf(ctx, "AWS profile %.48s: duration_seconds must be 900 to 43200", name);
+			rc = OCIKP_CONFIG;
+		}
+	}
+	if (rc == OCIKP_OK && !sts_session_ok(r->session)) {
+		ocikp_errorf(ctx, "AWS profile %.48s: role_session_name must be 2 to 64 of A-Za-z0-9+=,.@_-",
+			     name);
+		rc = OCIKP_CONFIG;
+	}
+	return rc;
+}
+
+/* Static keys of profile name: the credentials file's, else the config file's. */
+static int prof_keys(struct ocikp_ctx *ctx, const struct shared *s, const char *name,
+		     struct aws_cred *c)
+{
+	char section[64];
+	int rc = from_section(ctx, text_of(&s->cred), name, "AWS credentials file", c);
+
+	config_section(name, section, sizeof(section));
+	if (rc == OCIKP_NOT_MINE)
+		rc = from_section(ctx, text_of(&s->conf), section, "AWS config file", c);
+	return rc;
+}
+
+/* Profile name: its keys into base, or its roles appended to s->roles
+ * (the source's first).  NOT_MINE: the profile holds no credentials. */
+static int resolve(struct ocikp_ctx *ctx, struct shared *s, const char *name, size_t depth,
+		   struct aws_cred *base)
+{
+	struct ocikp_buf v = { 0 }, src = { 0 };
+	struct sts_role *r;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < depth; i++)
+		if (!strcmp(s->seen[i], name)) {
+			ocikp_errorf(ctx, "AWS profile %.48s: source_profile makes a cycle", name);
+			return OCIKP_CONFIG;
+		}
+	if (depth > AWS_ROLE_CHAIN_MAX) {
+		ocikp_errorf(ctx, "AWS profile %.48s: more than %d roles chained by source_profile",
+			     s->seen[0], AWS_ROLE_CHAIN_MAX + 1);
+		return OCIKP_CONFIG;
+	}
+	snprintf(s->seen[depth], sizeof(s->seen[depth]), "%s", name);
+	if (prof_get(ctx, s, name, "credential_process", &v)) {
+		ctx->host->buf_free(&v);
+		ocikp_errorf(ctx, "AWS profile %.48s: credential_process is not supported (ocikp runs no command a credentials file names)",
+			     name);
+		return OCIKP_CONFIG;
+	}
+	if (prof_get(ctx, s, name, "sso_session", &v) || prof_get(ctx, s, name, "sso_start_url", &v)) {
+		ctx->host->buf_free(&v);
+		ocikp_errorf(ctx, "AWS profile %.48s: SSO profiles are not supported; give keys or a role",
+			     name);
+		return OCIKP_CONFIG;
+	}
+	if (!prof_get(ctx, s, name, "role_arn", &v))
+		return prof_keys(ctx, s, name, base);
+	ctx->host->buf_free(&v);
+
+	r = &s->roles[s->nroles];	/* filled now, counted once its source is in */
+	if (prof_get(ctx, s, name, "source_profile", &src)) {
+		if (strpbrk((const char *)src.data, "[]\n\r") || src.len > 48 || !src.len) {
+			ocikp_errorf(ctx, "AWS profile %.48s: source_profile is malformed", name);
+			rc = OCIKP_CONFIG;
+		} else if (!strcmp((const char *)src.data, name)) {
+			rc = prof_keys(ctx, s, name, base);	/* its own keys sign */
+		} else {
+			rc = resolve(ctx, s, (const char *)src.data, depth + 1, base);
+		}
+		if (rc == OCIKP_NOT_MINE) {
+			ocikp_errorf(ctx, "AWS profile %.48s: its source_profile %.48s holds no credentials",
+				     name, (const char *)src.data);
+			rc = OCIKP_CONFIG;
+		}
+		r = &s->roles[s->nroles];
+		if (rc == OCIKP_OK)
+			rc = role_of(ctx, s, name, r);
+	} else if (prof_get(ctx, s, name, "web_identity_token_file", &v)) {
+		ctx->host->buf_free(&v);
+		rc = role_of(ctx, s, name, r);
+		if (rc == OCIKP_OK)
+			rc = prof_str(ctx, s, name, "web_identity_token_file", r->token_file,
+				      sizeof(r->token_file));
+	} else if (prof_get(ctx, s, name, "credential_source", &v)) {
+		ctx->host->buf_free(&v);
+		ocikp_errorf(ctx, "AWS profile %.48s: credential_source is not supported; use source_profile",
+			     name);
+		rc = OCIKP_CONFIG;
+	} else {
+		ocikp_errorf(ctx, "AWS profile %.48s: role_arn needs source_profile or web_identity_token_file",
+			     name);
+		rc = OCIKP_CONFIG;
+	}
+	ctx->host->buf_free(&src);
+	if (rc == OCIKP_OK)
+		s->nroles++;
+	return rc;
+}
+
+static int from_shared(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+		       const struct aws_cred *stale, struct aws_cred *c)
+{
+	struct shared *s = calloc(1, sizeof(*s));
+	struct aws_cred base = { 0 };
+	int rc;
+
+	if (!s) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
+	rc = read_shared(ctx, "AWS credentials file", o->credentials_file, "credentials", &s->cred);
+	if (rc == OCIKP_OK || rc == OCIKP_NOT_MINE)
+		rc = read_shared(ctx, "AWS config file", o->config_file, "config", &s->conf);
+	if (rc == OCIKP_OK || rc == OCIKP_NOT_MINE)
+		rc = resolve(ctx, s, o->profile, 0, &base);
+	if (rc == OCIKP_OK && s->nroles)
+		rc = sts_assume_chain(ctx, o, s->roles[0].token_file[0] ? NULL : &base, s->roles,
+				      s->nroles, stale, c);
+	else if (rc == OCIKP_OK)
+		*c = base, memset(&base, 0, sizeof(base));
+	cred_free(ctx, &base);
+	ctx->host->buf_free(&s->cred);
+	ctx->host->buf_free(&s->conf);
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+	return rc;
+}
+
+/* AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN [+ AWS_ROLE_SESSION_NAME]. */
+static int from_web_identity(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+			     const struct aws_cred *stale, struct aws_cred *c)
+{
+	const char *file = env("AWS_WEB_IDENTITY_TOKEN_FILE"), *arn = env("AWS_ROLE_ARN");
+	const char *sn = env("AWS_ROLE_SESSION_NAME");
+	struct sts_role r = { 0 };
+
+	if (!file || !arn) {
+		if (file || arn)
+			ocikp_debugf(ctx, "%s without %s: no web identity",
+				     file ? "AWS_WEB_IDENTITY_TOKEN_FILE" : "AWS_ROLE_ARN",
+				     file ? "AWS_ROLE_ARN" : "AWS_WEB_IDENTITY_TOKEN_FILE");
+		return OCIKP_NOT_MINE;
+	}
+	if (strlen(arn) >= sizeof(r.role_arn) || strlen(file) >= sizeof(r.token_file) ||
+	    (sn && !sts_session_ok(sn))) {
+		ocikp_errorf(ctx, "AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE or AWS_ROLE_SESSION_NAME is malformed");
+		return OCIKP_CONFIG;
+	}
+	strcpy(r.role_arn, arn);
+	strcpy(r.token_file, file);
+	snprintf(r.session, sizeof(r.session), "%s", sn ? sn : AWS_SESSION_DEFAULT);
+	snprintf(r.what, sizeof(r.what), "web identity");
+	return sts_assume_chain(ctx, o, NULL, &r, 1, stale, c);
+}
+
+static int chain(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *stale,
+		 struct aws_cred *c)
+{
 	int rc = OCIKP_NOT_MINE;
 
 	memset(c, 0, sizeof(*c));
 	if (!o->pinned)
 		rc = from_env(ctx, c);
+	if (rc == OCIKP_NOT_MINE && !o->pinned)
+		rc = from_web_identity(ctx, o, stale, c);
+	if (rc == OCIKP_NOT_MINE)
+		rc = from_shared(ctx, o, stale, c);
+	/* then container credentials and IMDSv2 (awskms-meta.c), unless pinned */
 	if (rc == OCIKP_NOT_MINE) {
-		rc = read_shared(ctx, "AWS credentials file", o->credentials_file, "credentials", &text);
-		if (rc == OCIKP_OK)
-			rc = from_section(ctx, (const char *)text.data, o->profile,
-					  "AWS credentials file", c);
-		h->buf_free(&text);
-	}
-	if (rc == OCIKP_NOT_MINE) {
-		rc = read_shared(ctx, "AWS config file", o->config_file, "config", &text);
-		config_section(o, section, sizeof(section));
-		if (rc == OCIKP_OK)
-			rc = from_section(ctx, (const char *)text.data, section, "AWS config file", c);
-		h->buf_free(&text);
-	}
-	if (rc == OCIKP_NOT_MINE) {
-		ocikp_errorf(ctx, "no AWS credentials: none in the environment, nor for profile %.48s in the shared files",
+		ocikp_errorf(ctx, "no AWS credentials: none in the environment, no web identity, nothing for profile %.48s in the shared files",
 			     o->profile);
 		rc = OCIKP_CONFIG;
 	}
@@ -266,5 +468,21 @@ int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cre
 			     c->token.len ? " (temporary)" : "");
 	else
 		cred_free(ctx, c);
+	return rc;
+}
+
+int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c)
+{
+	return chain(ctx, o, NULL, c);
+}
+
+int cred_reload(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c)
+{
+	struct aws_cred stale = *c;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = chain(ctx, o, &stale, c);
+	cred_free(ctx, &stale);
 	return rc;
 }

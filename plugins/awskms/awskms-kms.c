@@ -6,7 +6,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include "awskms.h"
 
 #define CT_JSON "application/x-amz-json-1.1"
@@ -109,6 +108,17 @@ int kms_fail(struct ocikp_ctx *ctx, enum kms_op op, long http_status, const void
 	return rc;
 }
 
+int kms_expired(long http_status, const void *body, size_t len)
+{
+	static const char said[] = "security token included in the request is expired";
+	static const char code[] = "ExpiredTokenException";
+
+	if (http_status != 400 && http_status != 403)
+		return 0;
+	return (memmem(body, len, code, sizeof(code) - 1) != NULL) ||
+	       (memmem(body, len, said, sizeof(said) - 1) != NULL);
+}
+
 int kms_parse_answer(struct ocikp_ctx *ctx, const char *field, const void *body, size_t len,
 		     struct ocikp_buf *out)
 {
@@ -196,67 +206,7 @@ static int request_body(struct ocikp_ctx *ctx, const struct awskms_opts *o, cons
 	return h->jgen_finish(g, out);
 }
 
-static void backoff(struct ocikp_ctx *ctx, int attempt)
-{
-	long ms = 200L << attempt, left = ctx->host->deadline_ms(ctx);
-	struct timespec ts;
-
-	if (ms > left / 2)
-		ms = left / 2;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
-/* One signed request; the headers rebuilt for each attempt (a new date). */
-static int signed_post(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
-		       const char *region, const char *url, const char *host, const char *target,
-		       const struct ocikp_buf *body, struct http_resp *resp)
-{
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf auth = { 0 }, hhost = { 0 }, hdate = { 0 }, htok = { 0 }, htgt = { 0 };
-	struct sigv4_header sh[2] = { { "content-type", CT_JSON }, { "x-amz-target", target } };
-	struct sigv4_req sr = { .method = "POST", .host = host, .path = "/", .headers = sh,
-				.nheaders = 2, .payload = body->data, .payload_len = body->len,
-				.region = region, .service = "kms" };
-	struct http_req req = { .method = "POST", .url = url, .body = body->data,
-				.body_len = body->len, .content_type = CT_JSON };
-	const char *hs[7];
-	char date[17];
-	int rc, n = 0;
-
-	sigv4_now(date);
-	sr.amz_date = date;
-	h->buf_append(&auth, "Authorization: ", 15);
-	rc = sigv4_authorization(ctx, &sr, c, &auth);
-	h->buf_append(&hhost, "Host: ", 6);
-	h->buf_append(&hhost, host, strlen(host));
-	h->buf_append(&hdate, "X-Amz-Date: ", 12);
-	h->buf_append(&hdate, date, strlen(date));
-	h->buf_append(&htgt, "X-Amz-Target: ", 14);
-	h->buf_append(&htgt, target, strlen(target));
-	hs[n++] = (const char *)hhost.data;
-	hs[n++] = (const char *)hdate.data;
-	hs[n++] = (const char *)htgt.data;
-	hs[n++] = (const char *)auth.data;
-	if (c->token.len) {
-		h->buf_append(&htok, "X-Amz-Security-Token: ", 22);
-		h->buf_append(&htok, c->token.data, c->token.len);
-		hs[n++] = (const char *)htok.data;
-	}
-	hs[n] = NULL;
-	req.headers = hs;
-	if (rc == OCIKP_OK)
-		rc = http_request(ctx, &o->http, &req, resp);
-	h->buf_free(&auth);
-	h->buf_free(&hhost);
-	h->buf_free(&hdate);
-	h->buf_free(&htok);
-	h->buf_free(&htgt);
-	return rc;
-}
-
-static int kms_call(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+static int kms_call(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
 		    enum kms_op op, const char *region, const struct ocikp_buf *body,
 		    struct http_resp *resp)
 {
@@ -264,18 +214,31 @@ static int kms_call(struct ocikp_ctx *ctx, const struct awskms_opts *o, const st
 	const char *target = op == KMS_WRAP ? "TrentService.Encrypt" : "TrentService.Decrypt";
 	struct ocikp_buf url = { 0 };
 	const char *host;
-	int rc = base_url(ctx, o, region, &url, &host), attempt, retry = 0;
+	int rc = base_url(ctx, o, region, &url, &host), attempt, retry = 0, refreshed = 0;
 
 	for (attempt = 0; rc == OCIKP_OK && attempt < AWS_KMS_ATTEMPTS; attempt++) {
 		if (attempt)
-			backoff(ctx, attempt);
-		rc = signed_post(ctx, o, c, region, (const char *)url.data, host, target, body, resp);
+			aws_backoff(ctx, attempt);
+		rc = sigv4_post(ctx, &o->http, c, region, "kms", (const char *)url.data, host, CT_JSON,
+				target, body, resp);
 		ocikp_debugf(ctx, "POST %s %s: HTTP %ld", host, target, resp->status);
 		if (rc == OCIKP_OK && resp->status >= 200 && resp->status <= 299)
 			break;
 		/* an answer (lib/http's own retries done): name KMS's code */
 		if (resp->status && (rc == OCIKP_OK || rc == OCIKP_UNAVAILABLE))
 			rc = kms_fail(ctx, op, resp->status, resp->body.data, resp->body.len, &retry);
+		/* temporary credentials refused as expired: fetch them once more */
+		if (resp->status && c->expires_at && !refreshed &&
+		    kms_expired(resp->status, resp->body.data, resp->body.len)) {
+			ocikp_debugf(ctx, "AWS credentials from %s expired: fetching new ones", c->source);
+			refreshed = 1;
+			rc = cred_reload(ctx, o, c);
+			if (rc != OCIKP_OK)
+				break;
+			attempt--;	/* not a retry of the same request */
+			http_resp_free(ctx, resp);
+			continue;
+		}
 		if (!retry || attempt + 1 == AWS_KMS_ATTEMPTS || h->deadline_ms(ctx) < 500)
 			break;
 		rc = OCIKP_OK;
@@ -285,7 +248,7 @@ static int kms_call(struct ocikp_ctx *ctx, const struct awskms_opts *o, const st
 	return rc;
 }
 
-int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
 		const char *region, const char *key_id, const struct ocikp_buf *plain,
 		struct ocikp_buf *blob)
 {
@@ -308,7 +271,7 @@ int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct
 	return rc;
 }
 
-int kms_decrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+int kms_decrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
 		const char *region, const char *key_id, const struct ocikp_buf *blob,
 		struct ocikp_buf *plain)
 {

@@ -76,6 +76,8 @@ int awskms_opts_load(struct ocikp_ctx *ctx, struct awskms_opts *o)
 	if (rc == OCIKP_OK)
 		rc = endpoint(ctx, "kms_endpoint", &o->kms_endpoint);
 	if (rc == OCIKP_OK)
+		rc = endpoint(ctx, "sts_endpoint", &o->sts_endpoint);
+	if (rc == OCIKP_OK)
 		rc = yes(ctx, "fips", &o->fips);
 	if (rc == OCIKP_OK)
 		rc = yes(ctx, "allow_insecure_http", &insecure);

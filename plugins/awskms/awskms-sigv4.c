@@ -348,3 +348,63 @@ void sigv4_now(char out[17])
 	gmtime_r(&t, &tm);
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
+
+void aws_backoff(struct ocikp_ctx *ctx, int attempt)
+{
+	long ms = 200L << attempt, left = ctx->host->deadline_ms(ctx);
+	struct timespec ts;
+
+	if (ms > left / 2)
+		ms = left / 2;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+static int header(struct ocikp_ctx *ctx, struct ocikp_buf *b, const char *name, const void *v,
+		  size_t n)
+{
+	put(ctx, b, name);
+	put(ctx, b, ": ");
+	return ctx->host->buf_append(b, v, n);
+}
+
+int sigv4_post(struct ocikp_ctx *ctx, const struct http_opts *ho, const struct aws_cred *c,
+	       const char *region, const char *service, const char *url, const char *host,
+	       const char *content_type, const char *target, const struct ocikp_buf *body,
+	       struct http_resp *resp)
+{
+	const struct ocikp_host *h = ctx->host;
+	struct ocikp_buf hv[5] = { { 0 } };
+	struct sigv4_header sh[2] = { { "content-type", content_type }, { "x-amz-target", target } };
+	struct sigv4_req sr = { .method = "POST", .host = host, .path = "/", .headers = sh,
+				.nheaders = target ? 2 : 1, .payload = body->data,
+				.payload_len = body->len, .region = region, .service = service };
+	struct http_req req = { .method = "POST", .url = url, .body = body->data,
+				.body_len = body->len, .content_type = content_type };
+	const char *hs[6];
+	char date[17];
+	int rc, n = 0, i;
+
+	sigv4_now(date);
+	sr.amz_date = date;
+	put(ctx, &hv[0], "Authorization: ");
+	rc = sigv4_authorization(ctx, &sr, c, &hv[0]);
+	header(ctx, &hv[1], "Host", host, strlen(host));
+	header(ctx, &hv[2], "X-Amz-Date", date, strlen(date));
+	if (target)
+		header(ctx, &hv[3], "X-Amz-Target", target, strlen(target));
+	if (c->token.len)
+		header(ctx, &hv[4], "X-Amz-Security-Token", c->token.data, c->token.len);
+	for (i = 1; i < 5; i++)
+		if (hv[i].len)
+			hs[n++] = (const char *)hv[i].data;
+	hs[n++] = (const char *)hv[0].data;
+	hs[n] = NULL;
+	req.headers = hs;
+	if (rc == OCIKP_OK)
+		rc = http_request(ctx, ho, &req, resp);
+	for (i = 0; i < 5; i++)
+		h->buf_free(&hv[i]);
+	return rc;
+}

@@ -6,7 +6,8 @@
  *   ocikp-awskms.c   descriptor, key URLs, annotation, decrypt parameters
  *   awskms-opts.c    the drop-in options of one request, the region
  *   awskms-sigv4.c   Signature Version 4 (written from AWS's specification)
- *   awskms-cred.c    credentials: environment, shared credentials/config files
+ *   awskms-cred.c    the credential chain: environment, web identity, shared files
+ *   awskms-sts.c     STS AssumeRole / AssumeRoleWithWebIdentity, their XML, the cache
  *   awskms-kms.c     TrentService.Encrypt / Decrypt, KMS errors, retries
  */
 #ifndef OCIKP_AWSKMS_H
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <ocikp/backend.h>
 #include "http.h"
+#include "credcache.h"
 
 #define AWS_FILE_MAX (64 * 1024)	/* bytes of a credentials or config file, at most */
 #define AWS_REGION_MAX 32
@@ -33,6 +35,8 @@ struct awskms_opts {
 	const char *credentials_file;	/* awskms.credentials_file, AWS_SHARED_CREDENTIALS_FILE */
 	const char *config_file;	/* AWS_CONFIG_FILE */
 	const char *encryption_context;	/* awskms.encryption_context: k=v,...; NULL: none */
+	const char *sts_endpoint;	/* awskms.sts_endpoint: scheme://host[:port]; NULL: AWS's */
+	const char *sts_region;		/* the key's region (set by the caller), for STS; NULL: global */
 };
 
 int awskms_opts_load(struct ocikp_ctx *ctx, struct awskms_opts *o);
@@ -45,16 +49,17 @@ struct aws_cred {
 	struct ocikp_buf akid, secret, token;	/* token.len == 0: long-term keys */
 	char source[64];			/* "environment", "profile NAME": for lines */
 	char region[AWS_REGION_MAX];		/* the profile's region, if any */
+	long long expires_at;			/* epoch seconds; 0: long-term keys */
 };
 
 /*
- * The SDK default chain as far as this backend goes: the environment
- * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY [, AWS_SESSION_TOKEN]) unless a
- * drop-in pins a profile or file; then the profile in the shared credentials
- * file, then in the config file.  A profile needing STS (role_arn) or
- * credential_process is OCIKP_CONFIG saying so; none found is OCIKP_CONFIG.
+ * The SDK default chain (awskms-cred.c's header comment): the environment,
+ * web identity, the shared files (role_arn: AssumeRole), ...  None found is
+ * OCIKP_CONFIG.  cred_reload: c was refused as expired; drop it from the
+ * caches and fetch anew (c is replaced).
  */
 int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c);
+int cred_reload(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c);
 void cred_free(struct ocikp_ctx *ctx, struct aws_cred *c);
 
 /* The profile's region from the config file (for a URL naming none), into
@@ -100,15 +105,28 @@ int sigv4_authorization(struct ocikp_ctx *ctx, const struct sigv4_req *r,
 /* The current time as x-amz-date. */
 void sigv4_now(char out[17]);
 
+/* One POST to url (API at "/") signed with SigV4 for service, a new
+ * x-amz-date each call; target: X-Amz-Target, or NULL.  As http_request. */
+int sigv4_post(struct ocikp_ctx *ctx, const struct http_opts *ho, const struct aws_cred *c,
+	       const char *region, const char *service, const char *url, const char *host,
+	       const char *content_type, const char *target, const struct ocikp_buf *body,
+	       struct http_resp *resp);
+
+/* Sleep before retry `attempt` (1, 2...): 200 ms doubling, at most half the
+ * time left. */
+void aws_backoff(struct ocikp_ctx *ctx, int attempt);
+
 /* ---- awskms-kms.c ---- */
 
 enum kms_op { KMS_WRAP, KMS_UNWRAP };
 
-/* key_id: an ARN, alias/NAME or a key ID; region: where its KMS is. */
-int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+/* key_id: an ARN, alias/NAME or a key ID; region: where its KMS is.
+ * Temporary credentials refused as expired are fetched once more
+ * (cred_reload: c is replaced) and the call retried once. */
+int kms_encrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
 		const char *region, const char *key_id, const struct ocikp_buf *plain,
 		struct ocikp_buf *blob);
-int kms_decrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *c,
+int kms_decrypt(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
 		const char *region, const char *key_id, const struct ocikp_buf *blob,
 		struct ocikp_buf *plain);
 
@@ -118,7 +136,54 @@ int kms_parse_answer(struct ocikp_ctx *ctx, const char *field, const void *body,
 int kms_fail(struct ocikp_ctx *ctx, enum kms_op op, long http_status, const void *body,
 	     size_t len, int *retry);
 
-/* The state across requests (ctx->backend_data): the kept connections. */
+/* The credentials were refused as expired (ExpiredTokenException, or a 400
+ * saying the security token is expired): worth one refresh. */
+int kms_expired(long http_status, const void *body, size_t len);
+
+/* ---- awskms-sts.c ---- */
+
+#define AWS_ROLE_CHAIN_MAX 4		/* AssumeRole links after the first source, at most */
+#define AWS_STS_MARGIN_S 300		/* STS credentials renewed this long before they expire */
+#define AWS_ARN_MAX 1024
+#define AWS_SESSION_MAX 65
+#define AWS_SESSION_DEFAULT "ocikp-awskms"	/* RoleSessionName unless one is given */
+
+/* One STS call: AssumeRoleWithWebIdentity (token_file set, unsigned) or
+ * AssumeRole (signed by the previous link's credentials, or by the chain's
+ * base keys for the first). */
+struct sts_role {
+	char role_arn[AWS_ARN_MAX];
+	char session[AWS_SESSION_MAX];	/* RoleSessionName */
+	char external_id[1232];		/* "": none */
+	long duration;			/* DurationSeconds; 0: STS's default */
+	char token_file[1024];		/* web identity: the token file */
+	char what[64];			/* for lines: "profile NAME", "web identity" */
+};
+
+/*
+ * The credentials of roles[n-1], assuming roles[0..n-1] in turn (n >= 1),
+ * the first signed by base (NULL when roles[0] is a web identity); each
+ * link cached (lib/credcache) under a hash of the endpoint, the role, its
+ * session name and parameters and the identity of what signs it.  stale:
+ * credentials KMS refused as expired, dropped from the cache first.
+ */
+int sts_assume_chain(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+		     const struct aws_cred *base, const struct sts_role *roles, size_t n,
+		     const struct aws_cred *stale, struct aws_cred *c);
+
+/* A session name as STS takes it: 2 to 64 of [A-Za-z0-9+=,.@_-]. */
+int sts_session_ok(const char *s);
+
+/* An STS answer: <Credentials> into c (expires_at from <Expiration>), and an
+ * error answer as one line naming <Code> and <Message>; exposed for the
+ * fuzz target.  *retry: throttling or a server fault. */
+int sts_parse_answer(struct ocikp_ctx *ctx, const void *body, size_t len, struct aws_cred *c);
+int sts_fail(struct ocikp_ctx *ctx, const char *action, long http_status, const void *body,
+	     size_t len, int *retry);
+
+/* The state across requests (ctx->backend_data): the kept connections,
+ * the STS credentials in memory. */
 struct http_pool *awskms_pool(struct ocikp_ctx *ctx);
+struct credcache *awskms_credcache(struct ocikp_ctx *ctx);
 
 #endif

@@ -15,6 +15,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <libxml/parser.h>
+#include <libxml/xmlmemory.h>
 #include "awskms.h"
 
 #define SCHEME "awskms://"
@@ -144,6 +146,7 @@ static int awskms_wrap(struct ocikp_ctx *ctx, const char *param, const struct oc
 		rc = awskms_opts_load(ctx, &o);
 	if (rc == OCIKP_OK)
 		rc = key_region(ctx, &o, &k);
+	o.sts_region = k.region;
 	if (rc == OCIKP_OK)
 		rc = cred_load(ctx, &o, &cred);
 	if (rc == OCIKP_OK)
@@ -207,6 +210,7 @@ static int awskms_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const cha
 		rc = awskms_opts_load(ctx, &o);
 	if (rc == OCIKP_OK)
 		rc = key_region(ctx, &o, &k);
+	o.sts_region = k.region;
 	if (rc == OCIKP_OK)
 		rc = cred_load(ctx, &o, &cred);
 	if (rc == OCIKP_OK)
@@ -216,23 +220,56 @@ static int awskms_unwrap(struct ocikp_ctx *ctx, const ocikp_json *ann, const cha
 	return rc;
 }
 
-/* The kept HTTPS connections live as long as the module (one exec, or one
- * ocikpd configuration). */
+/* What lives as long as the module (one exec, or one ocikpd
+ * configuration): the kept HTTPS connections, the STS credentials in
+ * memory.  The backend is not OCIKP_BACKEND_CONCURRENT: one call at a time. */
+struct awskms_state {
+	struct http_pool *pool;
+	struct credcache creds;
+};
+
 struct http_pool *awskms_pool(struct ocikp_ctx *ctx)
 {
-	return ctx->backend_data;
+	struct awskms_state *s = ctx->backend_data;
+
+	return s ? s->pool : NULL;
+}
+
+struct credcache *awskms_credcache(struct ocikp_ctx *ctx)
+{
+	struct awskms_state *s = ctx->backend_data;
+
+	return s ? &s->creds : NULL;
 }
 
 static int awskms_init(struct ocikp_ctx *ctx)
 {
+	const struct ocikp_host *h = ctx->host;
+	struct awskms_state *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		ocikp_errorf(ctx, "out of memory");
+		return OCIKP_INTERNAL;
+	}
 	http_env_scrub();	/* before libcurl could start: no TLS key log */
-	ctx->backend_data = http_pool_new();
+	/* libxml2 holds STS's secret key while parsing: on the wiping allocator */
+	if (OCIKP_HOST_HAS(h, mem_calloc))
+		xmlMemSetup(h->mem_free, h->mem_malloc, h->mem_realloc, h->mem_strdup);
+	xmlInitParser();
+	s->pool = http_pool_new();	/* NULL: requests go without */
+	ctx->backend_data = s;
 	return OCIKP_OK;
 }
 
 static void awskms_fini(struct ocikp_ctx *ctx)
 {
-	http_pool_free(ctx->backend_data);
+	struct awskms_state *s = ctx->backend_data;
+
+	if (s) {
+		http_pool_free(s->pool);
+		credcache_clear(ctx, &s->creds);
+		free(s);
+	}
 	ctx->backend_data = NULL;
 	http_global_cleanup();
 }

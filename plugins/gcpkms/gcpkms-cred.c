@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include "tokenfile.h"
 #include "gcpkms.h"
 
 /* What the token minted for calling IAM credentials or STS-then-IAM needs:
@@ -1051,65 +1052,11 @@ static int authorized_user_token(struct ocikp_ctx *ctx, const struct gcpkms_opts
 	return rc;
 }
 
-/*
- * The subject token file's policy.  It is a short-lived bearer token that
- * another agent writes and rotates: a Kubernetes projected service account
- * token (mode 0644 or 0640 with an fsGroup, owned by root, reached through
- * the volume's ..data symlink), an OIDC token a CI runner drops.  So
- * read_private_file's owner, mode and no-symlink rules would refuse the
- * normal case, and are not applied.  What is kept: an absolute path (the
- * credentials file naming it passed read_private_file), symlinks followed
- * on purpose, opened without blocking and refused unless a regular file
- * (no FIFO or device), at most GCP_CRED_MAX bytes, read into a cleansing
- * buffer.  Its content is only ever sent to the STS endpoint.
- */
+/* The subject token file: a rotated bearer token another agent writes
+ * (lib/tokenfile.h tells the policy and why). */
 static int read_subject_file(struct ocikp_ctx *ctx, const char *path, struct ocikp_buf *out)
 {
-	struct stat st;
-	unsigned char *p;
-	size_t got = 0;
-	ssize_t n;
-	int fd, rc = OCIKP_OK;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		ocikp_errorf(ctx, "subject token file %s: %s", path, strerror(errno));
-		return OCIKP_CONFIG;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > GCP_CRED_MAX) {
-		ocikp_errorf(ctx, "subject token file %s: not a regular file of at most %d bytes",
-			     path, GCP_CRED_MAX);
-		close(fd);
-		return OCIKP_CONFIG;
-	}
-	for (;;) {
-		p = ctx->host->buf_extend(out, GCP_CRED_MAX + 1 - got);
-		if (!p) {
-			rc = oom(ctx);
-			break;
-		}
-		n = read(fd, p, GCP_CRED_MAX + 1 - got);
-		out->len -= GCP_CRED_MAX + 1 - got - (n > 0 ? (size_t)n : 0);
-		out->data[out->len] = '\0';
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ocikp_errorf(ctx, "subject token file %s: %s", path, strerror(errno));
-			rc = OCIKP_CONFIG;
-			break;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > GCP_CRED_MAX) {
-			ocikp_errorf(ctx, "subject token file %s: larger than %d bytes", path,
-				     GCP_CRED_MAX);
-			rc = OCIKP_CONFIG;
-			break;
-		}
-	}
-	close(fd);
-	return rc;
+	return token_file_read(ctx, "subject token file", path, GCP_CRED_MAX, out);
 }
 
 static int subject_from_url(struct ocikp_ctx *ctx, const struct gcpkms_opts *o,

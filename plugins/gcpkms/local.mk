@@ -4,7 +4,7 @@ gcpkms_sources = plugins/gcpkms/gcpkms.h plugins/gcpkms/gcpkms-opts.c \
 	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cache.c
 plugins_gcpkms_ocikp_gcpkms_la_SOURCES = plugins/gcpkms/ocikp-gcpkms.c $(gcpkms_sources)
 plugins_gcpkms_ocikp_gcpkms_la_CFLAGS = $(MODULE_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib
-plugins_gcpkms_ocikp_gcpkms_la_LIBADD = lib/libocikphttp.la lib/libocikpjws.la $(GCPKMS_LIBS)
+plugins_gcpkms_ocikp_gcpkms_la_LIBADD = lib/libocikphttp.la lib/libocikpjws.la lib/libocikpcred.la $(GCPKMS_LIBS)
 plugins_gcpkms_ocikp_gcpkms_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/gcpkms/50-gcpkms.conf
 EXTRA_DIST += plugins/gcpkms/50-gcpkms.conf
@@ -28,7 +28,7 @@ tests_gcpkms_test_jwt_SOURCES = tests/gcpkms/test-jwt.c plugins/gcpkms/gcpkms.h 
 	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cred.c
 tests_gcpkms_test_jwt_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib \
 	-I$(top_srcdir)/plugins/gcpkms
-tests_gcpkms_test_jwt_LDADD = lib/libocikphttp.la lib/libocikpjws.la $(UNIT_LDADD) $(GCPKMS_LIBS)
+tests_gcpkms_test_jwt_LDADD = lib/libocikphttp.la lib/libocikpjws.la lib/libocikpcred.la $(UNIT_LDADD) $(GCPKMS_LIBS)
 TESTS += tests/gcpkms/test-jwt
 
 # gcpkms-cred.c against the fake Google server (tests/gcpkms/fake_gcp.py):
@@ -38,7 +38,7 @@ tests_gcpkms_test_cred_SOURCES = tests/gcpkms/test-cred.c plugins/gcpkms/gcpkms.
 	plugins/gcpkms/gcpkms-jwt.c plugins/gcpkms/gcpkms-cred.c
 tests_gcpkms_test_cred_CFLAGS = $(UNIT_CFLAGS) $(GCPKMS_CFLAGS) -I$(top_srcdir)/lib \
 	-I$(top_srcdir)/plugins/gcpkms
-tests_gcpkms_test_cred_LDADD = lib/libocikphttp.la lib/libocikpjws.la $(UNIT_LDADD) $(GCPKMS_LIBS)
+tests_gcpkms_test_cred_LDADD = lib/libocikphttp.la lib/libocikpjws.la lib/libocikpcred.la $(UNIT_LDADD) $(GCPKMS_LIBS)
 TESTS += tests/gcpkms/cred.sh
 EXTRA_DIST += tests/gcpkms/cred.sh
 

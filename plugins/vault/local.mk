@@ -3,7 +3,7 @@ vault_sources = plugins/vault/vault.h plugins/vault/vault-opts.c plugins/vault/v
 	plugins/vault/vault-auth.c
 plugins_vault_ocikp_vault_la_SOURCES = plugins/vault/ocikp-vault.c $(vault_sources)
 plugins_vault_ocikp_vault_la_CFLAGS = $(MODULE_CFLAGS) $(VAULT_CFLAGS) -I$(top_srcdir)/lib
-plugins_vault_ocikp_vault_la_LIBADD = lib/libocikphttp.la $(VAULT_LIBS)
+plugins_vault_ocikp_vault_la_LIBADD = lib/libocikphttp.la lib/libocikpcred.la $(VAULT_LIBS)
 plugins_vault_ocikp_vault_la_LDFLAGS = $(MODULE_LDFLAGS)
 dropin_DATA += plugins/vault/50-vault.conf
 EXTRA_DIST += plugins/vault/50-vault.conf

@@ -10,33 +10,25 @@
  *   cert        vault.client_cert + vault.client_key (TLS client auth)
  *               -> POST /v1/auth/CERT_MOUNT/login {"name"?: vault.cert_role}
  * A login's token ({"auth": {"client_token", "lease_duration"}}) is kept
- * in memory (the module's state: ocikpd keeps it loaded) and in the state
- * directory, login-<identity>.json (0600, written whole by rename), until
- * VAULT_LOGIN_MARGIN_S before its lease ends; a miss takes state_lock and
- * looks again, so parallel execs log in once.  The identity is a SHA-256
- * of the address, namespace, method, mount and the files or role named;
- * no secret enters it.  The backend is not OCIKP_BACKEND_CONCURRENT, so
+ * by lib/credcache in memory (the module's state: ocikpd keeps it loaded)
+ * and in the state directory, login-<identity>.json (0600), until
+ * VAULT_LOGIN_MARGIN_S before its lease ends; parallel execs log in once.
+ * The identity is a SHA-256 of the address, namespace, method, mount and
+ * the files or role named; no secret enters it.  The backend is not OCIKP_BACKEND_CONCURRENT, so
  * the host makes one call at a time: no lock on the memory.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "credcache.h"
 #include "vault.h"
 
-#define CACHE_MAX (2 * VAULT_TOKEN_MAX + 256)
 #define K8S_TOKEN_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 struct vault_state {
 	struct http_pool *pool;
-	char id[65];			/* the identity of tok; "": none */
-	struct ocikp_buf tok;		/* a login token (host buffer: wiped) */
-	long long expires_at;
+	struct credcache cache;		/* the login token in memory */
 };
 
 int vault_state_new(struct ocikp_ctx *ctx)
@@ -59,7 +51,7 @@ void vault_state_free(struct ocikp_ctx *ctx)
 	if (!s)
 		return;
 	http_pool_free(s->pool);
-	ctx->host->buf_free(&s->tok);
+	credcache_clear(ctx, &s->cache);
 	free(s);
 	ctx->backend_data = NULL;
 }
@@ -108,23 +100,9 @@ static int mount_opt(struct ocikp_ctx *ctx, const char *key, const char *dflt, c
 
 static void identity(const struct vault_opts *o, struct login *l)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *parts[7] = { o->address, o->namespace ? o->namespace : "", l->method, l->mount,
-				 l->a, l->b, l->role ? l->role : "" };
-	unsigned char md[32];
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	size_t i;
+	const char *parts[7] = { o->address, o->namespace, l->method, l->mount, l->a, l->b, l->role };
 
-	EVP_DigestInit_ex(m, EVP_sha256(), NULL);
-	for (i = 0; i < 7; i++)
-		EVP_DigestUpdate(m, parts[i], strlen(parts[i]) + 1);
-	EVP_DigestFinal_ex(m, md, NULL);
-	EVP_MD_CTX_free(m);
-	for (i = 0; i < 32; i++) {
-		l->id[2 * i] = hex[md[i] >> 4];
-		l->id[2 * i + 1] = hex[md[i] & 15];
-	}
-	l->id[64] = '\0';
+	credcache_identity(parts, 7, l->id);
 }
 
 /* Which login the options name; OCIKP_NOT_MINE for none.  want: the
@@ -321,142 +299,19 @@ static int login(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct
 	return rc;
 }
 
-/* ---- the cache ---- */
+/* ---- the cache (lib/credcache) ---- */
 
-/* Usable: more than the margin left (a lease of 0 never is: not kept). */
-static int fresh(long long expires_at)
+struct login_arg {
+	const struct vault_opts *o;
+	const struct login *l;
+};
+
+static int login_fetch(struct ocikp_ctx *ctx, void *arg, struct ocikp_buf *out,
+		       long long *expires_at)
 {
-	return expires_at - (long long)time(NULL) > VAULT_LOGIN_MARGIN_S;
-}
+	const struct login_arg *a = arg;
 
-/* DIR/login-<id>.json into file; OCIKP_NOT_MINE without a state directory. */
-static int cache_path(struct ocikp_ctx *ctx, const struct login *l, struct ocikp_buf *file)
-{
-	const struct ocikp_host *h = ctx->host;
-
-	if (!OCIKP_HOST_HAS(h, state_unlock) || h->state_dir(ctx, file) != OCIKP_OK) {
-		ocikp_error_clear(ctx);
-		ocikp_debugf(ctx, "no usable state directory: login tokens kept in memory only");
-		h->buf_free(file);
-		return OCIKP_NOT_MINE;
-	}
-	file->len = strlen((const char *)file->data);
-	h->buf_append(file, "/login-", 7);
-	h->buf_append(file, l->id, 64);
-	return h->buf_append(file, ".json", 6);
-}
-
-static int cache_read(struct ocikp_ctx *ctx, const char *file, struct ocikp_buf *tok,
-		      long long *expires_at)
-{
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf raw = { 0 };
-	ocikp_json *doc = NULL;
-	const ocikp_json *t;
-	const char *n;
-	int rc = OCIKP_NOT_MINE;
-
-	if (access(file, F_OK) != 0)
-		return OCIKP_NOT_MINE;
-	if (h->read_private_file(ctx, "Vault login cache", file, CACHE_MAX, &raw) == OCIKP_OK &&
-	    h->json_parse(ctx, "Vault login cache", raw.data, raw.len, &doc) == OCIKP_OK) {
-		t = h->json_get(doc, "token");
-		n = h->json_number(h->json_get(doc, "expires_at"));
-		if (h->json_string(t) && h->json_string_len(t) && n && *n) {
-			*expires_at = strtoll(n, NULL, 10);
-			if (fresh(*expires_at) &&
-			    h->buf_append(tok, h->json_string(t), h->json_string_len(t) + 1) == OCIKP_OK) {
-				tok->len--;
-				rc = OCIKP_OK;
-			}
-		}
-	}
-	if (rc != OCIKP_OK)
-		ocikp_error_clear(ctx);	/* a bad cache file is replaced, never an error */
-	h->json_free(doc);
-	h->buf_free(&raw);
-	return rc;
-}
-
-static void cache_write(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *tok,
-			long long expires_at)
-{
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf json = { 0 };
-	char tmp[4096], num[32];
-	unsigned char r[8];
-	ocikp_jgen *g = h->jgen_new();
-	int fd, ok;
-
-	RAND_bytes(r, sizeof(r));
-	snprintf(tmp, sizeof(tmp), "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", file, r[0], r[1], r[2],
-		 r[3], r[4], r[5], r[6], r[7]);
-	snprintf(num, sizeof(num), "%lld", expires_at);
-	h->jgen_map_open(g);
-	h->jgen_key(g, "token");
-	h->jgen_string(g, (const char *)tok->data, tok->len);
-	h->jgen_key(g, "expires_at");
-	h->jgen_number(g, num, strlen(num));
-	h->jgen_map_close(g);
-	if (h->jgen_finish(g, &json) != OCIKP_OK)
-		return;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	ok = fd >= 0 && write(fd, json.data, json.len) == (ssize_t)json.len;
-	if (fd >= 0 && close(fd) != 0)
-		ok = 0;
-	if (!ok || rename(tmp, file) != 0) {
-		ocikp_debugf(ctx, "login token not cached: %s", strerror(errno));
-		if (fd >= 0)
-			unlink(tmp);
-	}
-	h->buf_free(&json);
-}
-
-static void cache_drop(struct ocikp_ctx *ctx, const char *file, const struct ocikp_buf *stale)
-{
-	struct ocikp_buf tok = { 0 };
-	long long exp;
-
-	/* only the token that was refused: another exec may have renewed it */
-	if (cache_read(ctx, file, &tok, &exp) == OCIKP_OK && tok.len == stale->len &&
-	    !memcmp(tok.data, stale->data, tok.len))
-		unlink(file);
-	ctx->host->buf_free(&tok);
-}
-
-static int memo_get(struct ocikp_ctx *ctx, const struct login *l, const struct ocikp_buf *stale,
-		    struct ocikp_buf *tok)
-{
-	struct vault_state *s = ctx->backend_data;
-
-	if (!s || strcmp(s->id, l->id))
-		return OCIKP_NOT_MINE;
-	if (!fresh(s->expires_at) || (stale && stale->len == s->tok.len &&
-				      !memcmp(stale->data, s->tok.data, s->tok.len))) {
-		ctx->host->buf_free(&s->tok);
-		s->id[0] = '\0';
-		return OCIKP_NOT_MINE;
-	}
-	if (ctx->host->buf_append(tok, s->tok.data, s->tok.len + 1) != OCIKP_OK)
-		return OCIKP_INTERNAL;
-	tok->len--;	/* NUL-terminated, not counted */
-	return OCIKP_OK;
-}
-
-static void memo_put(struct ocikp_ctx *ctx, const struct login *l, const struct ocikp_buf *tok,
-		     long long expires_at)
-{
-	struct vault_state *s = ctx->backend_data;
-
-	if (!s)
-		return;
-	ctx->host->buf_free(&s->tok);
-	s->id[0] = '\0';
-	if (ctx->host->buf_append(&s->tok, tok->data, tok->len + 1) != OCIKP_OK)
-		return;
-	s->tok.len--;
-	memcpy(s->id, l->id, sizeof(s->id));
-	s->expires_at = expires_at;
+	return login(ctx, a->o, a->l, out, expires_at);
 }
 
 /* A login token for l: memory, else the file, else a login (under the
@@ -464,40 +319,11 @@ static void memo_put(struct ocikp_ctx *ctx, const struct login *l, const struct 
 static int login_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct login *l,
 		       const struct ocikp_buf *stale, struct ocikp_buf *tok)
 {
-	const struct ocikp_host *h = ctx->host;
-	struct ocikp_buf file = { 0 };
-	char lockname[80];
-	long long exp = 0;
-	int lfd = -1, rc, have_file;
+	struct vault_state *s = ctx->backend_data;
+	struct login_arg a = { o, l };
 
-	if (memo_get(ctx, l, stale, tok) == OCIKP_OK)
-		return OCIKP_OK;
-	have_file = cache_path(ctx, l, &file) == OCIKP_OK;
-	if (have_file && stale)
-		cache_drop(ctx, (const char *)file.data, stale);
-	if (have_file && cache_read(ctx, (const char *)file.data, tok, &exp) == OCIKP_OK) {
-		memo_put(ctx, l, tok, exp);
-		h->buf_free(&file);
-		return OCIKP_OK;
-	}
-	snprintf(lockname, sizeof(lockname), "login-%s", l->id);
-	if (have_file && h->state_lock(ctx, lockname, &lfd) != OCIKP_OK) {
-		h->buf_free(&file);
-		return OCIKP_UNAVAILABLE;
-	}
-	if (have_file && cache_read(ctx, (const char *)file.data, tok, &exp) == OCIKP_OK) {
-		rc = OCIKP_OK;	/* another exec logged in meanwhile */
-	} else {
-		rc = login(ctx, o, l, tok, &exp);
-		if (rc == OCIKP_OK && have_file && fresh(exp))
-			cache_write(ctx, (const char *)file.data, tok, exp);
-	}
-	if (rc == OCIKP_OK && fresh(exp))
-		memo_put(ctx, l, tok, exp);
-	if (have_file)
-		h->state_unlock(lfd);
-	h->buf_free(&file);
-	return rc;
+	return credcache_get(ctx, s ? &s->cache : NULL, "login", l->id, VAULT_LOGIN_MARGIN_S, stale,
+			     login_fetch, &a, tok, NULL, NULL);
 }
 
 int vault_token(struct ocikp_ctx *ctx, const struct vault_opts *o, const struct ocikp_buf *stale,

@@ -118,7 +118,7 @@ t_ok $? "AWS_SHARED_CREDENTIALS_FILE with AWS_PROFILE"
 chmod 644 "$T_TMP/creds"
 AWS_SHARED_CREDENTIALS_FILE=$T_TMP/creds t_expect_fail "a credentials file readable by others is refused: exit 6" 6 "AWS credentials file" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
-(umask 077; printf '[profile cfg]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = us-east-1\n[profile proc]\ncredential_process = touch %s/ran\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = cfg\n' \
+(umask 077; printf '[profile cfg]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = us-east-1\n[profile proc]\ncredential_process = touch %s/ran\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\n' \
 	"$AWS_AKID" "$AWS_SECRET" "$T_TMP" > "$HOME/.aws/config")
 A=$(AWS_PROFILE=cfg t_wrap "$OPTS" "awskms:///alias/ocikp-test") && tail -1 "$AWS_DIR/requests.log" | grep -q " $AWS_AKID "
 t_ok $? "~/.aws/config [profile cfg]: its keys and its region"
@@ -126,7 +126,7 @@ AWS_PROFILE=proc t_expect_fail "credential_process is refused, saying so, and ne
 	"credential_process is not supported" "$(t_wrap_request ocikp "$OPTS" "$KEY")"
 [ ! -e "$T_TMP/ran" ]
 t_ok $? "the credential_process command did not run"
-AWS_PROFILE=role t_expect_fail "a role_arn profile is refused as not supported yet" 6 "role and SSO profiles are not supported" \
+AWS_PROFILE=role t_expect_fail "a role_arn profile without source_profile: exit 6, saying so" 6 "role_arn needs source_profile" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
 rm -f "$HOME/.aws/config"
 

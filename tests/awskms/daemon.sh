@@ -2,7 +2,8 @@
 # awskms through ocikpd: the module stays loaded, so its HTTPS connections
 # are kept (the fake counts TLS connections): 10 unwraps over one or two
 # connections, every one signed afresh and accepted; a wrap; a KMS error
-# mapped as by exec; the daemon stops cleanly (fini frees the pool).
+# mapped as by exec; the daemon stops cleanly (fini frees the pool); STS
+# credentials served from memory.
 # Behaviour only: no timing is asserted.
 . "$top_srcdir/tests/lib/common.sh"
 . "$top_srcdir/tests/awskms/lib.sh"
@@ -41,4 +42,20 @@ t_ok $? "a KMS error through ocikpd names KMS's code and message"
 
 d_stop
 t_ok $? "ocikpd stops with exit 0, its kept connections closed"
+
+# STS credentials through ocikpd: the memory copy serves (the file removed).
+aws_state
+aws_dropin "$C" "awskms.sts_endpoint = $AWS_URL"
+printf '%s\n' "$AWS_WEB_TOKEN" > "$T_TMP/token"
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+export AWS_WEB_IDENTITY_TOKEN_FILE="$T_TMP/token" AWS_ROLE_ARN=$AWS_ROLE_WEB
+d_start || { t_ok 1 "ocikpd starts again"; t_done; exit 1; }
+aws_ctl /_reset > /dev/null
+d_unwraps 1 "$T_TMP/unwrap.json" "$OPTS" && [ -n "$(aws_cache_mine)" ] && aws_cache_drop &&
+	d_unwraps 5 "$T_TMP/unwrap.json" "$OPTS" && [ "$(aws_stat AssumeRoleWithWebIdentity)" -eq 1 ] &&
+	[ "$(aws_stat decrypt)" -eq 6 ] && [ -z "$(aws_cache_mine)" ]
+t_ok $? "web identity through ocikpd: one STS call for 6 unwraps, the memory copy serving with the file gone"
+[ $? -eq 0 ] || t_diag "$(tail -20 "$D_LOG")"
+d_stop
+t_ok $? "ocikpd stops with exit 0 (the credentials freed)"
 t_done

@@ -18,16 +18,39 @@ has a token), recomputed here from the request as received: a wrong
 signature is refused with InvalidSignatureException.
 
 HTTPS: POST / with X-Amz-Target TrentService.Encrypt / TrentService.Decrypt
-       (Content-Type application/x-amz-json-1.1).  Ciphertext blobs are this
+       (Content-Type application/x-amz-json-1.1).
+       POST / with a form body (application/x-www-form-urlencoded): STS, the
+       Query API as AWS's STS API reference gives it, Version 2011-06-15:
+         Action=AssumeRoleWithWebIdentity  RoleArn, RoleSessionName,
+           WebIdentityToken [, DurationSeconds]; unsigned (an Authorization
+           header is refused); the token must be one of the role's
+           "web_tokens"
+         Action=AssumeRole  RoleArn, RoleSessionName [, ExternalId]
+           [, DurationSeconds]; SigV4 with scope .../sts/aws4_request; the
+           caller's AKID (or the role its session was issued for) must be in
+           the role's "trust", ExternalId equal to its "external_id"
+       Exactly those parameters (any other is refused).  The answer is
+       <ActionResponse><ActionResult><Credentials>...: new session keys per
+       call, which KMS and STS accept from then on; errors are
+       <ErrorResponse><Error><Type/><Code/><Message/></Error>.
+       config.json's "roles": {ARN: {"trust": [AKID or role ARN, ...],
+         "web_tokens": [T, ...], "external_id": X}}.  Ciphertext blobs are this
        fake's own: b"FK1" + key id (36 bytes) + nonce (12) + AES-GCM, the
        EncryptionContext (canonical JSON) as AAD.
 HTTP (control):
   POST /_fault {"code": C, "status": N, "times": K}   the next K KMS calls fail so
+  POST /_sts_fault {"code": C, "status": N, "times": K}  the next K STS calls fail so
+                  ({"raw_b64": B64, "status": N}: answer those bytes as they are)
+  POST /_expire   every session issued so far is expired (KMS and STS answer
+                  ExpiredTokenException to it)
   POST /_reset    faults cleared, counters zeroed
   GET  /_stats    {"encrypt": N, "decrypt": N, "bad_signature": N, "faults": N,
-                   "tls_handshakes": N (HTTPS connections accepted)}
+                   "tls_handshakes": N (HTTPS connections accepted),
+                   "AssumeRole": N, "AssumeRoleWithWebIdentity": N, "expired": N}
 Every KMS request is appended to DIR/requests.log as
-"TARGET KEYID AKID SIGNED-HEADERS", every refusal to DIR/refusals.log as
+"TARGET KEYID AKID SIGNED-HEADERS", every STS call to DIR/sts.log as
+"ACTION ROLEARN SESSION CALLER EXTERNALID DURATION" ("-" for none; CALLER
+"web:TOKEN-INDEX" for web identity), every refusal to DIR/refusals.log as
 "STATUS CODE: WHY".
 """
 import base64
@@ -47,7 +70,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 DIR = sys.argv[1]
 LOCK = threading.Lock()
-STATE = {"faults": [], "stats": {}, "config": None, "mtime": None}
+STATE = {"faults": [], "sts_faults": [], "stats": {}, "config": None, "mtime": None,
+         "issued": {}}
 
 
 def config():
@@ -126,9 +150,10 @@ def verify_sigv4(method, path, query, headers, payload, service):
     except (KeyError, ValueError):
         raise Refusal(400, "IncompleteSignatureException", "malformed Authorization header")
     users = config()["users"]
-    if akid not in users:
+    with LOCK:
+        user = users.get(akid) or STATE["issued"].get(akid)
+    if user is None:
         raise Refusal(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
-    user = users[akid]
     if signed != sorted(signed) or any(s != s.lower() for s in signed):
         raise Refusal(400, "IncompleteSignatureException", "SignedHeaders not sorted lowercase")
     for need in ("host", "x-amz-date"):
@@ -166,7 +191,104 @@ def verify_sigv4(method, path, query, headers, payload, service):
             f.write(creq)
         raise Refusal(400, "InvalidSignatureException",
                       "The request signature we calculated does not match the signature you provided.")
+    if user.get("expired"):
+        count("expired")
+        raise Refusal(400, "ExpiredTokenException", "The security token included in the request is expired")
     return akid, region
+
+
+# ---- STS (Query API, XML) ------------------------------------------------------
+
+STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def xml_escape(s):
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def sts_error(status, code, msg):
+    kind = "Receiver" if status >= 500 else "Sender"
+    return ('<ErrorResponse xmlns="%s">\n  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n'
+            '    <Message>%s</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n</ErrorResponse>\n'
+            % (STS_NS, kind, code, xml_escape(msg), os.urandom(16).hex()))
+
+
+def sts_form(payload):
+    try:
+        pairs = urllib.parse.parse_qsl(payload.decode(), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise Refusal(400, "MalformedQueryString", "the body is not a form")
+    form = {}
+    for k, v in pairs:
+        if k in form:
+            raise Refusal(400, "MalformedQueryString", "%s given twice" % k)
+        form[k] = v
+    return form
+
+
+def sts(form, caller):
+    """One STS action; caller: the signer's AKID or None (unsigned)."""
+    action = form.get("Action")
+    if form.get("Version") != "2011-06-15":
+        raise Refusal(400, "InvalidAction", "Version must be 2011-06-15")
+    if action == "AssumeRoleWithWebIdentity":
+        allowed_keys = {"Action", "Version", "RoleArn", "RoleSessionName", "WebIdentityToken",
+                        "DurationSeconds"}
+        if caller is not None:
+            raise Refusal(400, "InvalidParameterValue", "AssumeRoleWithWebIdentity is unsigned")
+    elif action == "AssumeRole":
+        allowed_keys = {"Action", "Version", "RoleArn", "RoleSessionName", "ExternalId",
+                        "DurationSeconds"}
+        if caller is None:
+            raise Refusal(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+    else:
+        raise Refusal(400, "InvalidAction", "Could not find operation %s" % action)
+    extra = set(form) - allowed_keys
+    if extra:
+        raise Refusal(400, "InvalidParameterValue", "unexpected parameters %s" % sorted(extra))
+    for need in ("RoleArn", "RoleSessionName"):
+        if not form.get(need):
+            raise Refusal(400, "MissingParameter", "%s is required" % need)
+    sn = form["RoleSessionName"]
+    if not 2 <= len(sn) <= 64 or any(c not in UNRESERVED[:62] + "+=,.@_-" for c in sn):
+        raise Refusal(400, "ValidationError", "RoleSessionName fails the pattern")
+    dur = form.get("DurationSeconds")
+    if dur is not None and (not dur.isdigit() or not 900 <= int(dur) <= 43200):
+        raise Refusal(400, "ValidationError", "DurationSeconds out of range")
+    role = config().get("roles", {}).get(form["RoleArn"])
+    if action == "AssumeRoleWithWebIdentity":
+        tok = form.get("WebIdentityToken", "")
+        if role is None or tok not in role.get("web_tokens", []):
+            raise Refusal(400, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider")
+        who = "web:%d" % role["web_tokens"].index(tok)
+    else:
+        with LOCK:
+            issued_for = STATE["issued"].get(caller, {}).get("role")
+        if role is None or (caller not in role.get("trust", []) and issued_for not in role.get("trust", [])):
+            raise Refusal(403, "AccessDenied", "User: arn:aws:iam::123456789012:user/%s is not authorized to perform: sts:AssumeRole on resource: %s"
+                          % (caller, form["RoleArn"]))
+        if role.get("external_id") is not None and form.get("ExternalId") != role["external_id"]:
+            raise Refusal(403, "AccessDenied", "ExternalId does not match the role's trust policy")
+        who = caller
+    log("sts.log", "%s %s %s %s %s %s" % (action, form["RoleArn"], sn, who, form.get("ExternalId", "-"),
+                                          dur or "-"))
+    count(action)
+    akid = "ASIA" + os.urandom(8).hex().upper()
+    secret = base64.b64encode(os.urandom(30)).decode()
+    token = "FwoGZXIvYXdzE" + base64.b64encode(os.urandom(90)).decode()
+    with LOCK:
+        STATE["issued"][akid] = {"secret": secret, "token": token, "role": form["RoleArn"]}
+    log("issued.log", akid)
+    exp = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=int(dur or 3600))
+    arn = form["RoleArn"].replace(":role/", ":assumed-role/").replace("arn:aws:iam:", "arn:aws:sts:")
+    return ('<%sResponse xmlns="%s">\n  <%sResult>\n    <AssumedRoleUser>\n      <Arn>%s/%s</Arn>\n'
+            '      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:%s</AssumedRoleId>\n    </AssumedRoleUser>\n'
+            '    <Credentials>\n      <AccessKeyId>%s</AccessKeyId>\n      <SecretAccessKey>%s</SecretAccessKey>\n'
+            '      <SessionToken>%s</SessionToken>\n      <Expiration>%s</Expiration>\n    </Credentials>\n'
+            '  </%sResult>\n  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</%sResponse>\n'
+            % (action, STS_NS, action, arn, sn, sn, akid, xml_escape(secret), xml_escape(token),
+               exp.strftime("%Y-%m-%dT%H:%M:%SZ"), action, os.urandom(16).hex(), action))
 
 
 # ---- KMS ---------------------------------------------------------------------
@@ -253,6 +375,39 @@ class KMS(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def answer_xml(self, status, text):
+        body = text if isinstance(text, bytes) else text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_sts(self, path, query, headers, payload):
+        try:
+            if path != "/" or query:
+                raise Refusal(404, "InvalidAction", "path %s" % path)
+            caller = None
+            if "authorization" in headers:
+                caller, _ = verify_sigv4("POST", path, query, headers, payload, "sts")
+            form = sts_form(payload)
+            with LOCK:
+                fault = STATE["sts_faults"][0] if STATE["sts_faults"] else None
+                if fault:
+                    fault["times"] -= 1
+                    if fault["times"] <= 0:
+                        STATE["sts_faults"].pop(0)
+            if fault:
+                count("sts_faults")
+                if "raw_b64" in fault:
+                    return self.answer_xml(fault.get("status", 200), base64.b64decode(fault["raw_b64"]))
+                raise Refusal(fault.get("status", 400), fault["code"], fault.get("message", "injected"))
+            self.answer_xml(200, sts(form, caller))
+        except Refusal as r:
+            log("refusals.log", "%d %s: %s" % (r.status, r.code, r.msg))
+            self.answer_xml(r.status, sts_error(r.status, r.code.replace("Exception", "")
+                                                if r.code == "ExpiredTokenException" else r.code, r.msg))
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         payload = self.rfile.read(n)
@@ -261,6 +416,8 @@ class KMS(BaseHTTPRequestHandler):
             headers.setdefault(name.lower(), []).append(value)
         path, _, query = self.path.partition("?")
         target = self.headers.get("X-Amz-Target", "")
+        if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            return self.do_sts(path, query, headers, payload)
         try:
             if path != "/":
                 raise Refusal(404, "UnknownOperationException", "path %s" % path)
@@ -321,8 +478,15 @@ class Control(BaseHTTPRequestHandler):
             if self.path == "/_fault":
                 body.setdefault("times", 1)
                 STATE["faults"].append(body)
+            elif self.path == "/_sts_fault":
+                body.setdefault("times", 1)
+                STATE["sts_faults"].append(body)
+            elif self.path == "/_expire":
+                for u in STATE["issued"].values():
+                    u["expired"] = True
             elif self.path == "/_reset":
                 STATE["faults"] = []
+                STATE["sts_faults"] = []
                 STATE["stats"] = {}
         self.answer({})
 

@@ -10,6 +10,11 @@
 #   AWS_DENIED_AKID           keys it knows that key1 refuses (AccessDenied)
 #   AWS_KEY1 AWS_KEY2         key IDs (region us-east-1, account 123456789012);
 #                             key1 has alias/ocikp-test
+#   AWS_ROLE_WEB AWS_ROLE_WEB2  roles AssumeRoleWithWebIdentity gives for AWS_WEB_TOKEN
+#   AWS_ROLE_A                a role AWS_AKID may assume; AWS_ROLE_B one only
+#                             AWS_ROLE_A's sessions may; AWS_ROLE_X one AWS_AKID
+#                             may with ExternalId AWS_EXTERNAL_ID; AWS_ROLE_NONE
+#                             one nobody may
 # aws_dropin CONFDIR [LINE...]   a 50-awskms.conf aimed at the fake
 # aws_ctl PATH [JSON]            the control port (GET for /_stats)
 # aws_stat KIND                  one counter of /_stats
@@ -35,6 +40,15 @@ aws_setup() {
 	AWS_DENIED_SECRET=$(aws_rand 20)
 	AWS_KEY1=1234abcd-12ab-34cd-56ef-$(aws_rand 6)
 	AWS_KEY2=abcd1234-12ab-34cd-56ef-$(aws_rand 6)
+	AWS_WEB_TOKEN="eyJhbGciOiJSUzI1NiJ9.$(aws_rand 30).$(aws_rand 30)"
+	AWS_ROLE_WEB=arn:aws:iam::123456789012:role/ocikp-web
+	AWS_ROLE_WEB2=arn:aws:iam::123456789012:role/ocikp-web2
+	AWS_ROLE_A=arn:aws:iam::123456789012:role/ocikp-a
+	AWS_ROLE_B=arn:aws:iam::123456789012:role/ocikp-b
+	AWS_ROLE_X=arn:aws:iam::123456789012:role/ocikp-x
+	AWS_ROLE_NONE=arn:aws:iam::123456789012:role/ocikp-none
+	AWS_EXTERNAL_ID=ext-$(aws_rand 6)
+	export AWS_WEB_TOKEN AWS_ROLE_WEB AWS_ROLE_WEB2 AWS_ROLE_A AWS_ROLE_B AWS_ROLE_X AWS_ROLE_NONE AWS_EXTERNAL_ID
 	export AWS_DIR AWS_AKID AWS_SECRET AWS_TAKID AWS_TSECRET AWS_TTOKEN AWS_DENIED_AKID \
 		AWS_DENIED_SECRET AWS_KEY1 AWS_KEY2
 	python3 -c 'import json, os
@@ -46,7 +60,13 @@ c = {"users": {E["AWS_AKID"]: {"secret": E["AWS_SECRET"]},
                "aliases": ["alias/ocikp-test"], "material": os.urandom(32).hex(),
                "deny": [E["AWS_DENIED_AKID"]]},
               {"id": E["AWS_KEY2"], "region": "us-east-1", "account": "123456789012",
-               "material": os.urandom(32).hex()}]}
+               "material": os.urandom(32).hex()}],
+     "roles": {E["AWS_ROLE_WEB"]: {"web_tokens": [E["AWS_WEB_TOKEN"]]},
+               E["AWS_ROLE_WEB2"]: {"web_tokens": [E["AWS_WEB_TOKEN"]]},
+               E["AWS_ROLE_A"]: {"trust": [E["AWS_AKID"]]},
+               E["AWS_ROLE_B"]: {"trust": [E["AWS_ROLE_A"]]},
+               E["AWS_ROLE_X"]: {"trust": [E["AWS_AKID"]], "external_id": E["AWS_EXTERNAL_ID"]},
+               E["AWS_ROLE_NONE"]: {"trust": []}}}
 with open(E["AWS_DIR"] + "/config.json", "w") as f:
     json.dump(c, f)' || aws_fail "config.json"
 	fake_start "$AWS_DIR" "$top_srcdir/tests/awskms/fake_aws.py" ||
@@ -80,11 +100,39 @@ aws_stat() {
 	s=$(aws_ctl /_stats) && fake_num "$s" "$1"
 }
 
+# aws_state: STS credentials cached in AWS_CACHE, a private XDG_RUNTIME_DIR
+# for a user; root's is /run/ocikp/awskms, which parallel tests share:
+# there this test's files (holding keys this fake issued) are listed by
+# aws_cache_mine and removed at exit.
+aws_state() {
+	if [ "$(id -u)" -ne 0 ]; then
+		export XDG_RUNTIME_DIR="$T_TMP/xdg"
+		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+		AWS_CACHE="$XDG_RUNTIME_DIR/ocikp/awskms"
+	else
+		AWS_CACHE=/run/ocikp/awskms
+	fi
+	t_at_exit aws_cache_drop
+}
+aws_cache_mine() {
+	local f
+	[ -s "$AWS_DIR/issued.log" ] || return 0
+	for f in "$AWS_CACHE"/sts-*.json; do
+		[ -f "$f" ] && grep -qF -f "$AWS_DIR/issued.log" "$f" 2> /dev/null && echo "$f"
+	done
+	return 0
+}
+aws_cache_drop() {
+	local f
+	for f in $(aws_cache_mine); do rm -f "$f" "${f%.json}.lock"; done
+}
+
 aws_isolate() {
 	local v
 	for v in $(env | sed -n 's/^\(AWS_[A-Z_]*\)=.*/\1/p'); do
 		case $v in AWS_DIR | AWS_HTTPS | AWS_HTTP | AWS_URL | AWS_AKID | AWS_SECRET | AWS_TAKID | \
-			AWS_TSECRET | AWS_TTOKEN | AWS_DENIED_* | AWS_KEY1 | AWS_KEY2) ;;
+			AWS_TSECRET | AWS_TTOKEN | AWS_DENIED_* | AWS_KEY1 | AWS_KEY2 | AWS_WEB_TOKEN | \
+			AWS_ROLE_WEB | AWS_ROLE_WEB2 | AWS_ROLE_A | AWS_ROLE_B | AWS_ROLE_X | AWS_ROLE_NONE | AWS_EXTERNAL_ID) ;;
 		*) unset "$v" ;;
 		esac
 	done

@@ -22,6 +22,12 @@ struct http_pool *awskms_pool(struct ocikp_ctx *c)
 	return NULL;
 }
 
+struct credcache *awskms_credcache(struct ocikp_ctx *c)
+{
+	(void)c;
+	return NULL;
+}
+
 static void cred(struct aws_cred *c, const char *id, const char *secret, const char *token)
 {
 	memset(c, 0, sizeof(*c));
