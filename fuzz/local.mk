@@ -22,11 +22,13 @@ endif
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
-FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c)
+FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c \
+	lib/rfc3339.c lib/tokenfile.c)
 endif
 if ENABLE_AWSKMS
 FUZZ_TARGETS += awskms_response
-FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c)
+FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c \
+	lib/rfc3339.c lib/tokenfile.c)
 endif
 if ENABLE_VAULT
 FUZZ_TARGETS += vault_response

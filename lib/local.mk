@@ -4,7 +4,8 @@
 # its CFLAGS, inside `if HAVE_CURL`.
 if HAVE_CURL
 noinst_LTLIBRARIES += lib/libocikphttp.la
-lib_libocikphttp_la_SOURCES = lib/http.c lib/http.h
+lib_libocikphttp_la_SOURCES = lib/http.c lib/http.h lib/rfc3339.c lib/rfc3339.h \
+	lib/tokenfile.c lib/tokenfile.h
 lib_libocikphttp_la_CFLAGS = $(MODULE_CFLAGS) $(CURL_CFLAGS)
 lib_libocikphttp_la_LIBADD = $(CURL_LIBS)
 
