@@ -6,7 +6,9 @@
  *   2. the shared credentials file (awskms.credentials_file,
  *      AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials), section [PROFILE];
  *   3. the shared config file (AWS_CONFIG_FILE, ~/.aws/config), section
- *      [profile PROFILE] ([default] for the default profile).
+ *      [profile PROFILE] ([default] for the default profile);
+ *   4. container credentials, then 5. IMDSv2 (awskms-meta.c), unless a
+ *      drop-in pins a profile or file.
  * PROFILE: awskms.profile, else AWS_PROFILE, else "default".  Both files
  * are read with the host's read_private_file (mode 0600 or 0400).
  * A profile with role_arn (STS) is refused as not supported yet;
@@ -42,7 +44,7 @@ static int akid_ok(const struct ocikp_buf *b)
 	       strspn((const char *)b->data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == b->len;
 }
 
-static int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c)
+int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c)
 {
 	size_t i;
 
@@ -237,7 +239,7 @@ int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cre
 	const struct ocikp_host *h = ctx->host;
 	struct ocikp_buf text = { 0 };
 	char section[64];
-	int rc = OCIKP_NOT_MINE;
+	int rc = OCIKP_NOT_MINE, found = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (!o->pinned)
@@ -256,6 +258,12 @@ int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cre
 			rc = from_section(ctx, (const char *)text.data, section, "AWS config file", c);
 		h->buf_free(&text);
 	}
+	if (rc == OCIKP_NOT_MINE && !o->pinned &&
+	    (rc = meta_container_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
+		rc = OCIKP_NOT_MINE;
+	if (rc == OCIKP_NOT_MINE && !o->pinned &&
+	    (rc = meta_imds_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
+		rc = OCIKP_NOT_MINE;
 	if (rc == OCIKP_NOT_MINE) {
 		ocikp_errorf(ctx, "no AWS credentials: none in the environment, nor for profile %.48s in the shared files",
 			     o->profile);
