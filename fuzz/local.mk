@@ -26,7 +26,7 @@ FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib
 	lib/rfc3339.c lib/tokenfile.c)
 endif
 if ENABLE_AWSKMS
-FUZZ_TARGETS += awskms_response
+FUZZ_TARGETS += awskms_response awskms_meta
 FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c \
 	lib/rfc3339.c lib/tokenfile.c)
 endif
@@ -104,5 +104,5 @@ clean-fuzz:
 	-rm -rf fuzz/bin fuzz/*.log
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-corpus clean-fuzz
 EXTRA_DIST += fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response vault_response)) \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response awskms_meta vault_response)) \
 	fuzz/corpus
