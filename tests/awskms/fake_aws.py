@@ -267,6 +267,7 @@ def decrypt(req, akid, region):
 
 class KMS(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once
 
     def log_message(self, *a):
         pass
@@ -349,6 +350,7 @@ def expiration(hours=6):
 
 class Meta(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
