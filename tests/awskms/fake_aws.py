@@ -47,7 +47,8 @@ documentation):
   "mode": M}, "imds": {"role": R, "mode": M, "ttl_cap": S}} merges.  Modes:
   "ok"; "500"; "bad" (an answer that is not credentials); for imds also
   "refuse_put" (403 on the token PUT), "put_405", "no_role" (404), "fail"
-  (Code "Failure").  Counters in /_stats: container_get,
+  (Code "Failure"), "503" (on the role's credentials: what lib/http
+  would retry).  Counters in /_stats: container_get,
   container_unauthorized, imds_put, imds_role_list, imds_creds,
   imds_unauthorized, imds_v1.
 Every KMS request is appended to DIR/requests.log as
@@ -432,8 +433,8 @@ class IMDS(Meta):
             return self.send(200, m["role"], "text/plain")
         if self.path == base + m["role"]:
             count("imds_creds")
-            if m["mode"] == "500":
-                return self.send(500, "", "text/plain")
+            if m["mode"] in ("500", "503"):
+                return self.send(int(m["mode"]), "", "text/plain")
             if m["mode"] == "bad":
                 return self.send(200, "{\"Code\": \"Success\", \"AccessKeyId\": ", "text/plain")
             if m["mode"] == "fail":

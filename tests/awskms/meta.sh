@@ -160,6 +160,12 @@ t_expect_fail "the role's credentials answer 500: exit 5, named" 5 \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
 [ "$(stats imds_put imds_creds)" = "1 1" ]
 t_ok $? "... one attempt (IMDS is a probe: no retries)"
+meta '{"imds": {"mode": "503"}}'
+reset
+t_expect_fail "503 on the role's credentials: exit 5, named" 5 "ocikp-instance-role: HTTP 503" \
+	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
+[ "$(stats imds_put imds_creds)" = "1 1" ]
+t_ok $? "... not retried either (one attempt where lib/http would make four)"
 meta '{"imds": {"mode": "bad"}}'
 t_expect_fail "a truncated credentials answer: exit 5, named" 5 "IMDS credentials answer" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
