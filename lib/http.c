@@ -252,8 +252,8 @@ static bool aws_ula(const struct in6_addr *a)
 	static const unsigned char pre[14] = { 0xfd, 0x00, 0x0e, 0xc2 };
 
 	return !memcmp(a->s6_addr, pre, sizeof(pre)) &&
-	       ((a->s6_addr[14] == 0 && a->s6_addr[15] == 0x23) ||
-		(a->s6_addr[14] == 0 && a->s6_addr[15] == 0xfe));
+	       ((a->s6_addr[14] == 0x00 && a->s6_addr[15] == 0x23) ||
+		(a->s6_addr[14] == 0x02 && a->s6_addr[15] == 0x54));	/* groups are hex */
 }
 
 /* Loopback or link-local: where the metadata servers live. */
