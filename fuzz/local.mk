@@ -29,24 +29,26 @@ if ENABLE_KEYCHAIN
 FUZZ_TARGETS += keychain_annotation
 FUZZ_TARGETS += keychain_pub
 endif
+# lib/libocikpcred.la's files, for the network backends' targets.
+FUZZ_CRED_SRC = lib/credcache.c lib/tokenfile.c lib/rfc3339.c
 if ENABLE_GCPKMS
 FUZZ_TARGETS += gcpkms_response
 FUZZ_TARGETS += gcpkms_cache
 FUZZ_TARGETS += gcpkms_cred
 FUZZ_TARGETS += gcpkms_url
 # The module's files as plugins/gcpkms/local.mk lists them, and the HTTP and JWS helpers.
-FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c lib/tokenfile.c)
+FUZZ_GCPKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(gcpkms_sources)) lib/http.c lib/jws.c \
+	$(FUZZ_CRED_SRC))
 endif
 if ENABLE_AWSKMS
-FUZZ_TARGETS += awskms_response sts_response
-FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c lib/credcache.c \
-	lib/tokenfile.c)
+FUZZ_TARGETS += awskms_response awskms_meta sts_response
+FUZZ_AWSKMS_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(awskms_sources)) lib/http.c $(FUZZ_CRED_SRC))
 endif
 if ENABLE_VAULT
 FUZZ_TARGETS += vault_response
 # The module's files as plugins/vault/local.mk lists them (the descriptor's
 # file aside), and the HTTP helper.
-FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c lib/credcache.c)
+FUZZ_VAULT_SRC = $(addprefix $(top_srcdir)/,$(filter %.c,$(vault_sources)) lib/http.c $(FUZZ_CRED_SRC))
 endif
 if ENABLE_KBS
 # kbs_jwe includes plugins/kbs/kbs-jwe.c itself (for its fixed test keys) and
@@ -141,7 +143,7 @@ fuzz/bin/plugins/%.so:
 
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
 EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
-	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response sts_response vault_response \
+	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response awskms_meta sts_response vault_response \
 	kbs_rcar http_cookie kbs_register kbs_opts \
 	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \
 	fuzz/gcpkms_cache.c fuzz/gcpkms_cred.c fuzz/gcpkms_url.c \

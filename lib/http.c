@@ -245,6 +245,17 @@ struct target {
 	char where[WHERE_MAX];	/* "host[:port]/path" for lines */
 };
 
+/* fd00:ec2::23 (EKS Pod Identity) and fd00:ec2::254 (EC2 IMDS): the two
+ * unique-local addresses AWS's own credential formats name. */
+static bool aws_ula(const struct in6_addr *a)
+{
+	static const unsigned char pre[14] = { 0xfd, 0x00, 0x0e, 0xc2 };
+
+	return !memcmp(a->s6_addr, pre, sizeof(pre)) &&
+	       ((a->s6_addr[14] == 0x00 && a->s6_addr[15] == 0x23) ||
+		(a->s6_addr[14] == 0x02 && a->s6_addr[15] == 0x54));	/* groups are hex */
+}
+
 /* Loopback or link-local: where the metadata servers live. */
 static bool addr_local(const struct sockaddr *sa)
 {
@@ -256,7 +267,7 @@ static bool addr_local(const struct sockaddr *sa)
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		struct sockaddr_in v4 = { .sin_family = AF_INET };
 
-		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a))
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || aws_ula(a))
 			return true;
 		if (!IN6_IS_ADDR_V4MAPPED(a))
 			return false;
@@ -826,6 +837,7 @@ static int attempts_loop(CURL *c, struct ocikp_ctx *ctx, const struct http_opts 
 	char last[CURL_ERROR_SIZE + 32];
 	long left, wait;
 	int n, rc = OCIKP_OK;
+	int max = o->attempts > 0 && o->attempts < HTTP_MAX_ATTEMPTS ? o->attempts : HTTP_MAX_ATTEMPTS;
 
 	for (n = 1;; n++) {
 		if ((left = deadline_left(ctx)) <= 0) {
@@ -836,7 +848,7 @@ static int attempts_loop(CURL *c, struct ocikp_ctx *ctx, const struct http_opts 
 		attempt_run(c, ctx, o, x, left, &a);
 		describe_last(last, sizeof(last), x, &a);
 		ocikp_debugf(ctx, "%s %s: attempt %d/%d: %s in %ld ms (limit %ld ms)", req->method,
-			     where, n, HTTP_MAX_ATTEMPTS, last, a.elapsed_ms, a.limit_ms);
+			     where, n, max, last, a.elapsed_ms, a.limit_ms);
 		if (a.code == CURLE_OK) {
 			if (answer_verdict(ctx, req->method, where, x->resp->status, &rc) != V_RETRY)
 				return rc;
@@ -844,7 +856,7 @@ static int attempts_loop(CURL *c, struct ocikp_ctx *ctx, const struct http_opts 
 			   !retryable_code(a.code) || x->not_local || headers_refused(x, a.code)) {
 			return transfer_fail(ctx, req->method, where, x, &a, o->ca_file);
 		}
-		if (n == HTTP_MAX_ATTEMPTS) {
+		if (n >= max) {
 			ocikp_errorf(ctx, "%s %s: %s after %d attempts", req->method, where, last, n);
 			return OCIKP_UNAVAILABLE;
 		}

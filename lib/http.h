@@ -75,13 +75,16 @@ struct http_opts {
 	const struct ocikp_buf *client_key;	/* its PEM private key, read by the caller as
 					 * a secret; libcurl's copy is on the cleansing
 					 * allocator */
+	int attempts;			/* at most this many (a probe that must not
+					 * linger: IMDS); 0: HTTP_MAX_ATTEMPTS */
 };
 
 /*
  * Plain http:// is for the metadata servers a credential itself names (GCE,
  * cloud instance metadata), which speak nothing else.  With
  * HTTP_PLAIN_LOCAL, the URL's host must be an address in 127.0.0.0/8, ::1,
- * 169.254.0.0/16 or fe80::/10, or one of the names `localhost` and
+ * 169.254.0.0/16 or fe80::/10, AWS's fd00:ec2::23 (EKS Pod Identity) or
+ * fd00:ec2::254 (IMDS over IPv6), or one of the names `localhost` and
  * `metadata.google.internal`; and every address libcurl connects to is
  * checked again against those ranges right before connecting (so a name
  * cannot resolve elsewhere), with no proxy.  Anything else is refused

@@ -19,11 +19,13 @@ endif
 EXTRA_DIST += tests/http/http.sh tests/http/server.py
 
 # Credential helpers the network backends share: the temporary-credential
-# cache (memory + a 0600 file per identity in the state directory) and the
-# reading of rotated token files (Kubernetes projected tokens): libcrypto
-# only; awskms, vault and gcpkms add lib/libocikpcred.la to their LIBADD.
+# cache (memory + a 0600 file per identity in the state directory), the
+# reading of rotated token files (Kubernetes projected tokens) and the RFC
+# 3339 expiry times of token answers: libcrypto only; awskms, vault and
+# gcpkms add lib/libocikpcred.la to their LIBADD.
 noinst_LTLIBRARIES += lib/libocikpcred.la
-lib_libocikpcred_la_SOURCES = lib/credcache.c lib/credcache.h lib/tokenfile.c lib/tokenfile.h
+lib_libocikpcred_la_SOURCES = lib/credcache.c lib/credcache.h lib/tokenfile.c lib/tokenfile.h \
+	lib/rfc3339.c lib/rfc3339.h
 lib_libocikpcred_la_CFLAGS = $(MODULE_CFLAGS) $(CRYPTO_CFLAGS)
 lib_libocikpcred_la_LIBADD = $(CRYPTO_LIBS)
 

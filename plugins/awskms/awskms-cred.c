@@ -52,7 +52,7 @@ static int akid_ok(const struct ocikp_buf *b)
 	       strspn((const char *)b->data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == b->len;
 }
 
-static int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c)
+int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c)
 {
 	size_t i;
 
@@ -448,7 +448,7 @@ static int from_web_identity(struct ocikp_ctx *ctx, const struct awskms_opts *o,
 static int chain(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *stale,
 		 struct aws_cred *c)
 {
-	int rc = OCIKP_NOT_MINE;
+	int rc = OCIKP_NOT_MINE, found = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (!o->pinned)
@@ -458,8 +458,14 @@ static int chain(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struc
 	if (rc == OCIKP_NOT_MINE)
 		rc = from_shared(ctx, o, stale, c);
 	/* then container credentials and IMDSv2 (awskms-meta.c), unless pinned */
+	if (rc == OCIKP_NOT_MINE && !o->pinned &&
+	    (rc = meta_container_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
+		rc = OCIKP_NOT_MINE;
+	if (rc == OCIKP_NOT_MINE && !o->pinned &&
+	    (rc = meta_imds_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
+		rc = OCIKP_NOT_MINE;
 	if (rc == OCIKP_NOT_MINE) {
-		ocikp_errorf(ctx, "no AWS credentials: none in the environment, no web identity, nothing for profile %.48s in the shared files",
+		ocikp_errorf(ctx, "no AWS credentials: none in the environment, no web identity, nothing for profile %.48s in the shared files, no container credentials, no IMDS",
 			     o->profile);
 		rc = OCIKP_CONFIG;
 	}

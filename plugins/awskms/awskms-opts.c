@@ -2,27 +2,38 @@
  * The options of one request, read on every call (a handful of lookups;
  * ocikpd may re-read its drop-ins between requests).
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include "awskms.h"
 
 /* A base URL: http(s)://host[:port], no path, query or user.  lib/http
- * refuses plain http unless allow_insecure_http and a loopback host. */
+ * refuses plain http unless allowed for the request and to a local host.
+ * name: what to call the setting in the line. */
+static int url_ok(struct ocikp_ctx *ctx, const char *name, const char *v)
+{
+	size_t n = strlen(v);
+
+	if ((strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) || n < 9 || v[n - 1] == '/' ||
+	    strpbrk(v, " \t?#@") || strchr(strstr(v, "//") + 2, '/')) {
+		ocikp_errorf(ctx, "%s must be an http(s):// URL with no path, query or user", name);
+		return OCIKP_CONFIG;
+	}
+	return OCIKP_OK;
+}
+
 static int endpoint(struct ocikp_ctx *ctx, const char *key, const char **out)
 {
 	const char *v = ocikp_conf(ctx, key);
-	size_t n;
+	char name[64];
 
 	*out = NULL;
 	if (!v)
 		return OCIKP_OK;
-	n = strlen(v);
-	if ((strncmp(v, "https://", 8) && strncmp(v, "http://", 7)) || n < 9 || v[n - 1] == '/' ||
-	    strpbrk(v, " \t?#@") || strchr(strstr(v, "//") + 2, '/')) {
-		ocikp_errorf(ctx, "option %s.%s must be an http(s):// URL with no path, query or user",
-			     ctx->backend, key);
+	snprintf(name, sizeof(name), "option %s.%s", ctx->backend, key);
+	if (url_ok(ctx, name, v) != OCIKP_OK)
 		return OCIKP_CONFIG;
-	}
 	*out = v;
 	return OCIKP_OK;
 }
@@ -63,6 +74,28 @@ static int abs_path(struct ocikp_ctx *ctx, const char *what, const char *v)
 		ocikp_errorf(ctx, "%s must be an absolute path", what);
 		return OCIKP_CONFIG;
 	}
+	return OCIKP_OK;
+}
+
+/* IMDS: the drop-in's endpoint, else the SDKs' variables. */
+static int imds_opts(struct ocikp_ctx *ctx, struct awskms_opts *o)
+{
+	const char *v = env("AWS_EC2_METADATA_DISABLED"), *mode;
+	int rc = endpoint(ctx, "imds_endpoint", &o->imds_endpoint);
+
+	o->imds_disabled = v && !strcasecmp(v, "true");
+	if (rc != OCIKP_OK || o->imds_endpoint)
+		return rc;
+	o->imds_endpoint = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (o->imds_endpoint && url_ok(ctx, "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+				       o->imds_endpoint) != OCIKP_OK)
+		return OCIKP_CONFIG;
+	mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	if (mode && strcasecmp(mode, "IPv4") && strcasecmp(mode, "IPv6")) {
+		ocikp_errorf(ctx, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6");
+		return OCIKP_CONFIG;
+	}
+	o->imds_ipv6 = mode && !strcasecmp(mode, "IPv6");
 	return OCIKP_OK;
 }
 
@@ -115,5 +148,7 @@ int awskms_opts_load(struct ocikp_ctx *ctx, struct awskms_opts *o)
 	if (rc == OCIKP_OK)
 		rc = abs_path(ctx, "AWS_CONFIG_FILE", o->config_file);
 	o->encryption_context = ocikp_conf(ctx, "encryption_context");
+	if (rc == OCIKP_OK)
+		rc = imds_opts(ctx, o);
 	return rc;
 }

@@ -8,6 +8,7 @@
  *   awskms-sigv4.c   Signature Version 4 (written from AWS's specification)
  *   awskms-cred.c    the credential chain: environment, web identity, shared files
  *   awskms-sts.c     STS AssumeRole / AssumeRoleWithWebIdentity, their XML, the cache
+ *   awskms-meta.c    credentials from metadata: container (ECS, EKS Pod Identity), IMDSv2
  *   awskms-kms.c     TrentService.Encrypt / Decrypt, KMS errors, retries
  */
 #ifndef OCIKP_AWSKMS_H
@@ -37,6 +38,10 @@ struct awskms_opts {
 	const char *encryption_context;	/* awskms.encryption_context: k=v,...; NULL: none */
 	const char *sts_endpoint;	/* awskms.sts_endpoint: scheme://host[:port]; NULL: AWS's */
 	const char *sts_region;		/* the key's region (set by the caller), for STS; NULL: global */
+	const char *imds_endpoint;	/* awskms.imds_endpoint, AWS_EC2_METADATA_SERVICE_ENDPOINT;
+					 * NULL: http://169.254.169.254 (or [fd00:ec2::254]) */
+	int imds_ipv6;			/* AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE = IPv6 */
+	int imds_disabled;		/* AWS_EC2_METADATA_DISABLED = true */
 };
 
 int awskms_opts_load(struct ocikp_ctx *ctx, struct awskms_opts *o);
@@ -62,6 +67,10 @@ int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cre
 int cred_reload(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c);
 void cred_free(struct ocikp_ctx *ctx, struct aws_cred *c);
 
+/* The key ID, secret and token of c well-formed (c->source names it in the
+ * line); OCIKP_CONFIG if not. */
+int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c);
+
 /* The profile's region from the config file (for a URL naming none), into
  * region; "" if none.  Errors only for a file that exists but cannot be read. */
 int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
@@ -71,6 +80,31 @@ int cred_profile_region(struct ocikp_ctx *ctx, const struct awskms_opts *o,
  * 1 found, 0 not.  Exposed for the tests. */
 int ini_get(struct ocikp_ctx *ctx, const char *text, const char *section, const char *key,
 	    struct ocikp_buf *out);
+
+/* ---- awskms-meta.c ---- */
+
+/*
+ * The last two sources of the chain, each *found = 0 and OCIKP_OK when it
+ * is not configured or not there (the chain goes on, then fails):
+ *   meta_container_cred  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS) or
+ *                        _FULL_URI (EKS Pod Identity), with the
+ *                        Authorization of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+ *                        (read again each time: EKS rotates it) or _TOKEN;
+ *   meta_imds_cred       IMDSv2 (token PUT, role name, role credentials:
+ *                        three calls, one attempt each, short timeouts),
+ *                        off with AWS_EC2_METADATA_DISABLED=true.
+ * A source that is there but fails is an error naming it.
+ */
+int meta_container_cred(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
+			int *found);
+int meta_imds_cred(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c,
+		   int *found);
+
+/* The credential JSON both serve ({"AccessKeyId", "SecretAccessKey",
+ * "Token", "Expiration" (RFC 3339)}, IMDS's "Code" too) into c, whose
+ * source names it; what names the answer in lines.  Exposed for fuzzing. */
+int meta_parse_cred(struct ocikp_ctx *ctx, const char *what, const void *body, size_t len,
+		    struct aws_cred *c);
 
 /* ---- awskms-sigv4.c ---- */
 

@@ -1,7 +1,7 @@
 pkglib_LTLIBRARIES += plugins/awskms/ocikp-awskms.la
 awskms_sources = plugins/awskms/awskms.h plugins/awskms/awskms-opts.c \
 	plugins/awskms/awskms-sigv4.c plugins/awskms/awskms-cred.c plugins/awskms/awskms-kms.c \
-	plugins/awskms/awskms-sts.c
+	plugins/awskms/awskms-sts.c plugins/awskms/awskms-meta.c
 plugins_awskms_ocikp_awskms_la_SOURCES = plugins/awskms/ocikp-awskms.c $(awskms_sources)
 plugins_awskms_ocikp_awskms_la_CFLAGS = $(MODULE_CFLAGS) $(AWSKMS_CFLAGS) -I$(top_srcdir)/lib
 plugins_awskms_ocikp_awskms_la_LIBADD = lib/libocikphttp.la lib/libocikpcred.la $(AWSKMS_LIBS)
@@ -14,7 +14,7 @@ OCIKP_TEST_MODULES += plugins/awskms/ocikp-awskms.la
 # against tests/awskms/fake_aws.py,
 # which verifies every request's SigV4 signature byte for byte.
 awskms_tests = tests/awskms/awskms.sh tests/awskms/selftest.sh tests/awskms/e2e.sh tests/awskms/daemon.sh \
-	tests/awskms/sts.sh
+	tests/awskms/sts.sh tests/awskms/meta.sh
 TESTS += $(awskms_tests)
 EXTRA_DIST += $(awskms_tests) tests/awskms/fake_aws.py tests/awskms/lib.sh
 

@@ -28,8 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include "tokenfile.h"
 #include "gcpkms.h"
+#include "rfc3339.h"
+#include "tokenfile.h"
 
 /* What the token minted for calling IAM credentials or STS-then-IAM needs:
  * generateAccessToken refuses a token scoped to Cloud KMS alone. */
@@ -696,75 +697,6 @@ void cred_identity(const struct gcp_cred *c, char hex[65])
 
 /* ---- parsing a token answer ------------------------------------------------- */
 
-static long long days_from_civil(long long y, unsigned m, unsigned d)
-{
-	/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-	 * well-known arithmetic: years start in March so leap days come last). */
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static bool digits(const char *s, int n, int *out)
-{
-	int i, v = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* RFC 3339 date-time ("2024-05-01T12:00:00.123456Z", "...+02:00") to Unix
- * seconds; fractions are dropped. */
-static bool rfc3339(const char *s, long long *out)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	const char *p;
-
-	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !digits(s + 17, 2, &sec))
-		return false;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-	    (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))) || h > 23 || mi > 59 ||
-	    sec > 60)
-		return false;
-	p = s + 19;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return false;
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '+' ? 1 : -1;
-		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-		    om > 59)
-			return false;
-		p += 6;
-	} else {
-		return false;
-	}
-	if (*p)
-		return false;
-	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-	       (sec > 59 ? 59 : sec) - sign * (oh * 3600 + om * 60);
-	return true;
-}
-
 /* expires_in: a positive whole number of seconds (a JSON number; a string of
  * digits is tolerated), a fraction dropped. */
 static bool expires_in(struct ocikp_ctx *ctx, const ocikp_json *n, long long *out)
@@ -841,7 +773,7 @@ int cred_parse_token(struct ocikp_ctx *ctx, const char *what, const void *body, 
 		s = x->json_string(x->json_get(doc, "expireTime"));
 		if (!s)
 			return bad_answer(ctx, doc, what, "answer has no expireTime");
-		if (!rfc3339(s, &exp))
+		if (!rfc3339_parse(s, &exp))
 			return bad_answer(ctx, doc, what, "expireTime is not an RFC 3339 time");
 		if (exp <= now)
 			return bad_answer(ctx, doc, what, "expireTime is in the past");

@@ -47,6 +47,31 @@ HTTP (control):
   GET  /_stats    {"encrypt": N, "decrypt": N, "bad_signature": N, "faults": N,
                    "tls_handshakes": N (HTTPS connections accepted),
                    "AssumeRole": N, "AssumeRoleWithWebIdentity": N, "expired": N}
+HTTP (metadata, plain http on loopback as the real ones are on link-local
+addresses; written from AWS's container credential provider and EC2 IMDS
+documentation):
+  container  GET any path: the ECS / EKS Pod Identity agent.  Answers
+             {"AccessKeyId", "SecretAccessKey", "Token", "Expiration",
+             "RoleArn"}; with an authorization token set (POST /_meta) the
+             Authorization header must equal it, else 401
+             {"code": "AccessDenied", "message": ...}.
+  imds       PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds
+             (1..21600; a PUT with X-Forwarded-For is refused, as IMDS does)
+             answers a token that lives that long (or "ttl_cap" seconds);
+             every GET needs a live X-aws-ec2-metadata-token, else 401 (IMDSv2
+             required: a tokenless GET is counted as imds_v1 and refused).
+             GET /latest/meta-data/iam/security-credentials/ the role name,
+             .../ROLE {"Code": "Success", "Type": "AWS-HMAC", ...}.
+  Each source's credentials are this fake's own, made at start, and valid
+  for KMS.  Control: GET /_meta {"container": {...}, "imds": {...}} (their
+  akid, secret, token, ...); POST /_meta {"container": {"auth": T,
+  "mode": M}, "imds": {"role": R, "mode": M, "ttl_cap": S}} merges.  Modes:
+  "ok"; "500"; "bad" (an answer that is not credentials); for imds also
+  "refuse_put" (403 on the token PUT), "put_405", "no_role" (404), "fail"
+  (Code "Failure"), "503" (on the role's credentials: what lib/http
+  would retry).  Counters in /_stats: container_get,
+  container_unauthorized, imds_put, imds_role_list, imds_creds,
+  imds_unauthorized, imds_v1.
 Every KMS request is appended to DIR/requests.log as
 "TARGET KEYID AKID SIGNED-HEADERS", every STS call to DIR/sts.log as
 "ACTION ROLEARN SESSION CALLER EXTERNALID DURATION" ("-" for none; CALLER
@@ -61,6 +86,7 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
@@ -149,7 +175,8 @@ def verify_sigv4(method, path, query, headers, payload, service):
         sig = fields["Signature"]
     except (KeyError, ValueError):
         raise Refusal(400, "IncompleteSignatureException", "malformed Authorization header")
-    users = config()["users"]
+    users = dict(config()["users"])
+    users.update(meta_users())
     with LOCK:
         user = users.get(akid) or STATE["issued"].get(akid)
     if user is None:
@@ -363,6 +390,7 @@ def decrypt(req, akid, region):
 
 class KMS(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once
 
     def log_message(self, *a):
         pass
@@ -454,6 +482,129 @@ class KMS(BaseHTTPRequestHandler):
             self.answer(400, {"__type": "SerializationException", "message": str(e)})
 
 
+# ---- metadata services ----------------------------------------------------------
+
+def _cred(prefix):
+    rnd = os.urandom(10).hex().upper()
+    return {"akid": prefix + rnd[:16], "secret": base64.b64encode(os.urandom(30)).decode(),
+            "token": "IQoJb3JpZ2luX2Vj" + base64.b64encode(os.urandom(48)).decode(),
+            "mode": "ok"}
+
+
+META = {"container": dict(_cred("ASIACT"), auth=None),
+        "imds": dict(_cred("ASIAIM"), role="ocikp-instance-role", ttl_cap=21600)}
+IMDS_TOKENS = {}
+
+
+def meta_users():
+    with LOCK:
+        return {m["akid"]: {"secret": m["secret"], "token": m["token"]} for m in META.values()}
+
+
+def expiration(hours=6):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=hours)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Meta(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, status, body, ctype="application/json"):
+        if not isinstance(body, bytes):
+            body = (json.dumps(body) if not isinstance(body, str) else body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length", "0") or 0)
+        return self.rfile.read(n) if n else b""
+
+
+class Container(Meta):
+    def do_GET(self):
+        with LOCK:
+            m = dict(META["container"])
+        count("container_get")
+        log("meta.log", "container GET %s authorization=%s" % (
+            self.path, "yes" if self.headers.get("Authorization") else "no"))
+        if m["auth"] is not None and self.headers.get("Authorization") != m["auth"]:
+            count("container_unauthorized")
+            return self.send(401, {"code": "AccessDenied",
+                                   "message": "Unable to authorize the request"})
+        if m["mode"] == "500":
+            return self.send(500, {"code": "InternalError", "message": "the agent is overloaded"})
+        if m["mode"] == "bad":
+            return self.send(200, {"AccessKeyId": m["akid"], "Expiration": "soon"})
+        self.send(200, {"AccessKeyId": m["akid"], "SecretAccessKey": m["secret"],
+                        "Token": m["token"], "Expiration": expiration(),
+                        "RoleArn": "arn:aws:iam::123456789012:role/ocikp-task"})
+
+
+class IMDS(Meta):
+    def do_PUT(self):
+        self.body()
+        with LOCK:
+            m = dict(META["imds"])
+        count("imds_put")
+        log("meta.log", "imds PUT %s" % self.path)
+        if self.path != "/latest/api/token":
+            return self.send(404, "", "text/plain")
+        if m["mode"] == "refuse_put":
+            return self.send(403, "", "text/plain")
+        if m["mode"] == "put_405":
+            return self.send(405, "", "text/plain")
+        if self.headers.get("X-Forwarded-For"):
+            return self.send(403, "", "text/plain")
+        ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
+        if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+            return self.send(400, "", "text/plain")
+        tok = base64.b64encode(os.urandom(42)).decode()
+        with LOCK:
+            IMDS_TOKENS[tok] = time.time() + min(int(ttl), m["ttl_cap"])
+        self.send(200, tok, "text/plain")
+
+    def do_GET(self):
+        with LOCK:
+            m = dict(META["imds"])
+            tok = self.headers.get("X-aws-ec2-metadata-token")
+            live = tok is not None and IMDS_TOKENS.get(tok, 0) > time.time()
+        log("meta.log", "imds GET %s token=%s" % (self.path, "live" if live else
+                                                  "none" if tok is None else "dead"))
+        if tok is None:
+            count("imds_v1")
+        if not live:
+            count("imds_unauthorized")
+            return self.send(401, "", "text/plain")
+        base = "/latest/meta-data/iam/security-credentials/"
+        if self.path == base:
+            count("imds_role_list")
+            if m["mode"] == "no_role":
+                return self.send(404, "", "text/plain")
+            return self.send(200, m["role"], "text/plain")
+        if self.path == base + m["role"]:
+            count("imds_creds")
+            if m["mode"] in ("500", "503"):
+                return self.send(int(m["mode"]), "", "text/plain")
+            if m["mode"] == "bad":
+                return self.send(200, "{\"Code\": \"Success\", \"AccessKeyId\": ", "text/plain")
+            if m["mode"] == "fail":
+                return self.send(200, {"Code": "AssumeRoleUnauthorizedAccess",
+                                       "Message": "EC2 cannot assume the role",
+                                       "LastUpdated": expiration(0)}, "text/plain")
+            return self.send(200, {"Code": "Success", "LastUpdated": expiration(0),
+                                   "Type": "AWS-HMAC", "AccessKeyId": m["akid"],
+                                   "SecretAccessKey": m["secret"], "Token": m["token"],
+                                   "Expiration": expiration()}, "text/plain")
+        self.send(404, "", "text/plain")
+
+
 class Control(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
@@ -469,7 +620,7 @@ class Control(BaseHTTPRequestHandler):
 
     def do_GET(self):
         with LOCK:
-            self.answer(dict(STATE["stats"]))
+            self.answer(META if self.path == "/_meta" else dict(STATE["stats"]))
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
@@ -484,6 +635,9 @@ class Control(BaseHTTPRequestHandler):
             elif self.path == "/_expire":
                 for u in STATE["issued"].values():
                     u["expired"] = True
+            elif self.path == "/_meta":
+                for k, v in body.items():
+                    META[k].update(v)
             elif self.path == "/_reset":
                 STATE["faults"] = []
                 STATE["sts_faults"] = []
@@ -496,4 +650,5 @@ def on_tls(sock):
 
 
 fakeserver.on_tls = on_tls
-fakeserver.run(DIR, [("https", KMS, "server"), ("http", Control, None)], name="fake_aws")
+fakeserver.run(DIR, [("https", KMS, "server"), ("http", Control, None),
+                     ("container", Container, None), ("imds", IMDS, None)], name="fake_aws")

@@ -5,6 +5,8 @@
 #                the fake; SKIPs the test without openssl/python3/cryptography,
 #                FAILs it when the fake does not start.  Exports:
 #   AWS_DIR AWS_HTTPS AWS_HTTP AWS_URL (https://127.0.0.1:PORT)
+#   AWS_FAKE_CONTAINER AWS_FAKE_IMDS   ports of the plain http container
+#                             credentials and IMDS fakes
 #   AWS_AKID AWS_SECRET       long-term keys the fake knows
 #   AWS_TAKID AWS_TSECRET AWS_TTOKEN   session credentials it knows
 #   AWS_DENIED_AKID           keys it knows that key1 refuses (AccessDenied)
@@ -18,7 +20,9 @@
 # aws_dropin CONFDIR [LINE...]   a 50-awskms.conf aimed at the fake
 # aws_ctl PATH [JSON]            the control port (GET for /_stats)
 # aws_stat KIND                  one counter of /_stats
-# aws_isolate                    no AWS_* from the caller, an empty HOME
+# aws_isolate                    no AWS_* from the caller, an empty HOME, IMDS
+#                                off (AWS_EC2_METADATA_DISABLED=true: no probe of
+#                                169.254.169.254 from a test)
 
 . "$top_srcdir/tests/lib/fake.sh"
 
@@ -74,7 +78,9 @@ with open(E["AWS_DIR"] + "/config.json", "w") as f:
 	AWS_HTTPS=$(fake_port "$AWS_DIR" https)
 	AWS_HTTP=$(fake_port "$AWS_DIR" http)
 	AWS_URL="https://127.0.0.1:$AWS_HTTPS"
-	export AWS_HTTPS AWS_HTTP AWS_URL
+	AWS_FAKE_CONTAINER=$(fake_port "$AWS_DIR" container)
+	AWS_FAKE_IMDS=$(fake_port "$AWS_DIR" imds)
+	export AWS_HTTPS AWS_HTTP AWS_URL AWS_FAKE_CONTAINER AWS_FAKE_IMDS
 }
 
 aws_dropin() {
@@ -132,10 +138,10 @@ aws_isolate() {
 	for v in $(env | sed -n 's/^\(AWS_[A-Z_]*\)=.*/\1/p'); do
 		case $v in AWS_DIR | AWS_HTTPS | AWS_HTTP | AWS_URL | AWS_AKID | AWS_SECRET | AWS_TAKID | \
 			AWS_TSECRET | AWS_TTOKEN | AWS_DENIED_* | AWS_KEY1 | AWS_KEY2 | AWS_WEB_TOKEN | \
-			AWS_ROLE_WEB | AWS_ROLE_WEB2 | AWS_ROLE_A | AWS_ROLE_B | AWS_ROLE_X | AWS_ROLE_NONE | AWS_EXTERNAL_ID) ;;
+			AWS_ROLE_WEB | AWS_ROLE_WEB2 | AWS_ROLE_A | AWS_ROLE_B | AWS_ROLE_X | AWS_ROLE_NONE | AWS_EXTERNAL_ID | AWS_FAKE_*) ;;
 		*) unset "$v" ;;
 		esac
 	done
-	export HOME="$T_TMP/home"
+	export HOME="$T_TMP/home" AWS_EC2_METADATA_DISABLED=true
 	mkdir -p "$HOME"
 }

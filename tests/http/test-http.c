@@ -213,6 +213,19 @@ static void test_plain(void)
 	rc = call_url("GET", "http://[fe80::1]:1/x", &o, NULL, &r);
 	ok(rc != OCIKP_CONFIG, "http:// to fe80::1 passes the check (then fails to connect): %s",
 	   h.err.msg);
+	/* AWS's EKS Pod Identity and IMDS IPv6 addresses; nothing else in fd00::/8
+	 * (one short attempt: the address may route somewhere and not answer) */
+	o.attempts = 1;
+	o.connect_timeout_ms = 500;
+	rc = call_url("GET", "http://[fd00:ec2::23]:1/x", &o, NULL, &r);
+	ok(rc != OCIKP_CONFIG, "http:// to fd00:ec2::23 passes the check: %s", h.err.msg);
+	rc = call_url("GET", "http://[fd00:ec2::254]:1/x", &o, NULL, &r);
+	ok(rc != OCIKP_CONFIG, "http:// to fd00:ec2::254 passes the check: %s", h.err.msg);
+	rc = call_url("GET", "http://[fd00:ec2::24]:1/x", &o, NULL, &r);
+	ok(rc == OCIKP_CONFIG && strstr(h.err.msg, "only to a loopback or link-local"),
+	   "http:// to fd00:ec2::24 refused: %s", h.err.msg);
+	o.attempts = 0;
+	o.connect_timeout_ms = 0;
 	o.flags = HTTP_PLAIN_ANY;
 	rc = call_url("GET", url_of("http", port_plain, "/json"), &o, NULL, &r);
 	ok(rc == OCIKP_OK && r.status == 200, "http:// with HTTP_PLAIN_ANY: %s", h.err.msg);

@@ -86,6 +86,7 @@ def log(name, line):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stall
     control = False
 
     def log_message(self, *a):
