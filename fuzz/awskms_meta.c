@@ -3,15 +3,8 @@
  * RFC 3339 expiry text on its own. */
 #include <string.h>
 #include "fuzz.h"
-#include "awskms.h"
+#include "awskms-state.h"
 #include "rfc3339.h"
-
-/* awskms-opts.c asks for the module's connection pool (ocikp-awskms.c). */
-struct http_pool *awskms_pool(struct ocikp_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
 
 static struct ocikp_ctx *awskms_ctx(void)
 {

@@ -4,20 +4,7 @@
  * ~/.aws files) asked for a profile's keys. */
 #include <string.h>
 #include "fuzz.h"
-#include "awskms.h"
-
-/* awskms-opts.c asks for the module's connection pool (ocikp-awskms.c). */
-struct http_pool *awskms_pool(struct ocikp_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
-struct credcache *awskms_credcache(struct ocikp_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
+#include "awskms-state.h"
 
 static struct ocikp_ctx *awskms_ctx(void)
 {

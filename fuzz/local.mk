@@ -142,7 +142,7 @@ fuzz/bin/plugins/%.so:
 	$(AM_V_CC)$(CLANG) $(FUZZ_MODULE_CFLAGS) -o $@ $< $(CRYPTO_LIBS)
 
 .PHONY: fuzz-smoke fuzz-long fuzz-build clean-fuzz
-EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
+EXTRA_DIST += fuzz/run.sh fuzz/fuzz.h fuzz/fixed-rsa.h fuzz/awskms-state.h $(addprefix fuzz/,$(addsuffix .c,request annotation dropin b64 tpm_blob tpm_pcrs \
 	tpm_url keychain_annotation gcpkms_response kbs_jwe kbs_param kbs_packet jwe pkcs11_uri awskms_response awskms_meta sts_response vault_response \
 	kbs_rcar http_cookie kbs_register kbs_opts \
 	grpc_unpack grpc_frame)) fuzz/grpc_frame_seeds.py \

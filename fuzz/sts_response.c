@@ -4,20 +4,7 @@
  * <Message/>), through libxml2 as the module calls it. */
 #include <string.h>
 #include "fuzz.h"
-#include "awskms.h"
-
-/* awskms-opts.c and awskms-sts.c ask for the module's state (ocikp-awskms.c). */
-struct http_pool *awskms_pool(struct ocikp_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
-
-struct credcache *awskms_credcache(struct ocikp_ctx *ctx)
-{
-	(void)ctx;
-	return NULL;
-}
+#include "awskms-state.h"
 
 static struct ocikp_ctx *sts_ctx(void)
 {

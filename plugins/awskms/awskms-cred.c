@@ -445,10 +445,158 @@ static int from_web_identity(struct ocikp_ctx *ctx, const struct awskms_opts *o,
 	return sts_assume_chain(ctx, o, NULL, &r, 1, stale, c);
 }
 
+/* ---- the credential cache (lib/credcache): STS, container and IMDS ---- */
+
+/* The cached value: "AKID\nSECRET\nTOKEN" (none of them holds a newline:
+ * cred_check allows no control character in any). */
+static int cred_value(struct ocikp_ctx *ctx, const struct aws_cred *c, struct ocikp_buf *out)
+{
+	const struct ocikp_host *h = ctx->host;
+
+	h->buf_append(out, c->akid.data, c->akid.len);
+	h->buf_append(out, "\n", 1);
+	h->buf_append(out, c->secret.data, c->secret.len);
+	h->buf_append(out, "\n", 1);
+	return h->buf_append(out, c->token.data, c->token.len);
+}
+
+/* A value not of that form (another version's, a bad file) is NOT_MINE. */
+static int cred_from_value(struct ocikp_ctx *ctx, const struct ocikp_buf *v, struct aws_cred *c)
+{
+	const struct ocikp_host *h = ctx->host;
+	const char *a = (const char *)v->data, *b = strchr(a, '\n'), *t = b ? strchr(b + 1, '\n') : NULL;
+
+	if (!t || strchr(t + 1, '\n'))
+		return OCIKP_NOT_MINE;
+	h->buf_append(&c->akid, a, (size_t)(b - a));
+	h->buf_append(&c->secret, b + 1, (size_t)(t - b - 1));
+	h->buf_append(&c->token, t + 1, strlen(t + 1));
+	if (cred_check(ctx, c) != OCIKP_OK) {
+		ocikp_error_clear(ctx);
+		cred_free(ctx, c);
+		return OCIKP_NOT_MINE;
+	}
+	return OCIKP_OK;
+}
+
+struct cred_fetch {
+	cred_fetch_fn fetch;
+	void *arg;
+};
+
+/* credcache's fetch: the source's credentials as a value. */
+static int value_fetch(struct ocikp_ctx *ctx, void *arg, struct ocikp_buf *out,
+		       long long *expires_at)
+{
+	struct cred_fetch *f = arg;
+	struct aws_cred c = { 0 };
+	int rc = f->fetch(ctx, f->arg, &c);
+
+	if (rc == OCIKP_OK)
+		rc = cred_value(ctx, &c, out);
+	*expires_at = c.expires_at;
+	cred_free(ctx, &c);
+	return rc;
+}
+
+int cred_cached(struct ocikp_ctx *ctx, const char *prefix, const char *id,
+		const struct aws_cred *stale, cred_fetch_fn fetch, void *arg, struct aws_cred *c,
+		int *fetched)
+{
+	struct cred_fetch f = { fetch, arg };
+	struct ocikp_buf v = { 0 }, sv = { 0 };
+	int rc = OCIKP_OK, tries;
+
+	if (stale)
+		rc = cred_value(ctx, stale, &sv);
+	for (tries = 0; rc == OCIKP_OK; tries++) {
+		rc = credcache_get(ctx, awskms_credcache(ctx), prefix, id, AWS_CRED_MARGIN_S,
+				   sv.len ? &sv : NULL, value_fetch, &f, &v, &c->expires_at, fetched);
+		if (rc != OCIKP_OK || cred_from_value(ctx, &v, c) == OCIKP_OK)
+			break;
+		if (tries) {
+			ocikp_errorf(ctx, "cached AWS credentials: malformed");
+			rc = OCIKP_INTERNAL;
+			break;
+		}
+		/* not of the form we write: dropped like a refused value, fetched anew */
+		ctx->host->buf_free(&sv);
+		sv = v;
+		memset(&v, 0, sizeof(v));
+	}
+	ctx->host->buf_free(&v);
+	ctx->host->buf_free(&sv);
+	return rc;
+}
+
+/* Container credentials and IMDS (awskms-meta.c), through the cache. */
+struct meta_src {
+	const struct awskms_opts *o;
+	int (*get)(struct ocikp_ctx *, const struct awskms_opts *, struct aws_cred *, int *);
+	char source[64];
+};
+
+static int meta_fetch(struct ocikp_ctx *ctx, void *arg, struct aws_cred *c)
+{
+	struct meta_src *m = arg;
+	int found = 0, rc = m->get(ctx, m->o, c, &found);
+
+	if (rc == OCIKP_OK && !found)
+		rc = OCIKP_NOT_MINE;	/* IMDS did not answer: not on EC2 */
+	snprintf(m->source, sizeof(m->source), "%s", c->source);
+	return rc;
+}
+
+/* kind "container" or "imds"; where: what names the source (its URL and
+ * token file, or the IMDS endpoint), never a token. */
+static int from_meta(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+		     const struct aws_cred *stale, const char *kind, const char *const *where,
+		     size_t n, int (*get)(struct ocikp_ctx *, const struct awskms_opts *,
+					  struct aws_cred *, int *),
+		     struct aws_cred *c)
+{
+	struct meta_src m = { o, get, "" };
+	const char *parts[5] = { kind };
+	char id[65];
+	size_t i;
+	int fetched = 0, rc;
+
+	for (i = 0; i < n && i + 1 < sizeof(parts) / sizeof(parts[0]); i++)
+		parts[i + 1] = where[i];
+	credcache_identity(parts, i + 1, id);
+	rc = cred_cached(ctx, kind, id, stale, meta_fetch, &m, c, &fetched);
+	if (rc == OCIKP_OK)
+		snprintf(c->source, sizeof(c->source), "%.50s%s", fetched ? m.source : kind,
+			 fetched ? "" : " (cached)");
+	return rc;
+}
+
+static int from_container(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+			  const struct aws_cred *stale, struct aws_cred *c)
+{
+	const char *where[] = { env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+				env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+				env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") };
+
+	if (!where[0] && !where[1])
+		return OCIKP_NOT_MINE;
+	return from_meta(ctx, o, stale, "container", where, 3, meta_container_cred, c);
+}
+
+static int from_imds(struct ocikp_ctx *ctx, const struct awskms_opts *o,
+		     const struct aws_cred *stale, struct aws_cred *c)
+{
+	const char *where[] = { o->imds_endpoint, o->imds_ipv6 ? "ipv6" : "ipv4" };
+
+	if (o->imds_disabled)
+		return OCIKP_NOT_MINE;
+	return from_meta(ctx, o, stale, "imds", where, 2, meta_imds_cred, c);
+}
+
 static int chain(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struct aws_cred *stale,
 		 struct aws_cred *c)
 {
-	int rc = OCIKP_NOT_MINE, found = 0;
+	int rc = OCIKP_NOT_MINE;
 
 	memset(c, 0, sizeof(*c));
 	if (!o->pinned)
@@ -458,12 +606,10 @@ static int chain(struct ocikp_ctx *ctx, const struct awskms_opts *o, const struc
 	if (rc == OCIKP_NOT_MINE)
 		rc = from_shared(ctx, o, stale, c);
 	/* then container credentials and IMDSv2 (awskms-meta.c), unless pinned */
-	if (rc == OCIKP_NOT_MINE && !o->pinned &&
-	    (rc = meta_container_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
-		rc = OCIKP_NOT_MINE;
-	if (rc == OCIKP_NOT_MINE && !o->pinned &&
-	    (rc = meta_imds_cred(ctx, o, c, &found)) == OCIKP_OK && !found)
-		rc = OCIKP_NOT_MINE;
+	if (rc == OCIKP_NOT_MINE && !o->pinned)
+		rc = from_container(ctx, o, stale, c);
+	if (rc == OCIKP_NOT_MINE && !o->pinned)
+		rc = from_imds(ctx, o, stale, c);
 	if (rc == OCIKP_NOT_MINE) {
 		ocikp_errorf(ctx, "no AWS credentials: none in the environment, no web identity, nothing for profile %.48s in the shared files, no container credentials, no IMDS",
 			     o->profile);

@@ -30,6 +30,7 @@
 #include <libxml/tree.h>
 #include "tokenfile.h"
 #include "awskms.h"
+#include "rfc3339.h"
 
 #define STS_VERSION "2011-06-15"
 #define CT_FORM "application/x-www-form-urlencoded; charset=utf-8"
@@ -108,31 +109,6 @@ static int text_of(struct ocikp_ctx *ctx, xmlNodePtr e, struct ocikp_buf *out)
 	return ctx->host->buf_append(out, "", 0);
 }
 
-/* 2026-12-06T07:39:04Z, with optional fractional seconds. */
-static int parse_time(const char *s, long long *out)
-{
-	struct tm tm = { 0 };
-	const char *p;
-	time_t t;
-
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return 0;
-	if (*p == '.') {
-		p++;
-		if (!strspn(p, "0123456789"))
-			return 0;
-		p += strspn(p, "0123456789");
-	}
-	if (strcmp(p, "Z") != 0)
-		return 0;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return 0;
-	*out = (long long)t;
-	return 1;
-}
-
 /* Printable, no blanks: what goes into a header. */
 static int token_ok(const struct ocikp_buf *b)
 {
@@ -168,7 +144,7 @@ int sts_parse_answer(struct ocikp_ctx *ctx, const void *body, size_t len, struct
 		ocikp_errorf(ctx, "STS answer: Credentials lacks AccessKeyId, SecretAccessKey, SessionToken or Expiration");
 	} else if (!token_ok(&c->akid) || !token_ok(&c->secret) || !token_ok(&c->token)) {
 		ocikp_errorf(ctx, "STS answer: malformed credentials");
-	} else if (!parse_time((const char *)exp.data, &c->expires_at)) {
+	} else if (!rfc3339_parse((const char *)exp.data, &c->expires_at)) {
 		ocikp_errorf(ctx, "STS answer: malformed Expiration");
 	} else {
 		rc = OCIKP_OK;
@@ -327,35 +303,6 @@ static int sts_call(struct ocikp_ctx *ctx, const struct awskms_opts *o, const st
 
 /* ---- the chain and its cache ---- */
 
-/* The cached value: "AKID\nSECRET\nTOKEN" (none of them holds a blank). */
-static int cred_value(struct ocikp_ctx *ctx, const struct aws_cred *c, struct ocikp_buf *out)
-{
-	const struct ocikp_host *h = ctx->host;
-
-	h->buf_append(out, c->akid.data, c->akid.len);
-	h->buf_append(out, "\n", 1);
-	h->buf_append(out, c->secret.data, c->secret.len);
-	h->buf_append(out, "\n", 1);
-	return h->buf_append(out, c->token.data, c->token.len);
-}
-
-static int cred_from_value(struct ocikp_ctx *ctx, const struct ocikp_buf *v, struct aws_cred *c)
-{
-	const struct ocikp_host *h = ctx->host;
-	const char *a = (const char *)v->data, *b = strchr(a, '\n'), *t = b ? strchr(b + 1, '\n') : NULL;
-
-	if (!t || strchr(t + 1, '\n'))
-		return OCIKP_NOT_MINE;
-	h->buf_append(&c->akid, a, (size_t)(b - a));
-	h->buf_append(&c->secret, b + 1, (size_t)(t - b - 1));
-	h->buf_append(&c->token, t + 1, strlen(t + 1));
-	if (!token_ok(&c->akid) || !token_ok(&c->secret) || !token_ok(&c->token)) {
-		cred_free(ctx, c);
-		return OCIKP_NOT_MINE;
-	}
-	return OCIKP_OK;
-}
-
 struct link {
 	struct ocikp_ctx *ctx;
 	const struct awskms_opts *o;
@@ -367,12 +314,11 @@ struct link {
 
 static int link_get(struct link *l, size_t i, const struct aws_cred *stale, struct aws_cred *c);
 
-/* credcache's fetch for link l->i: the credentials that sign it, then STS. */
-static int link_fetch(struct ocikp_ctx *ctx, void *arg, struct ocikp_buf *out,
-		      long long *expires_at)
+/* cred_cached's fetch for link l->i: the credentials that sign it, then STS. */
+static int link_fetch(struct ocikp_ctx *ctx, void *arg, struct aws_cred *c)
 {
 	struct link *l = arg;
-	struct aws_cred src = { 0 }, c = { 0 };
+	struct aws_cred src = { 0 };
 	size_t i = l->i;
 	int rc = OCIKP_OK;
 
@@ -381,46 +327,20 @@ static int link_fetch(struct ocikp_ctx *ctx, void *arg, struct ocikp_buf *out,
 	l->i = i;
 	if (rc == OCIKP_OK)
 		rc = sts_call(ctx, l->o, &l->roles[i],
-			      i > 0 ? &src : l->roles[0].token_file[0] ? NULL : l->base, &c);
-	if (rc == OCIKP_OK)
-		rc = cred_value(ctx, &c, out);
-	*expires_at = c.expires_at;
+			      i > 0 ? &src : l->roles[0].token_file[0] ? NULL : l->base, c);
 	cred_free(ctx, &src);
-	cred_free(ctx, &c);
 	return rc;
 }
 
 static int link_get(struct link *l, size_t i, const struct aws_cred *stale, struct aws_cred *c)
 {
-	struct ocikp_ctx *ctx = l->ctx;
-	struct ocikp_buf v = { 0 }, sv = { 0 };
-	struct credcache *mem = awskms_credcache(ctx);
-	int rc = OCIKP_OK, fetched = 0, tries;
+	int fetched = 0, rc;
 
-	if (stale)
-		rc = cred_value(ctx, stale, &sv);
-	for (tries = 0; rc == OCIKP_OK; tries++) {
-		l->i = i;
-		rc = credcache_get(ctx, mem, "sts", l->ids[i], AWS_STS_MARGIN_S, sv.len ? &sv : NULL,
-				   link_fetch, l, &v, &c->expires_at, &fetched);
-		if (rc != OCIKP_OK || cred_from_value(ctx, &v, c) == OCIKP_OK)
-			break;
-		if (tries) {
-			ocikp_errorf(ctx, "STS credentials: malformed");
-			rc = OCIKP_INTERNAL;
-			break;
-		}
-		/* not of the form we write: dropped like a refused value, fetched anew */
-		ctx->host->buf_free(&sv);
-		sv = v;
-		memset(&v, 0, sizeof(v));
-	}
-	if (rc == OCIKP_OK) {
+	l->i = i;
+	rc = cred_cached(l->ctx, "sts", l->ids[i], stale, link_fetch, l, c, &fetched);
+	if (rc == OCIKP_OK)
 		snprintf(c->source, sizeof(c->source), "%.40s via STS%s", l->roles[i].what,
 			 fetched ? "" : " (cached)");
-	}
-	ctx->host->buf_free(&v);
-	ctx->host->buf_free(&sv);
 	return rc;
 }
 

@@ -67,6 +67,22 @@ int cred_load(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cre
 int cred_reload(struct ocikp_ctx *ctx, const struct awskms_opts *o, struct aws_cred *c);
 void cred_free(struct ocikp_ctx *ctx, struct aws_cred *c);
 
+/* Temporary credentials (STS, container, IMDS) are renewed this long
+ * before they expire. */
+#define AWS_CRED_MARGIN_S 300
+
+/* A source of temporary credentials, for cred_cached: into c, with
+ * c->expires_at; OCIKP_NOT_MINE when the source is not there. */
+typedef int (*cred_fetch_fn)(struct ocikp_ctx *ctx, void *arg, struct aws_cred *c);
+
+/* c from the credential cache (lib/credcache: memory, then PREFIX-ID.json in
+ * the state directory), else from fetch, kept until AWS_CRED_MARGIN_S before
+ * it expires.  stale: credentials KMS refused as expired, dropped first.
+ * *fetched (may be NULL): fetch ran. */
+int cred_cached(struct ocikp_ctx *ctx, const char *prefix, const char *id,
+		const struct aws_cred *stale, cred_fetch_fn fetch, void *arg, struct aws_cred *c,
+		int *fetched);
+
 /* The key ID, secret and token of c well-formed (c->source names it in the
  * line); OCIKP_CONFIG if not. */
 int cred_check(struct ocikp_ctx *ctx, struct aws_cred *c);
@@ -177,7 +193,6 @@ int kms_expired(long http_status, const void *body, size_t len);
 /* ---- awskms-sts.c ---- */
 
 #define AWS_ROLE_CHAIN_MAX 4		/* AssumeRole links after the first source, at most */
-#define AWS_STS_MARGIN_S 300		/* STS credentials renewed this long before they expire */
 #define AWS_ARN_MAX 1024
 #define AWS_SESSION_MAX 65
 #define AWS_SESSION_DEFAULT "ocikp-awskms"	/* RoleSessionName unless one is given */

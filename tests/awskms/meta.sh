@@ -10,16 +10,20 @@
 t_setup
 aws_setup
 aws_isolate
+aws_state
 aws_dropin "$C"
 KEY="awskms://arn:aws:kms:us-east-1:123456789012:key/$AWS_KEY1"
 OPTS='{"symkey":"c2VjcmV0","cipheroptions":{"nonce":"bm9uY2U="}}'
 CONT="http://127.0.0.1:$AWS_FAKE_CONTAINER"
 IMDS="http://127.0.0.1:$AWS_FAKE_IMDS"
 
-meta() { aws_ctl /_meta "$1" > /dev/null; }
+# Container and IMDS credentials are cached (lib/credcache) like STS's: a
+# test of the fetch itself starts with none (only this test makes these).
+uncache() { rm -f "$AWS_CACHE"/container-* "$AWS_CACHE"/imds-*; }
+meta() { aws_ctl /_meta "$1" > /dev/null; uncache; }
 # meta_get SOURCE FIELD: the fake's own credentials for a source
 meta_get() { fake_ctl "$AWS_HTTP" GET /_meta | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]][sys.argv[2]])' "$1" "$2"; }
-reset() { aws_ctl /_reset > /dev/null; : > "$AWS_DIR/meta.log"; }
+reset() { aws_ctl /_reset > /dev/null; : > "$AWS_DIR/meta.log"; uncache; }
 last_akid() { tail -1 "$AWS_DIR/requests.log" | cut -d' ' -f3; }
 # stats NAME...: the counters, space-separated
 stats() { local s n out=; s=$(aws_ctl /_stats); for n; do out="$out$(fake_num "$s" "$n") "; done; echo "${out% }"; }
@@ -42,6 +46,8 @@ OUT=$(t_unwrap "$A" "$KEY") && [ "$OUT" = "$OPTS" ]
 t_ok $? "... and unwrap"
 grep -qx "container GET /v1/credentials authorization=yes" "$AWS_DIR/meta.log"
 t_ok $? "... the URI's path as given"
+[ "$(stats container_get)" = 1 ]
+t_ok $? "... the unwrap's credentials from the cache (one GET for both)"
 A=$(AWS_CONTAINER_CREDENTIALS_FULL_URI="http://localhost:$AWS_FAKE_CONTAINER/v1/credentials" t_wrap "$OPTS" "$KEY") &&
 	[ "$(last_akid)" = "$CAKID" ]
 t_ok $? "plain http to localhost (a name whose addresses are all loopback)"
@@ -86,6 +92,7 @@ AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=v2/credentials t_expect_fail "a relative 
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path starting with /" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
 printf 'x\r\nX-Injected: 1' > "$TOKF"
+uncache
 t_expect_fail "a token file with a line break: refused, exit 6" 6 "the authorization token holds a control character" \
 	"$(t_wrap_request ocikp "$OPTS" "$KEY")"
 printf '%s' "$AUTH2" > "$TOKF"
@@ -120,14 +127,21 @@ A=$(t_wrap "$OPTS" "$KEY") && [ "$(last_akid)" = "$IAKID" ] &&
 	[ "$(stats imds_put imds_role_list imds_creds imds_unauthorized imds_v1)" = "1 1 1 0 0" ]
 t_ok $? "IMDSv2: exactly a token PUT, the role list and the role's credentials; no tokenless GET"
 OUT=$(t_unwrap "$A" "$KEY") && [ "$OUT" = "$OPTS" ] &&
-	[ "$(stats imds_put imds_role_list imds_creds)" = "2 2 2" ]
-t_ok $? "... unwrap: three more calls"
+	[ "$(stats imds_put imds_role_list imds_creds)" = "1 1 1" ]
+t_ok $? "... unwrap: the credentials from the cache, no IMDS call"
+for i in $(seq 20); do t_unwrap "$A" "$KEY" > /dev/null || break; done
+[ "$i" = 20 ] && [ "$(stats imds_put imds_role_list imds_creds)" = "1 1 1" ]
+t_ok $? "20 more execs: still one IMDS acquisition"
+F=$(ls "$AWS_CACHE"/imds-*.json 2> /dev/null)
+[ "$(echo "$F" | grep -c .)" = 1 ] && [ "$(stat -c %a "$F")" = 600 ] &&
+	! grep -qF "$ISECRET" <<< "$F"
+t_ok $? "... cached in one imds-HASH.json, mode 0600"
 printf 'imds PUT /latest/api/token\nimds GET /latest/meta-data/iam/security-credentials/ token=live\nimds GET /latest/meta-data/iam/security-credentials/ocikp-instance-role token=live\n' |
 	cmp -s - <(head -3 "$AWS_DIR/meta.log")
 t_ok $? "... in that order, the GETs with a live token"
 meta '{"imds": {"ttl_cap": 1}}'
 reset
-A=$(t_wrap "$OPTS" "$KEY") && sleep 2 && B=$(t_wrap "$OPTS" "$KEY") &&
+A=$(t_wrap "$OPTS" "$KEY") && sleep 2 && uncache && B=$(t_wrap "$OPTS" "$KEY") &&
 	[ "$(stats imds_put imds_creds imds_unauthorized)" = "2 2 0" ]
 t_ok $? "a token that lives one second: each acquisition takes a fresh one"
 meta '{"imds": {"ttl_cap": 21600}}'
