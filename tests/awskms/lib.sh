@@ -111,13 +111,7 @@ aws_stat() {
 # there this test's files (holding keys this fake issued) are listed by
 # aws_cache_mine and removed at exit.
 aws_state() {
-	if [ "$(id -u)" -ne 0 ]; then
-		export XDG_RUNTIME_DIR="$T_TMP/xdg"
-		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-		AWS_CACHE="$XDG_RUNTIME_DIR/ocikp/awskms"
-	else
-		AWS_CACHE=/run/ocikp/awskms
-	fi
+	fake_state_dir AWS_CACHE awskms
 	t_at_exit aws_cache_drop
 }
 aws_cache_mine() {

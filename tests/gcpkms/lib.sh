@@ -183,13 +183,7 @@ gcp_isolate() {
 	unset GOOGLE_APPLICATION_CREDENTIALS
 	export HOME="$T_TMP/home"
 	mkdir -p "$HOME"
-	if [ "$(id -u)" -ne 0 ]; then
-		export XDG_RUNTIME_DIR="$T_TMP/xdg"
-		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-		GCP_CACHE="$XDG_RUNTIME_DIR/ocikp/gcpkms"
-	else
-		GCP_CACHE=/run/ocikp/gcpkms
-	fi
+	fake_state_dir GCP_CACHE gcpkms
 	t_at_exit gcp_cache_drop
 }
 

@@ -93,3 +93,17 @@ fake_rand() { head -c "${1:-16}" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 fake_server_certs() {
 	fake_ca "$1" ca "$2" && fake_leaf "$1" server ca "DNS:localhost,IP:127.0.0.1"
 }
+
+# fake_state_dir VAR BACKEND: the backend's state directory (where its
+# token or credential cache lives) into VAR: under a private
+# XDG_RUNTIME_DIR for a user; for root /run/ocikp/BACKEND, which parallel
+# tests share, so a test there removes only the files it made.
+fake_state_dir() {
+	if [ "$(id -u)" -ne 0 ]; then
+		export XDG_RUNTIME_DIR="$T_TMP/xdg"
+		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+		printf -v "$1" '%s' "$XDG_RUNTIME_DIR/ocikp/$2"
+	else
+		printf -v "$1" '%s' "/run/ocikp/$2"
+	fi
+}

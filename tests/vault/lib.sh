@@ -93,13 +93,7 @@ vault_stat() {
 # tests share: there this test's files (their tokens carry the fake's pid)
 # are listed by vault_cache_mine and removed at exit.
 vault_isolate() {
-	if [ "$(id -u)" -ne 0 ]; then
-		export XDG_RUNTIME_DIR="$T_TMP/xdg"
-		mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-		VAULT_CACHE="$XDG_RUNTIME_DIR/ocikp/vault"
-	else
-		VAULT_CACHE=/run/ocikp/vault
-	fi
+	fake_state_dir VAULT_CACHE vault
 	t_at_exit vault_cache_drop
 }
 vault_cache_mine() {
